@@ -1,0 +1,18 @@
+"""Train the blog's U-Net from scratch without data augmentation (random crops only).
+
+    python baseline_no_aug.py                                 # the full recipe: 100 x 125 steps
+    python baseline_no_aug.py --epochs 2 --steps-per-epoch 3 --output-dir /tmp/o2   # a smoke run
+
+Writes output/baseline_no_aug/ (see training.py): final weights model.weights.h5, config.json,
+history.csv and train.log. Run the same command again to resume an interrupted run.
+"""
+
+import training
+
+# What distinguishes this script from its two siblings.
+ENCODER = "scratch"
+AUGMENTATION = False
+RUN_NAME = "baseline_no_aug"
+
+if __name__ == "__main__":
+    training.main(__doc__.splitlines()[0], ENCODER, AUGMENTATION, RUN_NAME)

@@ -1,0 +1,78 @@
+"""Shared fixtures: the real DRIVE when it is present, and a tiny synthetic DRIVE tree."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from drive_data import find_drive_dir_or_none  # noqa: E402
+
+SHARED_DRIVE_DIR = PROJECT_DIR.parent / "shared" / "DRIVE"
+
+
+def real_drive_dir():
+    """DRIVE from $DRIVE_DIR or input/, else the team's copy in ../shared/DRIVE, else None."""
+    return find_drive_dir_or_none() or find_drive_dir_or_none(SHARED_DRIVE_DIR)
+
+
+@pytest.fixture(scope="session")
+def drive_dir():
+    """The real DRIVE folder, or skip the test with the reason."""
+    found = real_drive_dir()
+    if found is None:
+        pytest.skip("DRIVE not found: set DRIVE_DIR, unzip it into input/, or provide ../shared/DRIVE")
+    return found
+
+
+def synthetic_sample(rng, height, width):
+    """An image whose vessels are darker lines, their annotation and a round FOV."""
+    rows, columns = np.mgrid[0:height, 0:width]
+    fov = (rows - height / 2) ** 2 + (columns - width / 2) ** 2 < (0.48 * min(height, width)) ** 2
+    vessels = np.zeros((height, width), dtype=bool)
+    for _ in range(4):
+        slope, offset = rng.uniform(-1.5, 1.5), rng.uniform(0, width)
+        vessels |= np.abs(columns - (slope * (rows - height / 2) + offset)) < rng.uniform(1, 3)
+    vessels &= fov
+    image = np.stack([0.7 * fov, 0.35 * fov, 0.15 * fov], axis=-1) - 0.25 * vessels[..., None]
+    image += rng.normal(0, 0.02, image.shape)
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8), vessels, fov
+
+
+def save_binary_gif(path, array, one_value=255):
+    """Save like DRIVE: 0/255 grey GIFs, or (one_value=1) palette GIFs with indices 0/1."""
+    if one_value == 1:
+        image = Image.fromarray(array.astype(np.uint8), mode="P")
+        image.putpalette([0, 0, 0, 255, 255, 255] + [0, 0, 0] * 254)
+    else:
+        image = Image.fromarray((array * 255).astype(np.uint8), mode="L")
+    image.save(path)
+
+
+def write_synthetic_drive(root, height=96, width=80, train_ids=(21, 22, 23), test_ids=(1, 2), seed=0):
+    """Write a DRIVE-layout tree with the real files' encodings under `root`; returns root."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for split, ids in (("training", train_ids), ("test", test_ids)):
+        folders = ["images", "1st_manual", "mask"] + (["2nd_manual"] if split == "test" else [])
+        for folder in folders:
+            (root / split / folder).mkdir(parents=True, exist_ok=True)
+        for image_id in ids:
+            image, vessels, fov = synthetic_sample(rng, height, width)
+            Image.fromarray(image).save(root / split / "images" / f"{image_id:02d}_{split}.tif")
+            save_binary_gif(root / split / "1st_manual" / f"{image_id:02d}_manual1.gif", vessels)
+            save_binary_gif(root / split / "mask" / f"{image_id:02d}_{split}_mask.gif", fov)
+            if split == "test":
+                save_binary_gif(root / split / "2nd_manual" / f"{image_id:02d}_manual2.gif", vessels, one_value=1)
+    return root
+
+
+@pytest.fixture
+def synthetic_drive(tmp_path):
+    return write_synthetic_drive(tmp_path / "DRIVE")

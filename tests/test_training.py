@@ -1,0 +1,161 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from argparse import Namespace
+
+import keras
+import numpy as np
+import pytest
+
+import training
+from conftest import PROJECT_DIR, real_drive_dir, write_synthetic_drive
+from unet import build_unet, VGG16_NOTOP_FILE
+
+# Small runs: they check the plumbing, not the result.
+SMOKE = ["--steps-per-epoch", "2", "--batch-size", "8", "--crop", "32", "--no-jit"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """Real DRIVE when present, else a synthetic tree in the DRIVE layout."""
+    found = real_drive_dir()
+    return found if found is not None else write_synthetic_drive(tmp_path_factory.mktemp("data") / "DRIVE")
+
+
+def script_command(script, data_dir, output_dir, *flags):
+    return [sys.executable, str(PROJECT_DIR / script), "--data-dir", str(data_dir), "--output-dir", str(output_dir), *flags]
+
+
+def run_script(script, data_dir, output_dir, *flags, env=None):
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    return subprocess.run(
+        script_command(script, data_dir, output_dir, *flags), capture_output=True, text=True, env=environment, timeout=600
+    )
+
+
+def weights_load(output_dir, encoder):
+    model = build_unet(encoder, vgg_weights=None)
+    model.load_weights(output_dir / training.FINAL_WEIGHTS)
+    return model
+
+
+@pytest.mark.parametrize(
+    "script, encoder, extra",
+    [
+        ("baseline_aug.py", "scratch", []),
+        ("baseline_no_aug.py", "scratch", []),
+        ("baseline_pretrained.py", "vgg16", ["--vgg-weights", "none"]),
+    ],
+)
+def test_each_script_trains_and_writes_its_run_folder(tmp_path, data_dir, script, encoder, extra):
+    result = run_script(script, data_dir, tmp_path / "run", "--epochs", "1", *SMOKE, *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    for name in ("config.json", "history.csv", "train.log", training.FINAL_WEIGHTS, training.CHECKPOINT_FILE):
+        assert (run_dir / name).is_file(), name
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["encoder"] == encoder and config["epochs"] == 1
+    assert config["augmentation"] == (script != "baseline_no_aug.py")
+    weights_load(run_dir, encoder)
+    if encoder == "vgg16":
+        assert config["vgg_weights"] is None
+        assert "random weights" in (run_dir / "train.log").read_text()
+
+
+def test_killed_run_resumes_at_the_next_epoch(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    command = script_command("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    checkpoint = run_dir / training.CHECKPOINT_FILE
+    deadline = time.time() + 300
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert json.loads(checkpoint.read_text())["epoch"] == 1
+    assert not (run_dir / training.FINAL_WEIGHTS).exists()
+
+    result = run_script("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming" in result.stdout and "after epoch 1" in result.stdout
+    epochs = [line.split(",")[0] for line in (run_dir / "history.csv").read_text().splitlines()[1:]]
+    assert epochs[-2:] == ["1", "2"] and "Epoch 1/3" not in result.stdout
+    assert sorted(path.name for path in run_dir.glob("checkpoint-*")) == ["checkpoint-0003.weights.h5"]
+
+    again = run_script("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
+    assert again.returncode == 0 and "already complete" in again.stdout
+
+
+def test_sigterm_saves_the_current_weights(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    command = script_command("baseline_no_aug.py", data_dir, run_dir, "--epochs", "50", *SMOKE)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    deadline = time.time() + 300
+    while not (run_dir / training.CHECKPOINT_FILE).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert (run_dir / training.INTERRUPTED_WEIGHTS).is_file() and "resume" in output
+    model = build_unet("scratch")
+    model.load_weights(run_dir / training.INTERRUPTED_WEIGHTS)
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path):
+    config = {key: 1 for key in training.RECIPE_KEYS}
+    run_dir = tmp_path / "run"
+    assert training.prepare_run_dir(run_dir, config, overwrite=False) == 0
+    changed = dict(config, learning_rate=2)
+    with pytest.raises(ValueError, match="learning_rate: 1 -> 2"):
+        training.prepare_run_dir(run_dir, changed, overwrite=False)
+    assert training.prepare_run_dir(run_dir, changed, overwrite=True) == 0
+    assert json.loads((run_dir / "config.json").read_text())["learning_rate"] == 2
+
+
+def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
+    result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--crop", "50")
+    assert result.returncode != 0 and "multiple of 16" in result.stderr
+    result = run_script("baseline_aug.py", tmp_path / "nowhere", tmp_path / "run")
+    assert result.returncode != 0 and "DRIVE not found" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_pretrained_without_weights_names_the_file(tmp_path, data_dir):
+    # A dead proxy makes the download fail at once, whatever network the machine has.
+    env = {"HOME": str(tmp_path), "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    result = run_script("baseline_pretrained.py", data_dir, tmp_path / "run", env=env)
+    assert result.returncode != 0
+    assert VGG16_NOTOP_FILE in result.stderr and "--vgg-weights" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_same_seed_gives_the_same_first_batch():
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 80, 80, 3)).astype(np.float32)
+    masks = (rng.random((3, 80, 80)) < 0.1).astype(np.uint8)
+    config = {"seed": 5, "augmentation": True, "batch_size": 16, "crop": 64, "steps_per_epoch": 4}
+    first = training.CropBatches(images, masks, config)[0]
+    again = training.CropBatches(images, masks, config)[0]
+    other = training.CropBatches(images, masks, dict(config, seed=6))[0]
+    np.testing.assert_array_equal(first[0], again[0])
+    assert not np.array_equal(first[0], other[0])
+    resumed = training.CropBatches(images, masks, config, first_epoch=1)
+    fresh = training.CropBatches(images, masks, config)
+    fresh.on_epoch_end()
+    np.testing.assert_array_equal(resumed[2][0], fresh[2][0])
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 32, 32, 3)).astype(np.float32)
+    masks = (images[..., :1] > 0.7).astype(np.float32)
+    model = build_unet("scratch", dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    losses = [float(model.train_on_batch(images, masks)) for _ in range(30)]
+    assert losses[-1] < 0.6 * losses[0]

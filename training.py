@@ -1,0 +1,320 @@
+"""The one training loop behind baseline_aug.py, baseline_no_aug.py and baseline_pretrained.py.
+
+Each script only chooses the encoder and whether to augment; everything else (the blog's
+recipe, the run folder, checkpoints and resuming) lives here. A run writes output/<run-name>/:
+
+    config.json         the resolved settings, checked again when the run is resumed
+    train.log           a plain-text log: settings, hardware, one line per epoch, wall time
+    history.csv         loss per epoch
+    checkpoint.json     the last completed epoch and the file that holds its state
+    checkpoint-NNNN.weights.h5   model and optimizer state after epoch NNNN
+    model.weights.h5    the final weights (model only), written when training completes
+    interrupted.weights.h5       the weights at the moment of a Ctrl-C or SIGTERM
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import aug_utils
+from drive_data import find_drive_dir, load_split
+from unet import build_unet, check_input_size
+
+# The blog's recipe.
+EPOCHS = 100
+BATCH_SIZE = 16  # 4 images x 4 crops
+STEPS_PER_EPOCH = 100 * 20 // BATCH_SIZE  # 125: "100 passes over the 20 images" per epoch
+CROP_SIZE = 64
+LEARNING_RATE = 1e-3
+DROPOUT = 0.1
+SEED = 42
+OUTPUT_DIR = Path(__file__).resolve().parent / "output"
+
+# Settings that define the result; a resumed run must match them. Others (where the data
+# lives, XLA, precision) may change between sessions without changing what is trained.
+RECIPE_KEYS = (
+    "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
+    "learning_rate", "dropout", "seed", "vgg_weights",
+)
+CHECKPOINT_FILE = "checkpoint.json"
+FINAL_WEIGHTS = "model.weights.h5"
+INTERRUPTED_WEIGHTS = "interrupted.weights.h5"
+
+
+def get_parser(description, run_name):
+    """The flags every training script shares, with the blog's recipe as defaults."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="number of epochs")
+    parser.add_argument("--steps-per-epoch", type=int, default=STEPS_PER_EPOCH, help="batches per epoch")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help=f"crops per batch; a multiple of {aug_utils.CROPS_PER_IMAGE} (crops per image)")
+    parser.add_argument("--crop", type=int, default=CROP_SIZE, help="crop height and width, a multiple of 16")
+    parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="Adam learning rate")
+    parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout rate after every convolution")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights, crops and augmentation")
+    parser.add_argument("--data-dir", default=None, help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
+    parser.add_argument("--output-dir", default=None, help=f"run folder (default: output/{run_name})")
+    parser.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds another run")
+    parser.add_argument("--no-jit", dest="jit", action="store_false", help="turn XLA compilation off")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed"), default="auto",
+                        help="mixed float16 on a GPU and float32 on the CPU with auto")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="batches per compiled call; more hides Python overhead on a GPU")
+    return parser
+
+
+def accelerator_present():
+    """True when the active Keras backend sees a GPU."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.devices()[0].platform == "gpu"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
+
+
+def normalise_vgg_weights(choice):
+    """"imagenet", an absolute file path, or None for --vgg-weights none."""
+    if choice is None or choice.lower() == "none":
+        return None
+    return choice if choice == "imagenet" else str(Path(choice).expanduser().resolve())
+
+
+def resolve_config(args, encoder, augmentation, run_name):
+    """Validate the flags and return the run's settings as a JSON-ready dict."""
+    if args.epochs < 1 or args.steps_per_epoch < 1 or args.steps_per_execution < 1:
+        raise ValueError("--epochs, --steps-per-epoch and --steps-per-execution must be at least 1.")
+    if args.batch_size < 1 or args.batch_size % aug_utils.CROPS_PER_IMAGE:
+        raise ValueError(f"--batch-size must be a positive multiple of {aug_utils.CROPS_PER_IMAGE}, got {args.batch_size}.")
+    check_input_size(args.crop, args.crop)
+    if args.lr <= 0:
+        raise ValueError(f"--lr must be positive, got {args.lr}.")
+    precision = args.precision
+    if precision == "auto":
+        precision = "mixed" if accelerator_present() else "float32"
+    return {
+        "run_name": run_name,
+        "encoder": encoder,
+        "augmentation": augmentation,
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "crop": args.crop,
+        "learning_rate": args.lr,
+        "dropout": args.dropout,
+        "seed": args.seed,
+        "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
+        "jit": args.jit,
+        "precision": precision,
+        "steps_per_execution": args.steps_per_execution,
+        "data_dir": str(find_drive_dir(args.data_dir)),
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "accelerator": accelerator_present(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
+    }
+
+
+def write_atomically(path, write):
+    """Call write(temporary_path), then rename over `path`, so a kill never leaves half a file."""
+    path = Path(path)
+    # Keras insists on the .weights.h5 ending, so the temporary name keeps the suffixes.
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def write_json(path, data):
+    write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def prepare_run_dir(run_dir, config, overwrite):
+    """Create the run folder, or check that it holds this very run. Returns the last finished
+    epoch (0 for a new run)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if config_path.exists() and not overwrite:
+        saved = json.loads(config_path.read_text())
+        differences = {key: (saved.get(key), config[key]) for key in RECIPE_KEYS if saved.get(key) != config[key]}
+        if differences:
+            listed = ", ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
+            raise ValueError(
+                f"{run_dir} holds a run with other settings ({listed}). Choose another --output-dir, "
+                "or pass --overwrite to start over there."
+            )
+        checkpoint = run_dir / CHECKPOINT_FILE
+        return json.loads(checkpoint.read_text())["epoch"] if checkpoint.exists() else 0
+    for stale in [run_dir / CHECKPOINT_FILE, run_dir / "history.csv", run_dir / FINAL_WEIGHTS]:
+        stale.unlink(missing_ok=True)
+    for stale in run_dir.glob("checkpoint-*.weights.h5"):
+        stale.unlink()
+    write_json(config_path, config)
+    return 0
+
+
+class CropBatches(keras.utils.PyDataset):
+    """The training stream: batch `step` of epoch `epoch` depends only on (seed, epoch, step),
+    so a resumed run sees exactly the batches it would have seen."""
+
+    def __init__(self, images, masks, config, first_epoch=0):
+        super().__init__()
+        self.images, self.masks, self.config = images, masks, config
+        self.image_means = images.reshape(len(images), -1, 3).mean(axis=1)
+        self.epoch = first_epoch
+
+    def __len__(self):
+        return self.config["steps_per_epoch"]
+
+    def batch(self, epoch, step):
+        rng = np.random.default_rng([self.config["seed"], epoch, step])
+        return aug_utils.sample_batch(
+            self.images, self.masks, rng,
+            augmentation=self.config["augmentation"],
+            images_per_batch=self.config["batch_size"] // aug_utils.CROPS_PER_IMAGE,
+            crop=self.config["crop"],
+            image_means=self.image_means,
+        )
+
+    def __getitem__(self, step):
+        return self.batch(self.epoch, step)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves model and optimizer state after every epoch, atomically, keeping only the last."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"checkpoint-{epoch + 1:04d}.weights.h5"
+        write_atomically(self.run_dir / name, self.model.save_weights)
+        # checkpoint.json is the commit point: until it is replaced, the previous state stands.
+        write_json(self.run_dir / CHECKPOINT_FILE, {"epoch": epoch + 1, "weights": name})
+        for old in self.run_dir.glob("checkpoint-*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+
+class TextLog(keras.callbacks.Callback):
+    """One line per epoch in train.log, with the loss and the seconds it took. The line goes to
+    the file only: on the terminal, Keras' progress bar already shows the loss."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        values = " ".join(f"{key}={value:.5f}" for key, value in (logs or {}).items())
+        self.log(f"epoch {epoch + 1}/{self.params['epochs']} {values} seconds={seconds:.1f}", echo=False)
+
+
+def make_logger(path):
+    """Return log(message, echo=True), which appends a time-stamped line to `path` (and prints it)."""
+
+    def log(message, echo=True):
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        if echo:
+            print(line, flush=True)
+        with open(path, "a") as file:
+            file.write(line + "\n")
+
+    return log
+
+
+def build_model(config):
+    """The U-Net of a run's config, without optimizer."""
+    return build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=config.get("vgg_weights"))
+
+
+def save_model_weights(model, config, path):
+    """Write the model's weights without the optimizer state, atomically."""
+    bare = build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=None)
+    bare.set_weights(model.get_weights())
+    write_atomically(path, bare.save_weights)
+
+
+def raise_keyboard_interrupt(signal_number, frame):
+    raise KeyboardInterrupt(f"signal {signal_number}")
+
+
+def train(args, encoder, augmentation, run_name):
+    """Train one of the blog's models as the flags say; returns the run folder."""
+    keras.utils.set_random_seed(args.seed)
+    config = resolve_config(args, encoder, augmentation, run_name)
+    if config["precision"] == "mixed":
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    # Build before touching the run folder, so that missing VGG16 weights leave nothing behind.
+    model = build_model(config)
+    run_dir = Path(args.output_dir) if args.output_dir else OUTPUT_DIR / run_name
+    first_epoch = prepare_run_dir(run_dir, config, args.overwrite)
+    log = make_logger(run_dir / "train.log")
+    if first_epoch >= config["epochs"] and (run_dir / FINAL_WEIGHTS).exists():
+        log(f"{run_dir} is already complete ({first_epoch} epochs); nothing to do.")
+        return run_dir
+
+    if encoder == "vgg16" and config["vgg_weights"] is None:
+        log("NOTE: the VGG16 encoder starts from random weights (--vgg-weights none), not ImageNet.")
+    model.compile(
+        optimizer=keras.optimizers.Adam(config["learning_rate"]),
+        loss="binary_crossentropy",
+        jit_compile=config["jit"],
+        steps_per_execution=config["steps_per_execution"],
+    )
+    if first_epoch:
+        # Build the optimizer's slots first so that its saved state has somewhere to go.
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(run_dir / json.loads((run_dir / CHECKPOINT_FILE).read_text())["weights"])
+        log(f"Resuming {run_dir} after epoch {first_epoch}.")
+    else:
+        log(f"Starting {run_dir}: {json.dumps(config)}")
+
+    training = load_split(config["data_dir"], "training")
+    batches = CropBatches(training.images, training.manual1, config, first_epoch=first_epoch)
+    callbacks = [
+        Checkpoint(run_dir),
+        TextLog(log),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=first_epoch > 0),
+    ]
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    started = time.perf_counter()
+    try:
+        model.fit(batches, epochs=config["epochs"], initial_epoch=first_epoch, callbacks=callbacks, verbose="auto")
+    except KeyboardInterrupt:
+        save_model_weights(model, config, run_dir / INTERRUPTED_WEIGHTS)
+        log(f"Interrupted; weights saved to {run_dir / INTERRUPTED_WEIGHTS}. Run the same command to resume.")
+        sys.exit(130)
+    save_model_weights(model, config, run_dir / FINAL_WEIGHTS)
+    log(f"Done: {config['epochs'] - first_epoch} epochs in {time.perf_counter() - started:.0f} s; "
+        f"weights in {run_dir / FINAL_WEIGHTS}")
+    return run_dir
+
+
+def main(description, encoder, augmentation, run_name, extra_arguments=None):
+    """Parse the flags and train; user errors exit with their message, not a traceback."""
+    parser = get_parser(description, run_name)
+    if extra_arguments:
+        extra_arguments(parser)
+    args = parser.parse_args()
+    try:
+        train(args, encoder, augmentation, run_name)
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
