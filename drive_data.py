@@ -103,12 +103,16 @@ def index_by_id(folder, pattern):
     return files
 
 
-def read_pixels(path):
-    """Read an image file into a NumPy array, naming the file when it cannot be decoded."""
+def read_pixels(path, keep_palette):
+    """Read an image file into a NumPy array, naming the file when it cannot be decoded.
+
+    With keep_palette, palette images keep their indices (2nd_manual stores 0/1 as indices);
+    otherwise they become RGB. Grey and 16-bit images stay as they are; other modes become RGB.
+    """
     try:
         with Image.open(path) as image:
-            # Palette GIFs must keep their palette indices: 2nd_manual stores 0/1 as indices.
-            if image.mode not in ("P", "L", "1", "RGB"):
+            kept = ("L", "1", "RGB", "I;16", "I") + (("P",) if keep_palette else ())
+            if image.mode not in kept:
                 image = image.convert("RGB")
             return np.asarray(image)
     except (OSError, SyntaxError, ValueError) as error:
@@ -116,13 +120,14 @@ def read_pixels(path):
 
 
 def read_rgb_image(path):
-    """Read a fundus photograph as float32 RGB in [0, 1], shape (H, W, 3)."""
-    pixels = read_pixels(path)
-    if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, axis=-1)
+    """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files."""
+    pixels = read_pixels(path, keep_palette=False)
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * 255
-    return pixels.astype(np.float32) / 255.0
+    full_scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return (pixels.astype(np.float32) / full_scale).clip(0.0, 1.0)
 
 
 def read_binary_map(path):
@@ -131,7 +136,7 @@ def read_binary_map(path):
     DRIVE mixes encodings: 1st_manual and mask GIFs hold 0/255, 2nd_manual GIFs are palette
     images whose indices are 0/1. Any two-level image maps its higher level to 1.
     """
-    pixels = read_pixels(path)
+    pixels = read_pixels(path, keep_palette=True)
     if pixels.ndim == 3:
         pixels = pixels.max(axis=-1)
     levels = np.unique(pixels)

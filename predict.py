@@ -1,0 +1,202 @@
+"""Segment the 20 DRIVE test images whole, score them inside the FOV, and draw the results.
+
+    python predict.py                                   # the shipped scratch+aug weights
+    python predict.py --run output/baseline_aug         # the model a training run produced
+    python predict.py --weights my.weights.h5 --encoder scratch --name mine
+    python predict.py --images photos/                  # your own fundus photographs
+
+DRIVE mode writes output/<name>/test/: NN_prob.npy (float32 584x565 probabilities), NN_prob.png,
+NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.png,
+metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
+regenerates output/results.md and output/results.json from every evaluated run.
+--images mode writes output/<name>/images/: per photograph a probability map, a binary vessel
+map and an overlay. Without DRIVE and without --images it runs on scikit-image's sample retina.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import report
+import segment
+from drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split, read_binary_map, read_rgb_image
+from metrics import evaluate, roc_and_pr_curves
+
+PROJECT_DIR = Path(__file__).resolve().parent
+SHIPPED_WEIGHTS = PROJECT_DIR / "weights" / "unet_aug.weights.h5"
+OUTPUT_DIR = PROJECT_DIR / "output"
+THRESHOLD = 0.5
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".bmp", ".gif"}
+
+
+def get_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--run", help="training run folder (output/<run-name>); reads its config and weights")
+    parser.add_argument("--weights", help=f"weights file (default: {SHIPPED_WEIGHTS.relative_to(PROJECT_DIR)})")
+    parser.add_argument("--encoder", choices=("scratch", "vgg16"), default="scratch", help="architecture of --weights")
+    parser.add_argument("--name", help="output name (default: the run folder's name or the weights file's stem)")
+    parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
+    parser.add_argument("--images", help="a photograph or a folder of them, instead of DRIVE")
+    parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
+    parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
+    parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD, help="probability that counts as vessel")
+    parser.add_argument("--tta", action="store_true", help="average the predictions of the four flips")
+    parser.add_argument("--batch-size", type=int, default=segment.PREDICT_BATCH_SIZE, help="images per forward pass")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return parser.parse_args(argv)
+
+
+def resolve_model(args):
+    """(weights path, encoder, dropout, output name) from --run / --weights / the default."""
+    if args.run:
+        weights, encoder, dropout = segment.run_settings(args.run)
+        return weights, encoder, dropout, args.name or Path(args.run).resolve().name
+    weights = Path(args.weights) if args.weights else SHIPPED_WEIGHTS
+    if not weights.is_file():
+        hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
+                if not args.weights else "Check the path.")
+        raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
+    name = args.name or weights.name.removesuffix(".weights.h5").removesuffix(".h5")
+    return weights, args.encoder, 0.1, name
+
+
+def prepare_output(folder, overwrite):
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"{folder} already holds results; pass --overwrite to replace them.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_probability_png(path, probabilities):
+    Image.fromarray(np.round(probabilities * 255).astype(np.uint8)).save(path)
+
+
+def predict_drive(model, drive_dir, out_dir, args, weights):
+    """Segment and score the DRIVE test split; returns the metrics dict."""
+    test = load_split(drive_dir, "test")
+    print(f"Segmenting the {len(test.ids)} DRIVE test images in {drive_dir}")
+    probabilities = segment.segment_images(model, test.images, batch_size=args.batch_size, tta=args.tta)
+    scores = {
+        "vs_1st_manual": evaluate(probabilities, test.manual1, test.masks, args.threshold),
+        "vs_2nd_manual": evaluate(probabilities, test.manual2, test.masks, args.threshold),
+    }
+    metrics = {"weights": str(weights), "tta": args.tta, "threshold": args.threshold, "ids": test.ids, **scores}
+    for index, image_id in enumerate(test.ids):
+        np.save(out_dir / f"{image_id:02d}_prob.npy", probabilities[index])
+        save_probability_png(out_dir / f"{image_id:02d}_prob.png", probabilities[index])
+        report.save_image_figures(out_dir / f"{image_id:02d}", test.images[index], probabilities[index],
+                                  test.manual1[index], test.masks[index], args.threshold, f"DRIVE test image {image_id:02d}")
+    title = f"{out_dir.parent.name}, {len(test.ids)} DRIVE test images vs 1st_manual"
+    report.save_difference_grid(out_dir / "difference_grid.png", probabilities, test.manual1, test.masks,
+                                test.ids, args.threshold, title)
+    pooled = scores["vs_1st_manual"]["pooled"]
+    report.save_curves(out_dir / "curves.png", *roc_and_pr_curves(probabilities, test.manual1, test.masks),
+                       pooled["roc_auc"], pooled["pr_auc"], title)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with open(out_dir / "per_image.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"])
+        for image_id, first, second in zip(test.ids, scores["vs_1st_manual"]["per_image"], scores["vs_2nd_manual"]["per_image"]):
+            at = first["at_threshold"]
+            writer.writerow([image_id] + [f"{value:.5f}" for value in (first["roc_auc"], second["roc_auc"], first["pr_auc"],
+                                                                       at["f1"], at["accuracy"], at["sensitivity"], at["specificity"])])
+    return metrics
+
+
+def print_summary(metrics):
+    print(f"{'annotation':<14}{'ROC AUC':>9}{'PR AUC':>9}{'F1':>8}{'Acc':>8}{'Se':>8}{'Sp':>8}")
+    for key in ("vs_1st_manual", "vs_2nd_manual"):
+        pooled = metrics[key]["pooled"]
+        at = pooled["at_threshold"]
+        print(f"{key[3:]:<14}{pooled['roc_auc']:>9.4f}{pooled['pr_auc']:>9.4f}{at['f1']:>8.4f}"
+              f"{at['accuracy']:>8.4f}{at['sensitivity']:>8.4f}{at['specificity']:>8.4f}")
+
+
+def list_photographs(images):
+    path = Path(images)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"--images {path} is neither a file nor a folder.")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {path}.")
+    return files
+
+
+def match_by_stem(folder, stem):
+    matches = sorted(Path(folder).glob(f"{stem}.*")) if folder else []
+    return matches[0] if matches else None
+
+
+def predict_photographs(model, files, out_dir, args):
+    """Segment each photograph on its own, streaming; returns the number of failures."""
+    failures = 0
+    for number, path in enumerate(files, start=1):
+        try:
+            image = read_rgb_image(path)
+            mask_path = match_by_stem(args.masks, path.stem)
+            fov = read_binary_map(mask_path).astype(bool) if mask_path else segment.estimate_fov(image)
+            probabilities = segment.segment_photograph(model, image, fov, tta=args.tta)
+        except ValueError as error:
+            print(f"[{number}/{len(files)}] skipped {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        np.save(out_dir / f"{path.stem}_prob.npy", probabilities)
+        save_probability_png(out_dir / f"{path.stem}_prob.png", probabilities)
+        binary = probabilities >= args.threshold
+        Image.fromarray(binary.astype(np.uint8) * 255).save(out_dir / f"{path.stem}_vessels.png")
+        report.save_overlay(out_dir / f"{path.stem}_overlay.png", image, binary)
+        label_path = match_by_stem(args.labels, path.stem)
+        summary = ""
+        if label_path:
+            scores = evaluate(probabilities, read_binary_map(label_path), fov, args.threshold)
+            (out_dir / f"{path.stem}_metrics.json").write_text(json.dumps(scores, indent=2))
+            summary = f", AUC {scores['pooled']['roc_auc']:.4f}"
+        print(f"[{number}/{len(files)}] {path.name}: {image.shape[1]}x{image.shape[0]}{summary}")
+    return failures
+
+
+def main(args):
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1.")
+    weights, encoder, dropout, name = resolve_model(args)
+    drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
+    if args.data_dir and drive_dir is None and not args.images:
+        raise FileNotFoundError(f"No DRIVE database in {args.data_dir}.")
+    sample = args.images is None and drive_dir is None
+    out_dir = Path(args.output_dir) / name / ("test" if drive_dir else "images")
+    # Load first: a wrong weights file must leave nothing behind.
+    model = segment.load_model(weights, encoder, dropout)
+    prepare_output(out_dir, args.overwrite)
+    if drive_dir:
+        metrics = predict_drive(model, drive_dir, out_dir, args, weights)
+        print_summary(metrics)
+        report.write_results_table(Path(args.output_dir))
+        print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
+        return 0
+    if sample:
+        import skimage.data
+
+        files = [Path(skimage.data.__file__).parent / "retina.jpg"]
+        print(f"No DRIVE found (unzip it into {DEFAULT_INPUT_DIR}, see input/README.md); "
+              f"segmenting scikit-image's sample retina {files[0]} instead.")
+    else:
+        files = list_photographs(args.images)
+    failures = predict_photographs(model, files, out_dir, args)
+    print(f"Wrote {out_dir}" + (f"; {failures} image(s) could not be processed" if failures else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(get_args()))
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        sys.exit(f"error: {error}")

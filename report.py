@@ -1,0 +1,153 @@
+"""Figures and the results table that predict.py writes.
+
+Colours are named defaults, so every figure reads the same way:
+difference maps show true positives white, false negatives blue, false positives red.
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only: no display is needed, and none exists on servers.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+TRUE_POSITIVE_COLOUR = (1.0, 1.0, 1.0)
+FALSE_NEGATIVE_COLOUR = (0.15, 0.35, 1.0)
+FALSE_POSITIVE_COLOUR = (1.0, 0.1, 0.1)
+TRUE_NEGATIVE_COLOUR = (0.0, 0.0, 0.0)
+OUTSIDE_FOV_COLOUR = (0.25, 0.25, 0.25)
+OVERLAY_COLOUR = (0.0, 1.0, 0.3)
+
+# The second DRIVE observer against the first, over the FOV of the 20 test images,
+# computed from DRIVE itself with metrics.py (2nd_manual scored as a prediction vs 1st_manual).
+SECOND_OBSERVER = {"accuracy": 0.9473, "sensitivity": 0.7746, "specificity": 0.9725, "f1": 0.789}
+# The blog's published AUCs, all scored against 2nd_manual.
+BLOG_AUC = {"baseline_aug": 0.9820, "baseline_no_aug": 0.9806, "baseline_pretrained": 0.9811}
+
+
+def difference_map(probabilities, truth, fov, threshold):
+    """RGB image (H, W, 3): TP white, FN blue, FP red, TN black, outside the FOV grey."""
+    predicted, truth = probabilities >= threshold, truth.astype(bool)
+    colours = np.empty(truth.shape + (3,), dtype=np.float32)
+    colours[:] = TRUE_NEGATIVE_COLOUR
+    colours[predicted & truth] = TRUE_POSITIVE_COLOUR
+    colours[~predicted & truth] = FALSE_NEGATIVE_COLOUR
+    colours[predicted & ~truth] = FALSE_POSITIVE_COLOUR
+    colours[~fov] = OUTSIDE_FOV_COLOUR
+    return colours
+
+
+def difference_legend(axes):
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=colour, ec="k")
+        for colour in (TRUE_POSITIVE_COLOUR, FALSE_NEGATIVE_COLOUR, FALSE_POSITIVE_COLOUR)
+    ]
+    axes.legend(handles, ["vessel found", "vessel missed (FN)", "false vessel (FP)"], loc="lower center",
+                bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8, frameon=False)
+
+
+def save_image_figures(path_prefix, image, probabilities, truth, fov, threshold, title):
+    """Two PNGs: the prediction beside the ground truth, and the difference map."""
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4.8))
+    for axis, picture, name in zip(
+        axes, (image, truth, probabilities), ("photograph", "ground truth (1st_manual)", "predicted probability")
+    ):
+        axis.imshow(picture, cmap="gray", vmin=0, vmax=1)
+        axis.set_title(name)
+        axis.axis("off")
+    figure.suptitle(title)
+    figure.savefig(f"{path_prefix}_prediction.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(6, 6.6))
+    axis.imshow(difference_map(probabilities, truth, fov, threshold))
+    axis.set_title(f"{title}: difference at threshold {threshold:.2f}")
+    axis.axis("off")
+    difference_legend(axis)
+    figure.savefig(f"{path_prefix}_difference.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_difference_grid(path, probabilities, truth, fov, ids, threshold, title):
+    """All difference maps in a grid of 4 rows x 5 columns (for the 20 test images)."""
+    columns = 5
+    rows = int(np.ceil(len(ids) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows + 0.6), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image_id, p, t, f in zip(axes.flat, ids, probabilities, truth, fov):
+        axis.imshow(difference_map(p, t, f, threshold))
+        axis.set_title(f"image {image_id:02d}", fontsize=10)
+    figure.suptitle(f"{title}: difference maps at threshold {threshold:.2f}")
+    difference_legend(axes[-1, columns // 2])
+    figure.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_curves(path, false_positive_rate, true_positive_rate, recall, precision, roc_auc, pr_auc, title):
+    """ROC and precision-recall curves with the second human observer's operating point."""
+    figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(11, 5))
+    roc_axis.plot(false_positive_rate, true_positive_rate, label=f"U-Net (AUC {roc_auc:.4f})")
+    roc_axis.plot(1 - SECOND_OBSERVER["specificity"], SECOND_OBSERVER["sensitivity"], "r*", markersize=12,
+                  label="second human observer")
+    roc_axis.set(xlabel="false positive rate (1 - specificity)", ylabel="true positive rate (sensitivity)",
+                 title="ROC, FOV pixels", xlim=(0, 0.3), ylim=(0.5, 1.0))
+    pr_axis.plot(recall, precision, label=f"U-Net (average precision {pr_auc:.4f})")
+    pr_axis.set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall, FOV pixels",
+                xlim=(0, 1), ylim=(0, 1))
+    for axis in (roc_axis, pr_axis):
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right" if axis is roc_axis else "lower left")
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_overlay(path, image, binary):
+    """The photograph with detected vessels painted over it."""
+    overlay = image.copy()
+    overlay[binary] = 0.4 * overlay[binary] + 0.6 * np.array(OVERLAY_COLOUR)
+    plt.imsave(path, np.clip(overlay, 0, 1))
+
+
+def result_row(run_name, metrics):
+    """One row of the results table from a run's metrics.json."""
+    first, second = metrics["vs_1st_manual"]["pooled"], metrics["vs_2nd_manual"]["pooled"]
+    at = first["at_threshold"]
+    return {
+        "run": run_name,
+        "auc_1st": first["roc_auc"], "auc_2nd": second["roc_auc"], "pr_auc_1st": first["pr_auc"],
+        "f1": at["f1"], "accuracy": at["accuracy"], "sensitivity": at["sensitivity"],
+        "specificity": at["specificity"], "blog_auc_2nd": BLOG_AUC.get(run_name),
+        "weights": metrics.get("weights"), "tta": metrics.get("tta", False),
+    }
+
+
+def write_results_table(output_dir):
+    """Regenerate output/results.{md,json} from every evaluated run under output_dir."""
+    output_dir = Path(output_dir)
+    rows = [
+        result_row(path.parent.parent.name, json.loads(path.read_text()))
+        for path in sorted(output_dir.glob("*/test/metrics.json"))
+    ]
+    (output_dir / "results.json").write_text(json.dumps({"runs": rows, "second_observer": SECOND_OBSERVER}, indent=2))
+    lines = [
+        "| model | AUC vs 1st | AUC vs 2nd | blog AUC vs 2nd | PR AUC | F1 | accuracy | sensitivity | specificity |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        blog = f"{row['blog_auc_2nd']:.4f}" if row["blog_auc_2nd"] else "-"
+        lines.append(
+            f"| {row['run']}{' (TTA)' if row['tta'] else ''} | {row['auc_1st']:.4f} | {row['auc_2nd']:.4f} | {blog} "
+            f"| {row['pr_auc_1st']:.4f} | {row['f1']:.4f} | {row['accuracy']:.4f} | {row['sensitivity']:.4f} "
+            f"| {row['specificity']:.4f} |"
+        )
+    observer = SECOND_OBSERVER
+    lines.append(f"| second human observer | - | - | - | - | {observer['f1']:.3f} | {observer['accuracy']:.4f} "
+                 f"| {observer['sensitivity']:.4f} | {observer['specificity']:.4f} |")
+    lines.append("")
+    lines.append("Scores over FOV pixels of the 20 DRIVE test images; threshold 0.5; F1 and the rest vs 1st_manual.")
+    (output_dir / "results.md").write_text("\n".join(lines) + "\n")
+    return rows

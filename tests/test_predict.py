@@ -1,0 +1,134 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+import drive_data
+import predict
+import segment
+from conftest import PROJECT_DIR, write_synthetic_drive, synthetic_sample
+from unet import build_unet
+
+
+def first_channel_model():
+    """A fully convolutional stand-in for the U-Net that returns its input's red channel."""
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_padding_gives_back_every_pixel_in_place(tta):
+    images = np.random.default_rng(0).random((3, 584, 565, 3)).astype(np.float32)
+    maps = segment.segment_images(first_channel_model(), images, batch_size=2, tta=tta, progress=False)
+    assert maps.shape == (3, 584, 565)
+    np.testing.assert_allclose(maps, images[..., 0], atol=1e-6)
+
+
+def test_pad_to_multiple_reflects_at_bottom_right():
+    padded = segment.pad_to_multiple(np.arange(20.0).reshape(1, 4, 5, 1), multiple=8)
+    assert padded.shape == (1, 8, 8, 1)
+    np.testing.assert_array_equal(padded[0, :4, :5, 0], np.arange(20.0).reshape(4, 5))
+    assert padded[0, 4, 0, 0] == padded[0, 2, 0, 0]
+
+
+def test_fov_estimate_matches_drive_masks(drive_dir):
+    for split in ("training", "test"):
+        data = drive_data.load_split(drive_dir, split)
+        for image, mask in zip(data.images, data.masks):
+            estimate = segment.estimate_fov(image)
+            assert (estimate & mask).sum() / (estimate | mask).sum() >= 0.95
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "random.weights.h5"
+    keras.utils.set_random_seed(1)
+    build_unet("scratch").save_weights(path)
+    return path
+
+
+def run_predict(*flags):
+    return subprocess.run([sys.executable, str(PROJECT_DIR / "predict.py"), *flags],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_file):
+    data_dir = write_synthetic_drive(tmp_path / "DRIVE", height=64, width=72, test_ids=(1, 2, 3))
+    output = tmp_path / "out"
+    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
+                                          "--output-dir", str(output), "--name", "demo"])) == 0
+    test_dir = output / "demo" / "test"
+    for image_id in (1, 2, 3):
+        for suffix in ("_prob.npy", "_prob.png", "_prediction.png", "_difference.png"):
+            assert (test_dir / f"{image_id:02d}{suffix}").stat().st_size > 0
+    for name in ("difference_grid.png", "curves.png", "metrics.json", "per_image.csv"):
+        assert (test_dir / name).stat().st_size > 0
+    assert (output / "results.md").read_text().count("| demo |") == 1
+
+    # An independent scorer: the saved maps, the masks and scikit-learn.
+    test = drive_data.load_split(data_dir, "test")
+    maps = np.stack([np.load(test_dir / f"{image_id:02d}_prob.npy") for image_id in test.ids])
+    assert maps.shape == test.manual1.shape and maps.dtype == np.float32
+    metrics = json.loads((test_dir / "metrics.json").read_text())
+    for key, truth in (("vs_1st_manual", test.manual1), ("vs_2nd_manual", test.manual2)):
+        expected = roc_auc_score(truth[test.masks], maps[test.masks])
+        assert round(metrics[key]["pooled"]["roc_auc"], 4) == round(expected, 4)
+    assert len(metrics["vs_1st_manual"]["per_image"]) == 3
+
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
+                                       "--output-dir", str(output), "--name", "demo"]))
+
+
+def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sizes = {"small": (120, 100), "wide": (150, 200), "grey16": (128, 128), "rgba": (100, 130)}
+    for name, (height, width) in sizes.items():
+        image, _, _ = synthetic_sample(rng, height, width)
+        if name == "grey16":
+            Image.fromarray((image[..., 0].astype(np.uint16) * 257)).save(folder / f"{name}.png")
+        elif name == "rgba":
+            Image.fromarray(np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])).save(folder / f"{name}.png")
+        else:
+            Image.fromarray(image).save(folder / f"{name}.{'jpg' if name == 'small' else 'ppm'}")
+    (folder / "broken.png").write_text("not an image")
+    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(folder / "tiny.png")
+
+    result = run_predict("--images", str(folder), "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "broken.png" in result.stderr and "tiny.png" in result.stderr and "at least 64" in result.stderr
+    out = tmp_path / "out" / "random" / "images"
+    for name, (height, width) in sizes.items():
+        assert np.load(out / f"{name}_prob.npy").shape == (height, width)
+        for suffix in ("_prob.png", "_vessels.png", "_overlay.png"):
+            assert (out / f"{name}{suffix}").is_file()
+
+
+def test_missing_weights_say_how_to_train(tmp_path):
+    args = predict.get_args(["--output-dir", str(tmp_path / "out")])
+    if predict.SHIPPED_WEIGHTS.exists():
+        pytest.skip("the shipped weights exist")
+    with pytest.raises(FileNotFoundError, match="python baseline_aug.py"):
+        predict.main(args)
+    assert not (tmp_path / "out").exists()
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path, weights_file):
+    result = run_predict("--weights", str(weights_file), "--encoder", "vgg16", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode != 0 and "does not hold weights of the vgg16 U-Net" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_drive_it_segments_the_sample_retina(tmp_path, weights_file, monkeypatch, capsys):
+    monkeypatch.setenv("DRIVE_DIR", str(tmp_path / "no-drive-here"))
+    monkeypatch.setattr(predict, "find_drive_dir_or_none", lambda data_dir=None: None)
+    assert predict.main(predict.get_args(["--weights", str(weights_file), "--output-dir", str(tmp_path / "out")])) == 0
+    assert "sample retina" in capsys.readouterr().out
+    assert np.load(tmp_path / "out" / "random" / "images" / "retina_prob.npy").shape == (1411, 1411)
