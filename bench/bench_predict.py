@@ -1,0 +1,89 @@
+"""Benchmark whole-image segmentation against a plain per-image model.predict, and the memory
+of a full predict.py run.
+
+    python bench/bench_predict.py [--repeats 3] [--backend tensorflow|jax] [--weights PATH]
+
+Prints the median seconds per DRIVE test image of predict.py's segmentation path
+(segment.segment_images, batched) and of `model.predict` on one padded image at a time, their
+ratio, and the wall time and peak resident memory of `predict.py` on the 20 test images.
+Speed does not depend on the weights, so random ones are used unless --weights is given.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR))
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 20 images")
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
+    parser.add_argument("--weights", help="scratch U-Net weights (default: random)")
+    parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
+    return parser.parse_args()
+
+
+def main():
+    args = get_args()
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+    import numpy as np
+
+    import segment
+    from drive_data import find_drive_dir_or_none, load_split
+
+    drive_dir = find_drive_dir_or_none(args.data_dir) or find_drive_dir_or_none(PROJECT_DIR.parent / "shared" / "DRIVE")
+    if drive_dir is None:
+        sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
+    scratch = Path(tempfile.mkdtemp())
+    weights = Path(args.weights) if args.weights else scratch / "random.weights.h5"
+    if not args.weights:
+        keras.utils.set_random_seed(0)
+        segment.build_unet("scratch").save_weights(weights)
+    model = segment.load_model(weights)
+    images = load_split(drive_dir, "test").images
+    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, {len(images)} images")
+
+    def ours():
+        segment.segment_images(model, images, progress=False)
+
+    padded = segment.pad_to_multiple(images)
+
+    def plain():
+        for image in padded:
+            model.predict(image[None], batch_size=1, verbose=0)
+
+    results = {}
+    for name, function in (("segment_images (batched)", ours), ("plain model.predict, batch 1", plain)):
+        function()  # warm-up: compilation
+        per_image = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            function()
+            per_image.append((time.perf_counter() - started) / len(images))
+        results[name] = statistics.median(per_image)
+        print(f"{name:<30} median {results[name]:.3f} s/image (min {min(per_image):.3f}, max {max(per_image):.3f})")
+    ours_seconds, plain_seconds = results.values()
+    print(f"speed-up over plain predict: {plain_seconds / ours_seconds:.2f}x (target >= 1.5x; CPU target <= 1.5 s/image)")
+
+    command = [sys.executable, str(PROJECT_DIR / "predict.py"), "--weights", str(weights), "--data-dir", str(drive_dir),
+               "--output-dir", str(scratch / "out")]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, KERAS_BACKEND=args.backend))
+    wall = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"predict.py on the 20 test images (segment, score, figures): {wall:.1f} s wall, "
+          f"peak memory {peak_mib:.0f} MiB (targets <= 30 s for segmenting and scoring, <= 3072 MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Benchmark the training input pipeline and the training step, each against a reference.
+
+    python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax]
+
+Prints (a) batches/s of the project's augmented crop pipeline and of a reference written in
+the original's style (each batch reads 4 images from disk with PIL and warps each whole image
+with scipy), and their ratio; (b) the median seconds of one faithful training step (batch 16 of
+64x64, scratch U-Net) and how many times faster the pipeline makes batches than the step eats
+them; (c) on a GPU, seconds per 125-step epoch and the projected 100-epoch time.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of each measurement")
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
+    parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
+    return parser.parse_args()
+
+
+def timed(function, repeats, warmup=2):
+    for _ in range(warmup):
+        function()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def describe(seconds):
+    return f"median {statistics.median(seconds):.4f} s (min {min(seconds):.4f}, max {max(seconds):.4f})"
+
+
+def reference_batch(drive_dir, ids, rng):
+    """The original's style: read from disk and warp every whole image, then crop."""
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+
+    images, masks = [], []
+    for image_id in rng.choice(ids, size=4):
+        image = np.asarray(Image.open(drive_dir / "training" / "images" / f"{image_id}_training.tif"), np.float32) / 255
+        mask = np.asarray(Image.open(drive_dir / "training" / "1st_manual" / f"{image_id}_manual1.gif"), np.float32) / 255
+        angle = np.deg2rad(rng.uniform(-10, 10))
+        matrix = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * rng.uniform(0.9, 1.1)
+        center = np.array(mask.shape) / 2
+        offset = center - matrix @ center
+        image = np.stack([ndimage.affine_transform(image[..., c], matrix, offset, order=1, mode="reflect") for c in range(3)], -1)
+        mask = ndimage.affine_transform(mask, matrix, offset, order=0, mode="reflect")
+        for _ in range(4):
+            top, left = rng.integers(0, mask.shape[0] - 64), rng.integers(0, mask.shape[1] - 64)
+            images.append(image[top : top + 64, left : left + 64])
+            masks.append(mask[top : top + 64, left : left + 64, None])
+    return np.stack(images), np.stack(masks)
+
+
+def main():
+    args = get_args()
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+    import numpy as np
+
+    import training
+    from drive_data import find_drive_dir_or_none, load_split
+
+    drive_dir = find_drive_dir_or_none(args.data_dir) or find_drive_dir_or_none(Path(__file__).resolve().parents[2] / "shared" / "DRIVE")
+    if drive_dir is None:
+        sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
+    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"accelerator: {training.accelerator_present()}")
+    config = {"seed": 0, "augmentation": True, "batch_size": 16, "crop": 64, "steps_per_epoch": 125}
+    data = load_split(drive_dir, "training")
+    batches = CropCounter(training.CropBatches(data.images, data.manual1, config))
+    ours = timed(batches.next, args.repeats * 10)
+    rng = np.random.default_rng(0)
+    reference = timed(lambda: reference_batch(drive_dir, data.ids, rng), args.repeats)
+    ours_median, reference_median = statistics.median(ours), statistics.median(reference)
+    print(f"(a) pipeline, project:   {1 / ours_median:8.1f} batches/s, {describe(ours)}")
+    print(f"    pipeline, reference: {1 / reference_median:8.1f} batches/s, {describe(reference)}")
+    print(f"    project / reference speed: {reference_median / ours_median:.1f}x (target >= 10x)")
+
+    keras.utils.set_random_seed(0)
+    model = training.build_model({"encoder": "scratch", "dropout": 0.1})
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", jit_compile=True)
+    x, y = batches.dataset[0]
+    steps = timed(lambda: model.train_on_batch(x, y), args.repeats, warmup=3)
+    step_median = statistics.median(steps)
+    print(f"(b) training step (batch 16 of 64x64, XLA): {describe(steps)} (CPU target <= 1.2 s)")
+    print(f"    pipeline makes batches {step_median / ours_median:.0f}x faster than the step uses them (target >= 10x)")
+    if training.accelerator_present():
+        started = time.perf_counter()
+        model.fit(batches.dataset, epochs=1, verbose=0)
+        epoch = time.perf_counter() - started
+        print(f"(c) one 125-step epoch: {epoch:.1f} s; projected 100 epochs: {100 * epoch / 60:.1f} min (target <= 5)")
+
+
+class CropCounter:
+    """Steps through a CropBatches dataset, one batch per call."""
+
+    def __init__(self, dataset):
+        self.dataset, self.step = dataset, 0
+
+    def next(self):
+        self.step += 1
+        return self.dataset[self.step % len(self.dataset)]
+
+
+if __name__ == "__main__":
+    main()
