@@ -42,6 +42,20 @@ def check_input_size(height, width):
             )
 
 
+class SizeCheck(layers.Layer):
+    """Passes images through unchanged, refusing sizes the U-Net cannot pool 4 times.
+
+    Without it, a 60x64 image fails deep inside the decoder with a shape error that names
+    no size. The check runs whenever the size is known while the model is traced: always
+    under JAX, and on the first call under TensorFlow (later TensorFlow traces may relax the
+    sizes to None; segment.py pads every image, so it never relies on this check).
+    """
+
+    def call(self, images):
+        check_input_size(images.shape[1], images.shape[2])
+        return images
+
+
 def conv_block(x, filters, dropout, name):
     """Two 3x3 convolutions, each followed by ReLU and dropout, as in the blog."""
     for index in (1, 2):
@@ -117,11 +131,12 @@ def build_unet(encoder="scratch", dropout=0.1, vgg_weights="imagenet", input_sha
     check_input_size(input_shape[0], input_shape[1])
 
     inputs = keras.Input(shape=input_shape, name="image")
+    checked = SizeCheck(name="size_check")(inputs)
     if encoder == "scratch":
-        skips, x = scratch_encoder(inputs, dropout)
+        skips, x = scratch_encoder(checked, dropout)
         decoder_filters = SCRATCH_FILTERS
     else:
-        skips, x = vgg16_encoder(inputs, vgg_weights)
+        skips, x = vgg16_encoder(checked, vgg_weights)
         decoder_filters = VGG16_DECODER_FILTERS
 
     # The decoder climbs from the deepest skip to the top one.

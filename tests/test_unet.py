@@ -69,3 +69,10 @@ def test_imagenet_weights_without_network_give_a_clear_error(monkeypatch):
     monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", no_network)
     with pytest.raises(FileNotFoundError, match="--vgg-weights"):
         unet.build_unet("vgg16", vgg_weights="imagenet")
+
+
+@pytest.mark.parametrize("encoder", unet.ENCODERS)
+def test_calling_with_a_size_not_divisible_by_16_names_the_size(encoder):
+    model = unet.build_unet(encoder, vgg_weights=None)
+    with pytest.raises(ValueError, match="width must be a positive multiple of 16.*got 72"):
+        model.predict(np.zeros((1, 64, 72, 3), "float32"), verbose=0)
