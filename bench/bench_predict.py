@@ -5,7 +5,8 @@ of a full predict.py run.
 
 Prints the median seconds per DRIVE test image of predict.py's segmentation path
 (segment.segment_images, batched) and of `model.predict` on one padded image at a time, their
-ratio, and the wall time and peak resident memory of `predict.py` on the 20 test images.
+ratio (timed on the first --count test images, to stay within 5 minutes on 2 CPU cores), and
+the wall time and peak resident memory of a whole `predict.py` run on the 20 test images.
 Speed does not depend on the weights, so random ones are used unless --weights is given.
 """
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 def get_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 20 images")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over --count images")
+    parser.add_argument("--count", type=int, default=8, help="test images timed per pass (the speed is per image)")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
     parser.add_argument("--weights", help="scratch U-Net weights (default: random)")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
@@ -50,8 +52,9 @@ def main():
         keras.utils.set_random_seed(0)
         segment.build_unet("scratch").save_weights(weights)
     model = segment.load_model(weights)
-    images = load_split(drive_dir, "test").images
-    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, {len(images)} images")
+    images = load_split(drive_dir, "test").images[: args.count]
+    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"{len(images)} images timed per pass")
 
     def ours():
         segment.segment_images(model, images, progress=False)
@@ -64,7 +67,7 @@ def main():
 
     results = {}
     for name, function in (("segment_images (batched)", ours), ("plain model.predict, batch 1", plain)):
-        function()  # warm-up: compilation
+        function()  # warm-up: compilation and memory allocation
         per_image = []
         for _ in range(args.repeats):
             started = time.perf_counter()
