@@ -76,3 +76,13 @@ def test_best_f1_threshold_is_at_least_as_good_as_half():
 def test_bad_input_gives_a_clear_error(probabilities, truth, fov, message):
     with pytest.raises(ValueError, match=message):
         metrics.evaluate(probabilities, truth, fov)
+
+
+def test_second_observer_reference_matches_drive(drive_dir):
+    import drive_data
+    import report
+
+    test = drive_data.load_split(drive_dir, "test")
+    at = metrics.evaluate(test.manual2.astype(float), test.manual1, test.masks)["pooled"]["at_threshold"]
+    for key, value in report.SECOND_OBSERVER.items():
+        assert round(at[key], 4 if key != "f1" else 3) == value
