@@ -82,7 +82,7 @@ def segment_images(model, images, batch_size=PREDICT_BATCH_SIZE, tta=False, prog
     maps = []
     for start in range(0, len(padded), batch_size):
         batch = padded[start : start + batch_size]
-        views = flips(batch) if tta else flips(batch)[:1]
+        views = flips(batch) if tta else [(batch, lambda p: p)]
         total = sum(undo(np.asarray(model.predict_on_batch(np.ascontiguousarray(view)))) for view, undo in views)
         maps.append((total / len(views))[:, :height, :width, 0].astype(np.float32))
         if bar is not None:
