@@ -21,6 +21,8 @@ from PIL import Image
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_INPUT_DIR = PROJECT_DIR / "input"
+# Where the development team's copy lies beside the checkout; tests and benchmarks fall back on it.
+SHARED_DRIVE_DIR = PROJECT_DIR.parent / "shared" / "DRIVE"
 SPLITS = ("training", "test")
 
 # File name patterns of the distribution; each captures the numeric image id.
@@ -86,6 +88,11 @@ def find_drive_dir_or_none(data_dir=None):
         return find_drive_dir(data_dir)
     except FileNotFoundError:
         return None
+
+
+def find_drive_dir_for_checks(data_dir=None):
+    """For tests and benchmarks: find_drive_dir_or_none, then ../shared/DRIVE, else None."""
+    return find_drive_dir_or_none(data_dir) or find_drive_dir_or_none(SHARED_DRIVE_DIR)
 
 
 def index_by_id(folder, pattern):

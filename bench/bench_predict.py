@@ -41,16 +41,17 @@ def main():
     import numpy as np
 
     import segment
-    from drive_data import find_drive_dir_or_none, load_split
+    from drive_data import find_drive_dir_for_checks, load_split
+    from unet import build_unet
 
-    drive_dir = find_drive_dir_or_none(args.data_dir) or find_drive_dir_or_none(PROJECT_DIR.parent / "shared" / "DRIVE")
+    drive_dir = find_drive_dir_for_checks(args.data_dir)
     if drive_dir is None:
         sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
     scratch = Path(tempfile.mkdtemp())
     weights = Path(args.weights) if args.weights else scratch / "random.weights.h5"
     if not args.weights:
         keras.utils.set_random_seed(0)
-        segment.build_unet("scratch").save_weights(weights)
+        build_unet("scratch").save_weights(weights)
     model = segment.load_model(weights)
     images = load_split(drive_dir, "test").images[: args.count]
     print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "

@@ -72,9 +72,9 @@ def main():
     import numpy as np
 
     import training
-    from drive_data import find_drive_dir_or_none, load_split
+    from drive_data import find_drive_dir_for_checks, load_split
 
-    drive_dir = find_drive_dir_or_none(args.data_dir) or find_drive_dir_or_none(Path(__file__).resolve().parents[2] / "shared" / "DRIVE")
+    drive_dir = find_drive_dir_for_checks(args.data_dir)
     if drive_dir is None:
         sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
     print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "

@@ -12,14 +12,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from drive_data import find_drive_dir_or_none  # noqa: E402
-
-SHARED_DRIVE_DIR = PROJECT_DIR.parent / "shared" / "DRIVE"
-
+from drive_data import find_drive_dir_for_checks  # noqa: E402
 
 def real_drive_dir():
     """DRIVE from $DRIVE_DIR or input/, else the team's copy in ../shared/DRIVE, else None."""
-    return find_drive_dir_or_none() or find_drive_dir_or_none(SHARED_DRIVE_DIR)
+    return find_drive_dir_for_checks()
 
 
 @pytest.fixture(scope="session")
