@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,17 +55,28 @@ def get_args(argv=None):
 
 
 def resolve_model(args):
-    """(weights path, encoder, dropout, output name) from --run / --weights / the default."""
+    """(weights path, encoder, dropout, output name, training facts) from --run / --weights / the default.
+
+    Training facts (for the results table) come from a run folder's config.json and train.log,
+    or from the <stem>.config.json and <stem>.train.log that ship_weights.py puts beside shipped
+    weights; weights without either have none, and --encoder says their architecture.
+    """
     if args.run:
         weights, encoder, dropout = segment.run_settings(args.run)
-        return weights, encoder, dropout, args.name or Path(args.run).resolve().name
+        run_dir = Path(args.run)
+        training = report.training_facts(run_dir / "config.json", run_dir / "train.log")
+        return weights, encoder, dropout, args.name or run_dir.resolve().name, training
     weights = Path(args.weights) if args.weights else SHIPPED_WEIGHTS
     if not weights.is_file():
         hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
                 if not args.weights else "Check the path.")
         raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
-    name = args.name or weights.name.removesuffix(".weights.h5").removesuffix(".h5")
-    return weights, args.encoder, 0.1, name
+    stem = weights.name.removesuffix(".weights.h5").removesuffix(".h5")
+    config_path = weights.with_name(f"{stem}.config.json")
+    if config_path.is_file():
+        training = report.training_facts(config_path, weights.with_name(f"{stem}.train.log"))
+        return weights, training["encoder"], training["dropout"], args.name or stem, training
+    return weights, args.encoder, 0.1, args.name or stem, None
 
 
 def prepare_output(folder, overwrite):
@@ -78,16 +90,20 @@ def save_probability_png(path, probabilities):
     Image.fromarray(np.round(probabilities * 255).astype(np.uint8)).save(path)
 
 
-def predict_drive(model, drive_dir, out_dir, args, weights):
+def predict_drive(model, drive_dir, out_dir, args, weights, training):
     """Segment and score the DRIVE test split; returns the metrics dict."""
     test = load_split(drive_dir, "test")
     print(f"Segmenting the {len(test.ids)} DRIVE test images in {drive_dir}")
+    started = time.perf_counter()
     probabilities = segment.segment_images(model, test.images, batch_size=args.batch_size, tta=args.tta)
+    segmented = time.perf_counter()
     scores = {
         "vs_1st_manual": evaluate(probabilities, test.manual1, test.masks, args.threshold),
         "vs_2nd_manual": evaluate(probabilities, test.manual2, test.masks, args.threshold),
     }
-    metrics = {"weights": str(weights), "tta": args.tta, "threshold": args.threshold, "ids": test.ids, **scores}
+    scored = time.perf_counter()
+    metrics = {"weights": str(weights), "training": training, "tta": args.tta, "threshold": args.threshold,
+               "ids": test.ids, **scores}
     for index, image_id in enumerate(test.ids):
         np.save(out_dir / f"{image_id:02d}_prob.npy", probabilities[index])
         save_probability_png(out_dir / f"{image_id:02d}_prob.png", probabilities[index])
@@ -107,6 +123,12 @@ def predict_drive(model, drive_dir, out_dir, args, weights):
             at = first["at_threshold"]
             writer.writerow([image_id] + [f"{value:.5f}" for value in (first["roc_auc"], second["roc_auc"], first["pr_auc"],
                                                                        at["f1"], at["accuracy"], at["sensitivity"], at["specificity"])])
+    # Wall seconds of each phase, for bench/bench_predict.py and for curious users.
+    metrics["seconds"] = {"segmentation": round(segmented - started, 2), "scoring": round(scored - segmented, 2),
+                          "files_and_figures": round(time.perf_counter() - scored, 2)}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"Seconds: segmentation {metrics['seconds']['segmentation']}, scoring {metrics['seconds']['scoring']}, "
+          f"files and figures {metrics['seconds']['files_and_figures']}")
     return metrics
 
 
@@ -167,7 +189,7 @@ def predict_photographs(model, files, out_dir, args):
 def main(args):
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1.")
-    weights, encoder, dropout, name = resolve_model(args)
+    weights, encoder, dropout, name, training = resolve_model(args)
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
     if args.data_dir and drive_dir is None and not args.images:
         raise FileNotFoundError(f"No DRIVE database in {args.data_dir}.")
@@ -177,7 +199,7 @@ def main(args):
     model = segment.load_model(weights, encoder, dropout)
     prepare_output(out_dir, args.overwrite)
     if drive_dir:
-        metrics = predict_drive(model, drive_dir, out_dir, args, weights)
+        metrics = predict_drive(model, drive_dir, out_dir, args, weights, training)
         print_summary(metrics)
         report.write_results_table(Path(args.output_dir))
         print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")

@@ -1,9 +1,13 @@
 """Figures and the results table that predict.py writes.
 
+    python report.py --readme README.md   # regenerate output/results.{md,json}, copy the table into README
+
+
 Colours are named defaults, so every figure reads the same way:
 difference maps show true positives white, false negatives blue, false positives red.
 """
 
+import argparse
 import json
 from pathlib import Path
 
@@ -25,6 +29,13 @@ OVERLAY_COLOUR = (0.0, 1.0, 0.3)
 SECOND_OBSERVER = {"accuracy": 0.9473, "sensitivity": 0.7746, "specificity": 0.9725, "f1": 0.789}
 # The blog's published AUCs, all scored against 2nd_manual.
 BLOG_AUC = {"baseline_aug": 0.9820, "baseline_no_aug": 0.9806, "baseline_pretrained": 0.9811}
+# Published figures of other work, for the reference rows of the results table.
+REFERENCES = (
+    ("blog: scratch U-Net + augmentation", "-", "0.9820", "the blog's GPU"),
+    ("blog: scratch U-Net, no augmentation", "-", "0.9806", "the blog's GPU"),
+    ("blog: VGG16 encoder + augmentation", "-", "0.9811", "the blog's GPU"),
+    ("orobix/retina-unet", "0.9790", "-", "about 20 h, GTX TITAN"),
+)
 
 
 def difference_map(probabilities, truth, fov, threshold):
@@ -112,17 +123,70 @@ def save_overlay(path, image, binary):
     plt.imsave(path, np.clip(overlay, 0, 1))
 
 
-def result_row(run_name, metrics):
+def training_facts(config_path, log_path):
+    """What a results table says about how a model was trained, from its config and train.log.
+
+    The training time is the sum of the per-epoch seconds in the log, so that a run resumed
+    across several sessions counts only the time spent training.
+    """
+    config = json.loads(Path(config_path).read_text())
+    seconds = 0.0
+    if Path(log_path).is_file():
+        for line in Path(log_path).read_text().splitlines():
+            if " epoch " in line and "seconds=" in line:
+                seconds += float(line.rsplit("seconds=", 1)[1].split()[0])
+    keys = ("run_name", "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
+            "learning_rate", "dropout", "seed", "vgg_weights", "precision", "jit", "backend", "keras_version")
+    hardware = config.get("hardware") or config.get("machine", "unknown")
+    return {**{key: config.get(key) for key in keys}, "hardware": hardware, "train_seconds": round(seconds, 1)}
+
+
+def describe_training(training):
+    """'2.1 h, AMD EPYC (2 CPUs), tensorflow' or '-' when unknown."""
+    if not training or not training.get("train_seconds"):
+        return "-"
+    hours = training["train_seconds"] / 3600
+    duration = f"{hours:.1f} h" if hours >= 1 else f"{training['train_seconds'] / 60:.0f} min"
+    return f"{duration}, {training['hardware']}, {training['backend']}"
+
+
+def result_row(name, metrics):
     """One row of the results table from a run's metrics.json."""
     first, second = metrics["vs_1st_manual"]["pooled"], metrics["vs_2nd_manual"]["pooled"]
     at = first["at_threshold"]
+    training = metrics.get("training") or {}
     return {
-        "run": run_name,
+        "run": name,
         "auc_1st": first["roc_auc"], "auc_2nd": second["roc_auc"], "pr_auc_1st": first["pr_auc"],
         "f1": at["f1"], "accuracy": at["accuracy"], "sensitivity": at["sensitivity"],
-        "specificity": at["specificity"], "blog_auc_2nd": BLOG_AUC.get(run_name),
-        "weights": metrics.get("weights"), "tta": metrics.get("tta", False),
+        "specificity": at["specificity"], "blog_auc_2nd": BLOG_AUC.get(training.get("run_name", name)),
+        "weights": metrics.get("weights"), "tta": metrics.get("tta", False), "training": training,
     }
+
+
+def results_markdown(rows):
+    """The results table as Markdown: measured rows, then published and human references."""
+    lines = [
+        "| model | AUC vs 1st | AUC vs 2nd | blog AUC vs 2nd | PR AUC | F1 | accuracy | sensitivity | specificity "
+        "| training |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        blog = f"{row['blog_auc_2nd']:.4f}" if row["blog_auc_2nd"] else "-"
+        lines.append(
+            f"| {row['run']}{' (TTA)' if row['tta'] else ''} | {row['auc_1st']:.4f} | {row['auc_2nd']:.4f} | {blog} "
+            f"| {row['pr_auc_1st']:.4f} | {row['f1']:.4f} | {row['accuracy']:.4f} | {row['sensitivity']:.4f} "
+            f"| {row['specificity']:.4f} | {describe_training(row['training'])} |"
+        )
+    for name, auc_first, auc_second, training in REFERENCES:
+        lines.append(f"| {name} (published) | {auc_first} | - | {auc_second} | - | - | - | - | - | {training} |")
+    observer = SECOND_OBSERVER
+    lines.append(f"| second human observer (2nd_manual vs 1st_manual) | - | - | - | - | {observer['f1']:.3f} "
+                 f"| {observer['accuracy']:.4f} | {observer['sensitivity']:.4f} | {observer['specificity']:.4f} | - |")
+    lines.append("")
+    lines.append("Measured rows: pooled over the FOV pixels of the 20 DRIVE test images; F1, accuracy, sensitivity "
+                 "and specificity at threshold 0.5 against 1st_manual.")
+    return "\n".join(lines) + "\n"
 
 
 def write_results_table(output_dir):
@@ -133,21 +197,33 @@ def write_results_table(output_dir):
         for path in sorted(output_dir.glob("*/test/metrics.json"))
     ]
     (output_dir / "results.json").write_text(json.dumps({"runs": rows, "second_observer": SECOND_OBSERVER}, indent=2))
-    lines = [
-        "| model | AUC vs 1st | AUC vs 2nd | blog AUC vs 2nd | PR AUC | F1 | accuracy | sensitivity | specificity |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in rows:
-        blog = f"{row['blog_auc_2nd']:.4f}" if row["blog_auc_2nd"] else "-"
-        lines.append(
-            f"| {row['run']}{' (TTA)' if row['tta'] else ''} | {row['auc_1st']:.4f} | {row['auc_2nd']:.4f} | {blog} "
-            f"| {row['pr_auc_1st']:.4f} | {row['f1']:.4f} | {row['accuracy']:.4f} | {row['sensitivity']:.4f} "
-            f"| {row['specificity']:.4f} |"
-        )
-    observer = SECOND_OBSERVER
-    lines.append(f"| second human observer | - | - | - | - | {observer['f1']:.3f} | {observer['accuracy']:.4f} "
-                 f"| {observer['sensitivity']:.4f} | {observer['specificity']:.4f} |")
-    lines.append("")
-    lines.append("Scores over FOV pixels of the 20 DRIVE test images; threshold 0.5; F1 and the rest vs 1st_manual.")
-    (output_dir / "results.md").write_text("\n".join(lines) + "\n")
+    (output_dir / "results.md").write_text(results_markdown(rows))
     return rows
+
+
+# The README's results table sits between these two lines; update_readme replaces what is between.
+README_START = "<!-- results table: generated from output/results.md by `python report.py --readme README.md` -->"
+README_END = "<!-- end of results table -->"
+
+
+def update_readme(readme_path, table):
+    """Replace the results table in the README (between README_START and README_END) by `table`."""
+    text = Path(readme_path).read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme_path} has no results table markers; add the lines\n{README_START}\n{README_END}")
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    Path(readme_path).write_text(f"{before}{README_START}\n{table}{README_END}{after}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Regenerate output/results.{md,json} from every evaluated run.")
+    parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "output"),
+                        help="folder whose */test/metrics.json files are tabulated")
+    parser.add_argument("--readme", help="also copy the table into this README, between its results markers")
+    args = parser.parse_args()
+    rows = write_results_table(args.output_dir)
+    print(f"{len(rows)} evaluated run(s) in {Path(args.output_dir) / 'results.md'}")
+    if args.readme:
+        update_readme(args.readme, (Path(args.output_dir) / "results.md").read_text())
+        print(f"Updated the results table in {args.readme}")

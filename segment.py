@@ -7,7 +7,6 @@ predict.py and the benchmarks call these; they hold no file handling of their ow
     fov = estimate_fov(image)                              # bool (H, W)
 """
 
-import json
 from pathlib import Path
 
 import keras
@@ -15,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters, transform
 
+from run_folder import FINAL_WEIGHTS, read_run_config
 from unet import SIZE_MULTIPLE, build_unet
 
 # DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
@@ -44,12 +44,8 @@ def load_model(weights, encoder="scratch", dropout=0.1):
 
 def run_settings(run_dir):
     """The weights file, encoder and dropout of a training run folder."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a training run folder: it has no config.json.")
-    config = json.loads(config_path.read_text())
-    return run_dir / "model.weights.h5", config["encoder"], config["dropout"]
+    config = read_run_config(run_dir)
+    return Path(run_dir) / FINAL_WEIGHTS, config["encoder"], config["dropout"]
 
 
 def pad_to_multiple(images, multiple=SIZE_MULTIPLE):

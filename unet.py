@@ -52,8 +52,13 @@ class SizeCheck(layers.Layer):
     """
 
     def call(self, images):
-        check_input_size(images.shape[1], images.shape[2])
+        # Unknown sizes come as None under TensorFlow and as symbolic objects under JAX.
+        height, width = (size if isinstance(size, int) else None for size in images.shape[1:3])
+        check_input_size(height, width)
         return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def conv_block(x, filters, dropout, name):

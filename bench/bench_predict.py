@@ -11,6 +11,7 @@ Speed does not depend on the weights, so random ones are used unless --weights i
 """
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -38,7 +39,6 @@ def main():
     args = get_args()
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
-    import numpy as np
 
     import segment
     from drive_data import find_drive_dir_for_checks, load_split
@@ -85,8 +85,13 @@ def main():
     subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, KERAS_BACKEND=args.backend))
     wall = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"predict.py on the 20 test images (segment, score, figures): {wall:.1f} s wall, "
-          f"peak memory {peak_mib:.0f} MiB (targets <= 30 s for segmenting and scoring, <= 3072 MiB)")
+    seconds = json.loads((scratch / "out" / weights.name.removesuffix(".weights.h5") / "test" / "metrics.json")
+                         .read_text())["seconds"]
+    print(f"predict.py on the 20 test images: {wall:.1f} s wall in all, peak memory {peak_mib:.0f} MiB "
+          f"(target <= 3072 MiB)")
+    print(f"    segmentation {seconds['segmentation']:.1f} s + scoring {seconds['scoring']:.1f} s = "
+          f"{seconds['segmentation'] + seconds['scoring']:.1f} s (target <= 30 s); "
+          f"files and figures {seconds['files_and_figures']:.1f} s; the rest is start-up and loading")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from argparse import Namespace
 
 import keras
 import numpy as np
 import pytest
 
+import run_folder
 import training
 from conftest import PROJECT_DIR, real_drive_dir, write_synthetic_drive
 from unet import build_unet, VGG16_NOTOP_FILE
@@ -107,13 +108,13 @@ def test_sigterm_saves_the_current_weights(tmp_path, data_dir):
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path):
-    config = {key: 1 for key in training.RECIPE_KEYS}
+    config = {key: 1 for key in run_folder.RECIPE_KEYS}
     run_dir = tmp_path / "run"
-    assert training.prepare_run_dir(run_dir, config, overwrite=False) == 0
+    assert run_folder.prepare_run_dir(run_dir, config, overwrite=False) == 0
     changed = dict(config, learning_rate=2)
     with pytest.raises(ValueError, match="learning_rate: 1 -> 2"):
-        training.prepare_run_dir(run_dir, changed, overwrite=False)
-    assert training.prepare_run_dir(run_dir, changed, overwrite=True) == 0
+        run_folder.prepare_run_dir(run_dir, changed, overwrite=False)
+    assert run_folder.prepare_run_dir(run_dir, changed, overwrite=True) == 0
     assert json.loads((run_dir / "config.json").read_text())["learning_rate"] == 2
 
 
@@ -159,3 +160,58 @@ def test_loss_decreases_on_a_fixed_batch():
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     losses = [float(model.train_on_batch(images, masks)) for _ in range(30)]
     assert losses[-1] < 0.6 * losses[0]
+
+
+# Runs a training script with two virtual CPU devices, so that --data-parallel has something
+# to split the batch over: TensorFlow's logical devices, or JAX's forced host devices.
+TWO_DEVICE_RUNNER = """
+import os, runpy, sys
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def jax_installed():
+    return importlib.util.find_spec("jax") is not None
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_data_parallel_splits_batches_over_two_devices(tmp_path, data_dir, backend):
+    if backend == "jax" and not jax_installed():
+        pytest.skip("JAX is not installed (requirements.txt has TensorFlow only)")
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-c", TWO_DEVICE_RUNNER, *script_command("baseline_aug.py", data_dir, run_dir)[1:],
+               "--epochs", "1", *SMOKE, "--data-parallel"]
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=backend)
+    if backend == "jax":
+        environment["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_dir / "config.json").read_text())["data_parallel_replicas"] == 2
+    assert "Data-parallel over 2 devices" in (run_dir / "train.log").read_text()
+    weights_load(run_dir, "scratch")
+
+
+def test_jax_backend_trains_a_script(tmp_path, data_dir):
+    """The GPU machine has JAX and no TensorFlow: the same script must train there."""
+    if not jax_installed():
+        pytest.skip("JAX is not installed (requirements.txt has TensorFlow only)")
+    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--epochs", "1", *SMOKE,
+                        env={"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["backend"] == "jax"
+    weights_load(tmp_path / "run", "scratch")
+
+
+def test_config_names_the_hardware_and_leaves_xla_off_on_the_cpu(tmp_path):
+    args = training.get_parser("test", "run").parse_args(["--data-dir", str(write_synthetic_drive(tmp_path / "D"))])
+    config = training.resolve_config(args, "scratch", True, "run")
+    assert config["hardware"] and config["data_parallel_replicas"] == 1
+    assert config["jit"] is training.accelerator_present()
+    args = training.get_parser("test", "run").parse_args(["--jit", "on", "--data-dir", config["data_dir"]])
+    assert training.resolve_config(args, "scratch", True, "run")["jit"] is True

@@ -1,0 +1,115 @@
+"""The run folder of a training run: its settings, log, checkpoints and final weights.
+
+Every file is written atomically (a temporary file, then a rename), so a kill at any moment
+leaves either the old file or the new one, never half of one. checkpoint.json is the commit
+point of a checkpoint: until it names the new weights file, the previous one stands.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+
+# Settings that define the result; a resumed run must match them. Others (where the data
+# lives, XLA, precision) may change between sessions without changing what is trained.
+RECIPE_KEYS = (
+    "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
+    "learning_rate", "dropout", "seed", "vgg_weights",
+)
+CHECKPOINT_FILE = "checkpoint.json"
+FINAL_WEIGHTS = "model.weights.h5"
+INTERRUPTED_WEIGHTS = "interrupted.weights.h5"
+
+
+def read_run_config(run_dir):
+    """The settings (config.json) of a training run folder; FileNotFoundError for any other folder."""
+    config_path = Path(run_dir) / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run folder: it has no config.json.")
+    return json.loads(config_path.read_text())
+
+
+def write_atomically(path, write):
+    """Call write(temporary_path), then rename over `path`, so a kill never leaves half a file."""
+    path = Path(path)
+    # Keras insists on the .weights.h5 ending, so the temporary name keeps the suffixes.
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def write_json(path, data):
+    write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def prepare_run_dir(run_dir, config, overwrite):
+    """Create the run folder, or check that it holds this very run. Returns the last finished
+    epoch (0 for a new run)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if config_path.exists() and not overwrite:
+        saved = json.loads(config_path.read_text())
+        differences = {key: (saved.get(key), config[key]) for key in RECIPE_KEYS if saved.get(key) != config[key]}
+        if differences:
+            listed = ", ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
+            raise ValueError(
+                f"{run_dir} holds a run with other settings ({listed}). Choose another --output-dir, "
+                "or pass --overwrite to start over there."
+            )
+        checkpoint = run_dir / CHECKPOINT_FILE
+        return json.loads(checkpoint.read_text())["epoch"] if checkpoint.exists() else 0
+    for stale in [run_dir / CHECKPOINT_FILE, run_dir / "history.csv", run_dir / FINAL_WEIGHTS]:
+        stale.unlink(missing_ok=True)
+    for stale in run_dir.glob("checkpoint-*.weights.h5"):
+        stale.unlink()
+    write_json(config_path, config)
+    return 0
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves model and optimizer state after every epoch, atomically, keeping only the last."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"checkpoint-{epoch + 1:04d}.weights.h5"
+        write_atomically(self.run_dir / name, self.model.save_weights)
+        # checkpoint.json is the commit point: until it is replaced, the previous state stands.
+        write_json(self.run_dir / CHECKPOINT_FILE, {"epoch": epoch + 1, "weights": name})
+        for old in self.run_dir.glob("checkpoint-*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+
+class TextLog(keras.callbacks.Callback):
+    """One line per epoch in train.log, with the loss and the seconds it took. The line goes to
+    the file only: on the terminal, Keras' progress bar already shows the loss."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        values = " ".join(f"{key}={value:.5f}" for key, value in (logs or {}).items())
+        self.log(f"epoch {epoch + 1}/{self.params['epochs']} {values} seconds={seconds:.1f}", echo=False)
+
+
+def make_logger(path):
+    """Return log(message, echo=True), which appends a time-stamped line to `path` (and prints it)."""
+
+    def log(message, echo=True):
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        if echo:
+            print(line, flush=True)
+        with open(path, "a") as file:
+            file.write(line + "\n")
+
+    return log

@@ -1,0 +1,107 @@
+"""ship_weights.py and the provenance that predict.py and the results table read from it."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import predict
+import report
+import ship_weights
+import training
+from conftest import PROJECT_DIR, write_synthetic_drive
+from unet import build_unet
+
+
+def test_training_facts_add_up_the_epochs_of_a_resumed_run(tmp_path):
+    config = {"run_name": "baseline_aug", "encoder": "scratch", "dropout": 0.1, "backend": "tensorflow",
+              "hardware": "Some CPU (2 CPUs)"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "train.log").write_text(
+        "2026-01-01 00:00:00 Starting run\n"
+        "2026-01-01 00:01:00 epoch 1/3 loss=0.5 seconds=60.0\n"
+        "2026-01-01 00:02:00 Resuming run after epoch 1.\n"
+        "2026-01-01 00:03:00 epoch 2/3 loss=0.4 seconds=61.5\n"
+        "2026-01-01 00:04:00 epoch 3/3 loss=0.3 seconds=58.5\n"
+    )
+    facts = report.training_facts(tmp_path / "config.json", tmp_path / "train.log")
+    assert facts["train_seconds"] == 180.0 and facts["hardware"] == "Some CPU (2 CPUs)"
+    assert report.describe_training(facts) == "3 min, Some CPU (2 CPUs), tensorflow"
+
+
+def test_readme_table_is_replaced_between_its_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_START}\nold table\n{report.README_END}\noutro\n")
+    report.update_readme(readme, "| new |\n")
+    assert readme.read_text() == f"intro\n{report.README_START}\n| new |\n{report.README_END}\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        report.update_readme(readme, "| new |\n")
+
+
+def test_results_table_lists_the_published_references(tmp_path):
+    table = report.results_markdown([])
+    for expected in ("0.9820", "0.9806", "0.9811", "orobix/retina-unet", "0.9790", "second human observer"):
+        assert expected in table
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A one-epoch training run on a small synthetic DRIVE, and that DRIVE."""
+    root = tmp_path_factory.mktemp("ship")
+    data_dir = write_synthetic_drive(root / "DRIVE", height=64, width=80)
+    run_dir = root / "run"
+    command = [sys.executable, str(PROJECT_DIR / "baseline_aug.py"), "--data-dir", str(data_dir),
+               "--output-dir", str(run_dir), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8",
+               "--crop", "32"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir, data_dir
+
+
+def test_shipped_copy_is_float16_and_predict_reads_its_provenance(tmp_path, finished_run):
+    run_dir, data_dir = finished_run
+    weights_dir = tmp_path / "weights"
+    ship_weights.ship(ship_weights.get_args(["--run", str(run_dir), "--name", "demo", "--weights-dir", str(weights_dir),
+                                             "--data-dir", str(data_dir)]))
+    shipped = weights_dir / "demo.weights.h5"
+    with h5py.File(shipped) as file:
+        dtypes = set()
+        file.visititems(lambda name, item: dtypes.add(item.dtype) if isinstance(item, h5py.Dataset) else None)
+    # The 1x1 output convolution stays float32 (it is only 33 numbers); every other weight is float16.
+    assert np.dtype("float16") in dtypes and dtypes <= {np.dtype("float16"), np.dtype("float32")}
+    original, half = build_unet("scratch"), build_unet("scratch")
+    original.load_weights(run_dir / training.FINAL_WEIGHTS)
+    half.load_weights(shipped)
+    for full_weights, half_weights in zip(original.get_weights(), half.get_weights()):
+        np.testing.assert_allclose(half_weights, full_weights, rtol=1e-3, atol=1e-4)
+    provenance = json.loads((weights_dir / "demo.json").read_text())
+    assert provenance["stored_as"] == "float16" and provenance["epochs"] == 1
+    assert abs(provenance["auc_vs_1st_manual_float32"] - provenance["auc_vs_1st_manual_float16"]) < 0.0005
+    for suffix in ("config.json", "history.csv", "train.log"):
+        assert (weights_dir / f"demo.{suffix}").is_file()
+
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        ship_weights.ship(ship_weights.get_args(["--run", str(run_dir), "--name", "demo",
+                                                 "--weights-dir", str(weights_dir), "--data-dir", str(data_dir)]))
+
+    output = tmp_path / "out"
+    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(shipped),
+                                          "--output-dir", str(output)])) == 0
+    metrics = json.loads((output / "demo" / "test" / "metrics.json").read_text())
+    assert metrics["training"]["run_name"] == "baseline_aug" and metrics["training"]["train_seconds"] > 0
+    assert "| demo | " in (output / "results.md").read_text()
+
+
+def test_unfinished_runs_are_not_shipped(tmp_path, finished_run):
+    run_dir, data_dir = finished_run
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    (unfinished / "config.json").write_text(json.dumps(dict(config, epochs=100)))
+    (unfinished / "checkpoint.json").write_text(json.dumps({"epoch": 1}))
+    with pytest.raises(ValueError, match="finished 1 of its 100 epochs"):
+        ship_weights.finished_run(unfinished)
