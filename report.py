@@ -29,6 +29,12 @@ OVERLAY_COLOUR = (0.0, 1.0, 0.3)
 SECOND_OBSERVER = {"accuracy": 0.9473, "sensitivity": 0.7746, "specificity": 0.9725, "f1": 0.789}
 # The blog's published AUCs, all scored against 2nd_manual.
 BLOG_AUC = {"baseline_aug": 0.9820, "baseline_no_aug": 0.9806, "baseline_pretrained": 0.9811}
+# What the table says of the blog's models that have not been evaluated here.
+NOT_RUN = {
+    "baseline_aug": "not trained yet (`python baseline_aug.py`)",
+    "baseline_no_aug": "not trained yet (`python baseline_no_aug.py`)",
+    "baseline_pretrained": "not run here: needs the ImageNet VGG16 weights (`python baseline_pretrained.py`)",
+}
 # Published figures of other work, for the reference rows of the results table.
 REFERENCES = (
     ("blog: scratch U-Net + augmentation", "-", "0.9820", "the blog's GPU"),
@@ -178,6 +184,10 @@ def results_markdown(rows):
             f"| {row['pr_auc_1st']:.4f} | {row['f1']:.4f} | {row['accuracy']:.4f} | {row['sensitivity']:.4f} "
             f"| {row['specificity']:.4f} | {describe_training(row['training'])} |"
         )
+    trained = {row["training"].get("run_name") for row in rows if row["training"]}
+    for run_name, reason in NOT_RUN.items():
+        if run_name not in trained:
+            lines.append(f"| {run_name}: {reason} | - | - | {BLOG_AUC[run_name]:.4f} | - | - | - | - | - | - |")
     for name, auc_first, auc_second, training in REFERENCES:
         lines.append(f"| {name} (published) | {auc_first} | - | {auc_second} | - | - | - | - | - | {training} |")
     observer = SECOND_OBSERVER
