@@ -51,6 +51,14 @@ def hardware_description():
     return f"{processor_name()} ({os.cpu_count()} CPUs)"
 
 
+def tensorflow_devices():
+    """Names of TensorFlow's logical GPUs, or of its logical CPUs where there is no GPU."""
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return [device.name for device in devices]
+
+
 def replica_count(data_parallel):
     """How many devices a --data-parallel run splits each batch over (1 without it)."""
     if not data_parallel:
@@ -58,9 +66,7 @@ def replica_count(data_parallel):
     if keras.backend.backend() == "jax":
         return len(keras.distribution.list_devices())
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return len(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))
+        return len(tensorflow_devices())
     raise ValueError(f"--data-parallel supports the jax and tensorflow backends, not {keras.backend.backend()}.")
 
 
@@ -75,5 +81,4 @@ def distribution_scope(data_parallel):
         return contextlib.nullcontext()
     import tensorflow as tf
 
-    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    return tf.distribute.MirroredStrategy([device.name for device in devices]).scope()
+    return tf.distribute.MirroredStrategy(tensorflow_devices()).scope()

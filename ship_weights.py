@@ -35,7 +35,8 @@ WEIGHTS_DIR = PROJECT_DIR / "weights"
 MAX_AUC_CHANGE = 0.0005
 # Largest file we ship; GitHub and the GPU machine's transfers both stay comfortable below it.
 MAX_FILE_BYTES = 16_000_000
-RUN_FILES = {"config.json": "config.json", "history.csv": "history.csv", "train.log": "train.log"}
+# Files of the run folder copied beside the shipped weights, as <name>.<file>.
+RUN_FILES = ("config.json", "history.csv", "train.log")
 
 
 def get_args(argv=None):
@@ -102,8 +103,8 @@ def ship(args):
         raise ValueError(f"float16 copy refused: AUC {auc_float32:.5f} -> {auc_float16:.5f} "
                          f"(change {change:.5f}, limit {MAX_AUC_CHANGE}), {size:,} bytes (limit {MAX_FILE_BYTES:,}).")
     temporary.replace(target)
-    for source, suffix in RUN_FILES.items():
-        shutil.copyfile(run_dir / source, out_dir / f"{args.name}.{suffix}")
+    for name in RUN_FILES:
+        shutil.copyfile(run_dir / name, out_dir / f"{args.name}.{name}")
     provenance = {
         **report.training_facts(run_dir / "config.json", run_dir / "train.log"),
         "source_run": str(run_dir),
