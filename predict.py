@@ -115,7 +115,6 @@ def predict_drive(model, drive_dir, out_dir, args, weights, training):
     pooled = scores["vs_1st_manual"]["pooled"]
     report.save_curves(out_dir / "curves.png", *roc_and_pr_curves(probabilities, test.manual1, test.masks),
                        pooled["roc_auc"], pooled["pr_auc"], title)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with open(out_dir / "per_image.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"])
