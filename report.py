@@ -17,6 +17,8 @@ matplotlib.use("Agg")  # Files only: no display is needed, and none exists on se
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from run_folder import RECIPE_KEYS, training_seconds  # noqa: E402
+
 TRUE_POSITIVE_COLOUR = (1.0, 1.0, 1.0)
 FALSE_NEGATIVE_COLOUR = (0.15, 0.35, 1.0)
 FALSE_POSITIVE_COLOUR = (1.0, 0.1, 0.1)
@@ -27,19 +29,23 @@ OVERLAY_COLOUR = (0.0, 1.0, 0.3)
 # The second DRIVE observer against the first, over the FOV of the 20 test images,
 # computed from DRIVE itself with metrics.py (2nd_manual scored as a prediction vs 1st_manual).
 SECOND_OBSERVER = {"accuracy": 0.9473, "sensitivity": 0.7746, "specificity": 0.9725, "f1": 0.789}
-# The blog's published AUCs, all scored against 2nd_manual.
-BLOG_AUC = {"baseline_aug": 0.9820, "baseline_no_aug": 0.9806, "baseline_pretrained": 0.9811}
+# The blog's three models: their run names, descriptions and published AUCs (vs 2nd_manual).
+BLOG_MODELS = {
+    "baseline_aug": ("scratch U-Net + augmentation", 0.9820),
+    "baseline_no_aug": ("scratch U-Net, no augmentation", 0.9806),
+    "baseline_pretrained": ("VGG16 encoder + augmentation", 0.9811),
+}
+BLOG_AUC = {run_name: auc for run_name, (_, auc) in BLOG_MODELS.items()}
 # What the table says of the blog's models that have not been evaluated here.
 NOT_RUN = {
     "baseline_aug": "not trained yet (`python baseline_aug.py`)",
     "baseline_no_aug": "not trained yet (`python baseline_no_aug.py`)",
     "baseline_pretrained": "not run here: needs the ImageNet VGG16 weights (`python baseline_pretrained.py`)",
 }
-# Published figures of other work, for the reference rows of the results table.
-REFERENCES = (
-    ("blog: scratch U-Net + augmentation", "-", "0.9820", "the blog's GPU"),
-    ("blog: scratch U-Net, no augmentation", "-", "0.9806", "the blog's GPU"),
-    ("blog: VGG16 encoder + augmentation", "-", "0.9811", "the blog's GPU"),
+# Published figures of other work: (name, AUC vs 1st_manual, AUC vs 2nd_manual, training).
+REFERENCES = tuple(
+    (f"blog: {description}", "-", f"{auc:.4f}", "the blog's GPU") for description, auc in BLOG_MODELS.values()
+) + (
     ("orobix/retina-unet", "0.9790", "-", "about 20 h, GTX TITAN"),
 )
 
@@ -130,19 +136,10 @@ def save_overlay(path, image, binary):
 
 
 def training_facts(config_path, log_path):
-    """What a results table says about how a model was trained, from its config and train.log.
-
-    The training time is the sum of the per-epoch seconds in the log, so that a run resumed
-    across several sessions counts only the time spent training.
-    """
+    """What a results table says about how a model was trained, from its config and train.log."""
     config = json.loads(Path(config_path).read_text())
-    seconds = 0.0
-    if Path(log_path).is_file():
-        for line in Path(log_path).read_text().splitlines():
-            if " epoch " in line and "seconds=" in line:
-                seconds += float(line.rsplit("seconds=", 1)[1].split()[0])
-    keys = ("run_name", "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
-            "learning_rate", "dropout", "seed", "vgg_weights", "precision", "jit", "backend", "keras_version")
+    seconds = training_seconds(Path(log_path).read_text()) if Path(log_path).is_file() else 0.0
+    keys = ("run_name", *RECIPE_KEYS, "precision", "jit", "backend", "keras_version")
     hardware = config.get("hardware") or config.get("machine", "unknown")
     return {**{key: config.get(key) for key in keys}, "hardware": hardware, "train_seconds": round(seconds, 1)}
 

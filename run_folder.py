@@ -102,6 +102,13 @@ class TextLog(keras.callbacks.Callback):
         self.log(f"epoch {epoch + 1}/{self.params['epochs']} {values} seconds={seconds:.1f}", echo=False)
 
 
+def training_seconds(log_text):
+    """The seconds spent training, summed over the epoch lines that TextLog writes into train.log,
+    so that a run resumed across several sessions counts only its training time."""
+    return sum(float(line.rsplit("seconds=", 1)[1].split()[0])
+               for line in log_text.splitlines() if " epoch " in line and "seconds=" in line)
+
+
 def make_logger(path):
     """Return log(message, echo=True), which appends a time-stamped line to `path` (and prints it)."""
 

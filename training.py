@@ -58,7 +58,7 @@ def get_parser(description, run_name):
     parser.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds another run")
     parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                         help="XLA compilation; auto turns it on with an accelerator only, because on the "
-                             "development CPU it made a training step slower (0.69 s against 0.47 s)")
+                             "development CPU it made a training step slower (0.60 s against 0.41 s, bench/bench_train.py)")
     parser.add_argument("--no-jit", dest="jit", action="store_const", const="off", help="the same as --jit off")
     parser.add_argument("--data-parallel", action="store_true",
                         help="replicate the model on every visible device and split each batch between them")
@@ -85,9 +85,10 @@ def resolve_config(args, encoder, augmentation, run_name):
     check_input_size(args.crop, args.crop)
     if args.lr <= 0:
         raise ValueError(f"--lr must be positive, got {args.lr}.")
+    accelerator = accelerator_present()
     precision = args.precision
     if precision == "auto":
-        precision = "mixed" if accelerator_present() else "float32"
+        precision = "mixed" if accelerator else "float32"
     replicas = replica_count(args.data_parallel)
     if args.batch_size % replicas:
         raise ValueError(f"--batch-size {args.batch_size} must divide evenly over the {replicas} devices of --data-parallel.")
@@ -103,14 +104,14 @@ def resolve_config(args, encoder, augmentation, run_name):
         "dropout": args.dropout,
         "seed": args.seed,
         "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
-        "jit": args.jit == "on" or (args.jit == "auto" and accelerator_present()),
+        "jit": args.jit == "on" or (args.jit == "auto" and accelerator),
         "data_parallel_replicas": replicas,
         "precision": precision,
         "steps_per_execution": args.steps_per_execution,
         "data_dir": str(find_drive_dir(args.data_dir)),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
-        "accelerator": accelerator_present(),
+        "accelerator": accelerator,
         "hardware": hardware_description(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
     }
