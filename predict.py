@@ -29,7 +29,7 @@ from drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split, re
 from metrics import evaluate, roc_and_pr_curves
 
 PROJECT_DIR = Path(__file__).resolve().parent
-SHIPPED_WEIGHTS = PROJECT_DIR / "weights" / "unet_aug.weights.h5"
+SHIPPED_WEIGHTS = PROJECT_DIR / "weights" / "unet_aug_lr_drop.weights.h5"
 OUTPUT_DIR = PROJECT_DIR / "output"
 THRESHOLD = 0.5
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".bmp", ".gif"}

@@ -145,12 +145,16 @@ def training_facts(config_path, log_path):
 
 
 def describe_training(training):
-    """'2.1 h, AMD EPYC (2 CPUs), tensorflow' or '-' when unknown."""
+    """'2.1 h, AMD EPYC (2 CPUs), tensorflow' or '-' when unknown; a recipe other than the blog's
+    constant learning rate is named first."""
     if not training or not training.get("train_seconds"):
         return "-"
     hours = training["train_seconds"] / 3600
     duration = f"{hours:.1f} h" if hours >= 1 else f"{training['train_seconds'] / 60:.0f} min"
-    return f"{duration}, {training['hardware']}, {training['backend']}"
+    drops = training.get("lr_drop_epochs")
+    recipe = (f"{training['epochs']} epochs, learning rate /10 after epoch {', '.join(map(str, drops))}; "
+              if drops else "")
+    return f"{recipe}{duration}, {training['hardware']}, {training['backend']}"
 
 
 def result_row(name, metrics):

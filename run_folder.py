@@ -7,6 +7,7 @@ point of a checkpoint: until it names the new weights file, the previous one sta
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import keras
 # lives, XLA, precision) may change between sessions without changing what is trained.
 RECIPE_KEYS = (
     "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
-    "learning_rate", "dropout", "seed", "vgg_weights",
+    "learning_rate", "dropout", "seed", "vgg_weights", "lr_drop_epochs", "validation_images",
 )
+# What a recipe setting was before it existed, so that older run folders still resume.
+RECIPE_DEFAULTS = {"lr_drop_epochs": [], "validation_images": 0}
 CHECKPOINT_FILE = "checkpoint.json"
 FINAL_WEIGHTS = "model.weights.h5"
 INTERRUPTED_WEIGHTS = "interrupted.weights.h5"
@@ -29,6 +32,10 @@ def read_run_config(run_dir):
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a training run folder: it has no config.json.")
     return json.loads(config_path.read_text())
+
+
+def recipe_value(config, key):
+    return config.get(key, RECIPE_DEFAULTS.get(key))
 
 
 def write_atomically(path, write):
@@ -51,7 +58,8 @@ def prepare_run_dir(run_dir, config, overwrite):
     config_path = run_dir / "config.json"
     if config_path.exists() and not overwrite:
         saved = json.loads(config_path.read_text())
-        differences = {key: (saved.get(key), config[key]) for key in RECIPE_KEYS if saved.get(key) != config[key]}
+        differences = {key: (recipe_value(saved, key), config[key])
+                       for key in RECIPE_KEYS if recipe_value(saved, key) != config[key]}
         if differences:
             listed = ", ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
             raise ValueError(
@@ -66,6 +74,34 @@ def prepare_run_dir(run_dir, config, overwrite):
         stale.unlink()
     write_json(config_path, config)
     return 0
+
+
+def start_from(parent_dir, run_dir, config):
+    """Begin the new run in run_dir from the last checkpoint of the run in parent_dir, when both
+    runs follow the same recipe up to that checkpoint: only the number of epochs and learning-rate
+    drops after it may differ. The parent's log and history are copied, so that run_dir tells the
+    whole story and its training time counts every epoch. Returns the epoch it starts after."""
+    parent_dir = Path(parent_dir)
+    parent = read_run_config(parent_dir)
+    checkpoint_path = parent_dir / CHECKPOINT_FILE
+    if not checkpoint_path.is_file():
+        raise FileNotFoundError(f"{parent_dir} has no checkpoint to start from.")
+    checkpoint = json.loads(checkpoint_path.read_text())
+    epoch = checkpoint["epoch"]
+    differences = [key for key in RECIPE_KEYS
+                   if key not in ("epochs", "lr_drop_epochs") and recipe_value(parent, key) != config[key]]
+    drops_before = [[drop for drop in recipe_value(run, "lr_drop_epochs") if drop < epoch] for run in (parent, config)]
+    if differences or drops_before[0] != drops_before[1]:
+        raise ValueError(f"{parent_dir} followed another recipe ({', '.join(differences) or 'lr_drop_epochs'} differ), "
+                         "so this run cannot start from its checkpoint.")
+    if epoch > config["epochs"]:
+        raise ValueError(f"{parent_dir} is {epoch} epochs in, more than the {config['epochs']} of --epochs.")
+    shutil.copyfile(parent_dir / checkpoint["weights"], run_dir / checkpoint["weights"])
+    for name in ("history.csv", "train.log"):
+        if (parent_dir / name).is_file():
+            shutil.copyfile(parent_dir / name, run_dir / name)
+    write_json(run_dir / CHECKPOINT_FILE, checkpoint)
+    return epoch
 
 
 class Checkpoint(keras.callbacks.Callback):

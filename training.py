@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import signal
 import sys
 import time
@@ -28,8 +29,9 @@ import aug_utils
 from devices import accelerator_present, distribution_scope, hardware_description, replica_count
 from drive_data import find_drive_dir, load_split
 from run_folder import (CHECKPOINT_FILE, FINAL_WEIGHTS, INTERRUPTED_WEIGHTS, Checkpoint, TextLog,
-                        make_logger, prepare_run_dir, write_atomically)
+                        make_logger, prepare_run_dir, start_from, write_atomically)
 from unet import build_unet, check_input_size
+from validation import ValidationAUC, hold_out
 
 # The blog's recipe.
 EPOCHS = 100
@@ -37,6 +39,7 @@ BATCH_SIZE = 16  # 4 images x 4 crops
 STEPS_PER_EPOCH = 100 * 20 // BATCH_SIZE  # 125: "100 passes over the 20 images" per epoch
 CROP_SIZE = 64
 LEARNING_RATE = 1e-3
+LR_DROP_FACTOR = 0.1  # Not the blog's: --lr-drop-epochs multiplies the learning rate by this after each.
 DROPOUT = 0.1
 SEED = 42
 OUTPUT_DIR = Path(__file__).resolve().parent / "output"
@@ -51,6 +54,15 @@ def get_parser(description, run_name):
                         help=f"crops per batch; a multiple of {aug_utils.CROPS_PER_IMAGE} (crops per image)")
     parser.add_argument("--crop", type=int, default=CROP_SIZE, help="crop height and width, a multiple of 16")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="Adam learning rate")
+    parser.add_argument("--lr-drop-epochs", type=int, nargs="+", default=[], metavar="EPOCH",
+                        help=f"multiply the learning rate by {LR_DROP_FACTOR} after each of these epochs "
+                             "(not the blog's recipe, which keeps it constant)")
+    parser.add_argument("--start-from", metavar="RUN_DIR",
+                        help="begin a new run from the last checkpoint of another run folder that followed the same "
+                             "recipe until then, e.g. to add learning-rate drops and epochs after a finished run")
+    parser.add_argument("--validation-images", type=int, default=0, metavar="N",
+                        help="hold out the last N training images and log their AUC after every epoch, to choose "
+                             "settings without the test images (0: train on all, as the blog does)")
     parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout rate after every convolution")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights, crops and augmentation")
     parser.add_argument("--data-dir", default=None, help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
@@ -85,6 +97,8 @@ def resolve_config(args, encoder, augmentation, run_name):
     check_input_size(args.crop, args.crop)
     if args.lr <= 0:
         raise ValueError(f"--lr must be positive, got {args.lr}.")
+    if any(not 1 <= drop < args.epochs for drop in args.lr_drop_epochs):
+        raise ValueError(f"--lr-drop-epochs must lie between 1 and --epochs - 1, got {args.lr_drop_epochs}.")
     accelerator = accelerator_present()
     precision = args.precision
     if precision == "auto":
@@ -101,6 +115,8 @@ def resolve_config(args, encoder, augmentation, run_name):
         "batch_size": args.batch_size,
         "crop": args.crop,
         "learning_rate": args.lr,
+        "lr_drop_epochs": sorted(set(args.lr_drop_epochs)),
+        "validation_images": args.validation_images,
         "dropout": args.dropout,
         "seed": args.seed,
         "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
@@ -147,6 +163,27 @@ class CropBatches(keras.utils.PyDataset):
         self.epoch += 1
 
 
+def learning_rate_at(epoch, config):
+    """The learning rate of epoch `epoch` (counted from 0), after the drops that precede it."""
+    drops = sum(epoch >= drop for drop in config["lr_drop_epochs"])
+    return config["learning_rate"] * LR_DROP_FACTOR**drops
+
+
+class LearningRateDrops(keras.callbacks.Callback):
+    """Sets each epoch's learning rate. Unlike keras.callbacks.LearningRateScheduler it adds no
+    column to history.csv, so a run started from another one keeps a single table."""
+
+    def __init__(self, config, log):
+        super().__init__()
+        self.config, self.log = config, log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        rate = learning_rate_at(epoch, self.config)
+        if not np.isclose(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)), rate):
+            self.model.optimizer.learning_rate = rate
+            self.log(f"Learning rate {rate:g} from epoch {epoch + 1}.")
+
+
 def build_model(config):
     """The U-Net of a run's config, without optimizer."""
     return build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=config.get("vgg_weights"))
@@ -169,11 +206,17 @@ def train(args, encoder, augmentation, run_name):
     config = resolve_config(args, encoder, augmentation, run_name)
     if config["precision"] == "mixed":
         keras.mixed_precision.set_global_policy("mixed_float16")
+    # Load the data first, so that a bad --validation-images leaves no run folder behind.
+    training_images, training_masks, validation = hold_out(load_split(config["data_dir"], "training"),
+                                                           config["validation_images"])
     with distribution_scope(args.data_parallel):
         # Build before touching the run folder, so that missing VGG16 weights leave nothing behind.
         model = build_model(config)
         run_dir = Path(args.output_dir) if args.output_dir else OUTPUT_DIR / run_name
         first_epoch = prepare_run_dir(run_dir, config, args.overwrite)
+        branched = bool(args.start_from) and not first_epoch
+        if branched:
+            first_epoch = start_from(args.start_from, run_dir, config)
         log = make_logger(run_dir / "train.log")
         if first_epoch >= config["epochs"] and (run_dir / FINAL_WEIGHTS).exists():
             log(f"{run_dir} is already complete ({first_epoch} epochs); nothing to do.")
@@ -190,15 +233,20 @@ def train(args, encoder, augmentation, run_name):
             # Build the optimizer's slots first so that its saved state has somewhere to go.
             model.optimizer.build(model.trainable_variables)
             model.load_weights(run_dir / json.loads((run_dir / CHECKPOINT_FILE).read_text())["weights"])
+        if branched:
+            log(f"Starting {run_dir} from {args.start_from} after epoch {first_epoch}: {json.dumps(config)}")
+        elif first_epoch:
             log(f"Resuming {run_dir} after epoch {first_epoch}.")
         else:
             log(f"Starting {run_dir}: {json.dumps(config)}")
+        log(f"Command: python {shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}", echo=False)
         if config["data_parallel_replicas"] > 1:
             log(f"Data-parallel over {config['data_parallel_replicas']} devices.")
 
-    training = load_split(config["data_dir"], "training")
-    batches = CropBatches(training.images, training.manual1, config, first_epoch=first_epoch)
+    batches = CropBatches(training_images, training_masks, config, first_epoch=first_epoch)
     callbacks = [
+        LearningRateDrops(config, log),
+        *([ValidationAUC(validation)] if validation else []),
         Checkpoint(run_dir),
         TextLog(log),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=first_epoch > 0),

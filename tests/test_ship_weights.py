@@ -30,6 +30,9 @@ def test_training_facts_add_up_the_epochs_of_a_resumed_run(tmp_path):
     facts = report.training_facts(tmp_path / "config.json", tmp_path / "train.log")
     assert facts["train_seconds"] == 180.0 and facts["hardware"] == "Some CPU (2 CPUs)"
     assert report.describe_training(facts) == "3 min, Some CPU (2 CPUs), tensorflow"
+    scheduled = dict(facts, epochs=125, lr_drop_epochs=[100])
+    assert report.describe_training(scheduled) == (
+        "125 epochs, learning rate /10 after epoch 100; 3 min, Some CPU (2 CPUs), tensorflow")
 
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path):

@@ -1,4 +1,4 @@
-"""Guards the published result: the shipped scratch+aug weights on the 20 DRIVE test images."""
+"""Guards the published results: every shipped model on the 20 DRIVE test images."""
 
 import json
 
@@ -9,26 +9,36 @@ from sklearn.metrics import roc_auc_score
 import predict
 from drive_data import load_split
 
-# The shipped faithful model measured 0.9791 against 1st_manual (README, Results); this floor
-# guards that figure. It is below the 0.980 that issue 5 hoped for, which the faithful recipe
-# did not reach (with --tta it gives 0.9804).
-MINIMUM_AUC = 0.978
+# Pooled AUC vs 1st_manual that each shipped model keeps (README, Results): just below what it
+# measured, 0.9794 for the default and 0.9791 for the faithful recipe. Issue 5 hoped for 0.980,
+# which neither reaches without --tta; the README says so.
+MINIMUM_AUC = {
+    "unet_aug_lr_drop": 0.979,
+    "unet_aug": 0.978,
+}
 
 
-def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir):
-    if not predict.SHIPPED_WEIGHTS.is_file():
-        pytest.fail(f"{predict.SHIPPED_WEIGHTS} is missing: the repository ships it")
+@pytest.mark.parametrize("name", sorted(MINIMUM_AUC))
+def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name):
+    weights = predict.PROJECT_DIR / "weights" / f"{name}.weights.h5"
+    if not weights.is_file():
+        pytest.fail(f"{weights} is missing: the repository ships it")
     output = tmp_path / "out"
-    # predict.py run the way a user runs it, with the default (shipped) weights.
-    assert predict.main(predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output)])) == 0
-    test_dir = output / "unet_aug" / "test"
+    # predict.py run the way a user runs it: the default model with no flags, the others with --weights.
+    flags = [] if weights == predict.SHIPPED_WEIGHTS else ["--weights", str(weights)]
+    assert predict.main(predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags])) == 0
+    test_dir = output / name / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
 
     # An independent count: the saved probability maps, DRIVE's FOV masks and scikit-learn.
     test = load_split(drive_dir, "test")
     maps = np.stack([np.load(test_dir / f"{image_id:02d}_prob.npy") for image_id in test.ids])
     auc = roc_auc_score(test.manual1[test.masks], maps[test.masks])
-    assert auc >= MINIMUM_AUC
+    assert auc >= MINIMUM_AUC[name]
     assert metrics["vs_1st_manual"]["pooled"]["roc_auc"] == pytest.approx(auc, abs=1e-6)
-    provenance = json.loads(predict.SHIPPED_WEIGHTS.with_name("unet_aug.json").read_text())
+    provenance = json.loads(weights.with_name(f"{name}.json").read_text())
     assert provenance["auc_vs_1st_manual_float16"] == pytest.approx(auc, abs=1e-4)
+
+
+def test_the_default_model_is_shipped_and_guarded():
+    assert predict.SHIPPED_WEIGHTS.name.removesuffix(".weights.h5") in MINIMUM_AUC

@@ -1,6 +1,7 @@
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,6 +119,48 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["learning_rate"] == 2
 
 
+def test_run_folders_from_before_lr_drops_still_resume(tmp_path):
+    config = {key: 1 for key in run_folder.RECIPE_KEYS}
+    run_dir = tmp_path / "run"
+    older = {key: value for key, value in config.items() if key != "lr_drop_epochs"}
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(older))
+    assert run_folder.prepare_run_dir(run_dir, dict(config, lr_drop_epochs=[]), overwrite=False) == 0
+    with pytest.raises(ValueError, match="lr_drop_epochs"):
+        run_folder.prepare_run_dir(run_dir, dict(config, lr_drop_epochs=[5]), overwrite=False)
+
+
+def test_learning_rate_drops_tenfold_after_each_listed_epoch():
+    config = {"learning_rate": 1e-3, "lr_drop_epochs": [100, 120]}
+    rates = [training.learning_rate_at(epoch, config) for epoch in (0, 99, 100, 119, 120)]
+    assert np.allclose(rates, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+    assert training.learning_rate_at(99, {"learning_rate": 1e-3, "lr_drop_epochs": []}) == 1e-3
+
+
+def test_a_run_starts_from_another_runs_checkpoint_with_a_learning_rate_drop(tmp_path, data_dir):
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    assert run_script("baseline_aug.py", data_dir, parent, "--epochs", "2", *SMOKE).returncode == 0
+    result = run_script("baseline_aug.py", data_dir, child, "--epochs", "3", "--lr-drop-epochs", "2",
+                        "--start-from", str(parent), *SMOKE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch 3/3" in result.stdout and "Epoch 1/3" not in result.stdout
+    log = (child / "train.log").read_text()
+    assert "Learning rate 0.0001 from epoch 3." in log and "Command: python baseline_aug.py " in log
+    assert re.findall(r" epoch (\d+/\d+) loss=", log) == ["1/2", "2/2", "3/3"]
+    assert [line.split(",")[0] for line in (child / "history.csv").read_text().splitlines()[1:]] == ["0", "1", "2"]
+    # The optimizer went on from the parent's state: its step counter counts all three epochs.
+    model = build_unet("scratch")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(child / json.loads((child / training.CHECKPOINT_FILE).read_text())["weights"])
+    assert int(model.optimizer.iterations) == 6
+    assert np.isclose(float(model.optimizer.learning_rate), 1e-4)
+
+    other = run_script("baseline_aug.py", data_dir, tmp_path / "other", "--epochs", "3", "--seed", "7",
+                       "--start-from", str(parent), *SMOKE)
+    assert other.returncode != 0 and "seed differ" in other.stderr
+
+
 def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
     result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--crop", "50")
     assert result.returncode != 0 and "multiple of 16" in result.stderr
@@ -201,10 +244,14 @@ def test_jax_backend_trains_a_script(tmp_path, data_dir):
     """The GPU machine has JAX and no TensorFlow: the same script must train there."""
     if not jax_installed():
         pytest.skip("JAX is not installed (requirements.txt has TensorFlow only)")
-    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--epochs", "1", *SMOKE,
-                        env={"KERAS_BACKEND": "jax"})
+    # The learning-rate drop and the validation callback touch the optimizer and the model
+    # between epochs, where JAX keeps its own copy of the state.
+    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--epochs", "2", "--lr-drop-epochs", "1",
+                        "--validation-images", "1", *SMOKE, env={"KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["backend"] == "jax"
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "Learning rate 0.0001 from epoch 2." in log and log.count("val_auc=") == 2
     weights_load(tmp_path / "run", "scratch")
 
 

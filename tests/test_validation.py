@@ -1,0 +1,53 @@
+"""The validation split of the training images that settings are chosen on."""
+
+import csv
+import json
+import types
+
+import numpy as np
+import pytest
+
+import validation
+from conftest import write_synthetic_drive
+from test_training import SMOKE, run_script
+
+
+def fake_split(count):
+    images = np.arange(count, dtype=np.float32).reshape(count, 1, 1, 1) * np.ones((count, 4, 4, 3), np.float32)
+    return types.SimpleNamespace(ids=list(range(21, 21 + count)), images=images,
+                                 manual1=np.zeros((count, 4, 4), bool), masks=np.ones((count, 4, 4), bool))
+
+
+def test_the_last_images_are_held_out():
+    images, masks, held_out = validation.hold_out(fake_split(20), 4)
+    assert len(images) == len(masks) == 16 and images[-1, 0, 0, 0] == 15
+    assert held_out["ids"] == [37, 38, 39, 40] and held_out["images"][0, 0, 0, 0] == 16
+    images, masks, held_out = validation.hold_out(fake_split(20), 0)
+    assert len(images) == 20 and held_out is None
+    for count in (-1, 20):
+        with pytest.raises(ValueError, match="--validation-images must be between 0 and 19"):
+            validation.hold_out(fake_split(20), count)
+
+
+def test_pooled_auc_scores_fov_pixels_only():
+    truth = np.array([[[1, 0, 1, 0]]], dtype=bool)
+    fov = np.array([[[True, True, True, False]]])
+    # The pixel outside the FOV would spoil the ranking if it were counted.
+    probabilities = np.array([[[0.9, 0.2, 0.8, 0.95]]], dtype=np.float32)
+    assert validation.pooled_auc(probabilities, truth, fov) == 1.0
+
+
+def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
+    data_dir = write_synthetic_drive(tmp_path / "DRIVE", train_ids=(21, 22, 23, 24))
+    run_dir = tmp_path / "run"
+    result = run_script("baseline_aug.py", data_dir, run_dir, "--epochs", "2", "--validation-images", "1", *SMOKE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_dir / "config.json").read_text())["validation_images"] == 1
+    with open(run_dir / "history.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2 and all(0.0 <= float(row["val_auc"]) <= 1.0 for row in rows)
+    assert (run_dir / "train.log").read_text().count("val_auc=") == 2
+
+    refused = run_script("baseline_aug.py", data_dir, tmp_path / "other", "--validation-images", "4", *SMOKE)
+    assert refused.returncode != 0 and "between 0 and 3" in refused.stderr
+    assert not (tmp_path / "other").exists()
