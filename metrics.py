@@ -118,6 +118,12 @@ def evaluate(probabilities, ground_truth, fov_masks, threshold=DEFAULT_THRESHOLD
     return {"pooled": pooled, "per_image": per_image}
 
 
+def pooled_roc_auc(probabilities, ground_truth, fov_masks):
+    """ROC AUC over the FOV pixels of all the images together, without evaluate()'s other scores."""
+    scores, labels = fov_pixels(probabilities, ground_truth, fov_masks)
+    return float(roc_auc_score(labels, scores))
+
+
 def roc_and_pr_curves(probabilities, ground_truth, fov_masks):
     """Pooled FOV curves for plotting: (false positive rate, true positive rate, recall, precision)."""
     scores, labels = fov_pixels(probabilities, ground_truth, fov_masks)

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from run_folder import RECIPE_KEYS, training_seconds  # noqa: E402
+from training import LR_DROP_FACTOR  # noqa: E402
 
 TRUE_POSITIVE_COLOUR = (1.0, 1.0, 1.0)
 FALSE_NEGATIVE_COLOUR = (0.15, 0.35, 1.0)
@@ -152,7 +153,8 @@ def describe_training(training):
     hours = training["train_seconds"] / 3600
     duration = f"{hours:.1f} h" if hours >= 1 else f"{training['train_seconds'] / 60:.0f} min"
     drops = training.get("lr_drop_epochs")
-    recipe = (f"{training['epochs']} epochs, learning rate /10 after epoch {', '.join(map(str, drops))}; "
+    recipe = (f"{training['epochs']} epochs, learning rate /{1 / LR_DROP_FACTOR:g} after epoch "
+              f"{', '.join(map(str, drops))}; "
               if drops else "")
     return f"{recipe}{duration}, {training['hardware']}, {training['backend']}"
 

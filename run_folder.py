@@ -7,6 +7,7 @@ point of a checkpoint: until it names the new weights file, the previous one sta
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ RECIPE_DEFAULTS = {"lr_drop_epochs": [], "validation_images": 0}
 CHECKPOINT_FILE = "checkpoint.json"
 FINAL_WEIGHTS = "model.weights.h5"
 INTERRUPTED_WEIGHTS = "interrupted.weights.h5"
+# TextLog's line for one epoch; training_seconds reads the seconds back from it.
+EPOCH_LINE = re.compile(r" epoch \d+/\d+ .*seconds=([0-9.]+)")
 
 
 def read_run_config(run_dir):
@@ -141,8 +144,7 @@ class TextLog(keras.callbacks.Callback):
 def training_seconds(log_text):
     """The seconds spent training, summed over the epoch lines that TextLog writes into train.log,
     so that a run resumed across several sessions counts only its training time."""
-    return sum(float(line.rsplit("seconds=", 1)[1].split()[0])
-               for line in log_text.splitlines() if " epoch " in line and "seconds=" in line)
+    return sum(float(match.group(1)) for match in EPOCH_LINE.finditer(log_text))
 
 
 def make_logger(path):

@@ -8,11 +8,9 @@ images 37-40 whole, as predict.py does, and logs their pooled ROC AUC over the F
 """
 
 import keras
-import numpy as np
-from sklearn.metrics import roc_auc_score
 
 import segment
-from metrics import fov_pixels
+from metrics import pooled_roc_auc
 
 
 def hold_out(split, count):
@@ -28,12 +26,6 @@ def hold_out(split, count):
     return split.images[:-count], split.manual1[:-count], validation
 
 
-def pooled_auc(probabilities, ground_truth, fov_masks):
-    """ROC AUC over the FOV pixels of all the images together, as predict.py pools it."""
-    scores, labels = fov_pixels(probabilities, ground_truth, fov_masks)
-    return float(roc_auc_score(labels, scores))
-
-
 class ValidationAUC(keras.callbacks.Callback):
     """Adds val_auc to each epoch's logs, before the callbacks that write them down."""
 
@@ -43,6 +35,5 @@ class ValidationAUC(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities = segment.segment_images(self.model, self.validation["images"], progress=False)
-        auc = pooled_auc(probabilities, self.validation["manual1"], self.validation["masks"])
         if logs is not None:
-            logs["val_auc"] = np.float64(auc)
+            logs["val_auc"] = pooled_roc_auc(probabilities, self.validation["manual1"], self.validation["masks"])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import validation
+from metrics import pooled_roc_auc
 from conftest import write_synthetic_drive
 from test_training import SMOKE, run_script
 
@@ -34,7 +35,7 @@ def test_pooled_auc_scores_fov_pixels_only():
     fov = np.array([[[True, True, True, False]]])
     # The pixel outside the FOV would spoil the ranking if it were counted.
     probabilities = np.array([[[0.9, 0.2, 0.8, 0.95]]], dtype=np.float32)
-    assert validation.pooled_auc(probabilities, truth, fov) == 1.0
+    assert pooled_roc_auc(probabilities, truth, fov) == 1.0
 
 
 def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
