@@ -1,6 +1,7 @@
 """Vessel segmentation scores, counted over field-of-view (FOV) pixels only.
 
-Pure NumPy and scikit-learn, so the scoring can be checked without Keras:
+Pure NumPy (scikit-learn draws the curves), so the scoring can be checked without Keras, and
+the tests check it against scikit-learn:
 
     from metrics import evaluate
     scores = evaluate(probabilities, ground_truth, fov_masks)   # arrays (N, H, W)
@@ -12,7 +13,7 @@ that maximises the pooled F1.
 """
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve, average_precision_score
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -77,21 +78,57 @@ def threshold_scores(scores, labels, threshold):
     }
 
 
+def ranked_counts(scores, labels):
+    """The counts behind the ROC and precision-recall curves, from one sort of the pixels.
+
+    Returns (thresholds, true positives, false positives): for each distinct score, from the
+    highest down, the pixels at or above it. scikit-learn's roc_auc_score,
+    average_precision_score and precision_recall_curve each sort millions of FOV pixels again;
+    this sorts them once for all three, which makes scoring about three times faster.
+    """
+    order = np.argsort(scores, kind="stable")[::-1]
+    sorted_scores = scores[order]
+    # The last position of each run of equal scores: tied pixels cross a threshold together.
+    ends = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
+    true_positives = np.cumsum(labels[order], dtype=np.int64)[ends]
+    false_positives = ends + 1 - true_positives
+    return sorted_scores[ends], true_positives, false_positives
+
+
+def roc_auc_from_counts(true_positives, false_positives):
+    """Area under the ROC curve by the trapezoidal rule, as scikit-learn's roc_auc_score."""
+    true_positive_rate = np.r_[0, true_positives] / true_positives[-1]
+    false_positive_rate = np.r_[0, false_positives] / false_positives[-1]
+    return float(np.trapezoid(true_positive_rate, false_positive_rate))
+
+
+def average_precision_from_counts(true_positives, false_positives):
+    """Average precision (PR AUC): precision summed over the steps in recall, as scikit-learn's
+    average_precision_score."""
+    precision = true_positives / (true_positives + false_positives)
+    recall_steps = np.diff(np.r_[0, true_positives]) / true_positives[-1]
+    return float(np.sum(recall_steps * precision))
+
+
+def best_f1_threshold_from_counts(thresholds, true_positives, false_positives):
+    """The threshold that maximises F1 = 2TP / (2TP + FP + FN); the lowest one if several tie."""
+    f1 = 2 * true_positives / (true_positives + false_positives + true_positives[-1])
+    return float(thresholds[len(f1) - 1 - int(np.argmax(f1[::-1]))])
+
+
 def best_f1_threshold(scores, labels):
     """The threshold that maximises F1 on these pixels."""
-    precision, recall, thresholds = precision_recall_curve(labels, scores)
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
-    # The last precision/recall pair has no threshold; it is the empty prediction.
-    return float(thresholds[int(np.argmax(f1[:-1]))])
+    return best_f1_threshold_from_counts(*ranked_counts(scores, labels))
 
 
 def score_pixels(scores, labels, threshold=DEFAULT_THRESHOLD, best_threshold=None):
     """All scores of one set of FOV pixels (one image, or all images pooled)."""
+    thresholds, true_positives, false_positives = ranked_counts(scores, labels)
     if best_threshold is None:
-        best_threshold = best_f1_threshold(scores, labels)
+        best_threshold = best_f1_threshold_from_counts(thresholds, true_positives, false_positives)
     return {
-        "roc_auc": float(roc_auc_score(labels, scores)),
-        "pr_auc": float(average_precision_score(labels, scores)),
+        "roc_auc": roc_auc_from_counts(true_positives, false_positives),
+        "pr_auc": average_precision_from_counts(true_positives, false_positives),
         "vessel_fraction": float(labels.mean()),
         "fov_pixels": int(labels.size),
         "at_threshold": threshold_scores(scores, labels, threshold),
@@ -120,8 +157,8 @@ def evaluate(probabilities, ground_truth, fov_masks, threshold=DEFAULT_THRESHOLD
 
 def pooled_roc_auc(probabilities, ground_truth, fov_masks):
     """ROC AUC over the FOV pixels of all the images together, without evaluate()'s other scores."""
-    scores, labels = fov_pixels(probabilities, ground_truth, fov_masks)
-    return float(roc_auc_score(labels, scores))
+    _, true_positives, false_positives = ranked_counts(*fov_pixels(probabilities, ground_truth, fov_masks))
+    return roc_auc_from_counts(true_positives, false_positives)
 
 
 def roc_and_pr_curves(probabilities, ground_truth, fov_masks):

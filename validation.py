@@ -5,12 +5,30 @@ learning-rate schedule, more epochs, larger crops) is chosen on training images 
 training: `--validation-images 4` trains on images 21-36 and, after every epoch, segments
 images 37-40 whole, as predict.py does, and logs their pooled ROC AUC over the FOV as val_auc
 (in train.log and history.csv). The chosen setting is then trained on all 20 images.
+
+Run as a script, it scores a finished (or running) validation run's weights on its held-out
+images under each inference setting that predict.py offers, so that those too are chosen here
+and not on the test images:
+
+    python validation.py --run output/validation_aug_lr_drop
+    python validation.py --run output/validation_aug_lr_drop --weights saved/checkpoint-0050.weights.h5
+
+It prints the pooled validation AUC with and without --tta, and writes nothing.
 """
+
+import argparse
+import json
+from pathlib import Path
 
 import keras
 
 import segment
+from drive_data import load_split
 from metrics import pooled_roc_auc
+from run_folder import CHECKPOINT_FILE, FINAL_WEIGHTS, read_run_config
+
+# The inference settings of predict.py that are chosen on the validation split.
+INFERENCE_SETTINGS = {"plain": {"tta": False}, "--tta": {"tta": True}}
 
 
 def hold_out(split, count):
@@ -37,3 +55,49 @@ class ValidationAUC(keras.callbacks.Callback):
         probabilities = segment.segment_images(self.model, self.validation["images"], progress=False)
         if logs is not None:
             logs["val_auc"] = pooled_roc_auc(probabilities, self.validation["manual1"], self.validation["masks"])
+
+
+
+def score_inference_settings(model, validation):
+    """Pooled FOV ROC AUC of the held-out images under each of INFERENCE_SETTINGS."""
+    return {name: pooled_roc_auc(segment.segment_images(model, validation["images"], progress=False, **setting),
+                                 validation["manual1"], validation["masks"])
+            for name, setting in INFERENCE_SETTINGS.items()}
+
+
+def latest_weights(run_dir):
+    """The run's final weights, or its latest checkpoint while it is still training."""
+    run_dir = Path(run_dir)
+    if (run_dir / FINAL_WEIGHTS).is_file():
+        return run_dir / FINAL_WEIGHTS
+    if (run_dir / CHECKPOINT_FILE).is_file():
+        return run_dir / json.loads((run_dir / CHECKPOINT_FILE).read_text())["weights"]
+    raise FileNotFoundError(f"{run_dir} has neither {FINAL_WEIGHTS} nor a checkpoint yet.")
+
+
+def get_args(argv=None):
+    parser = argparse.ArgumentParser(description="Score a validation run's weights on its held-out training "
+                                                 "images under each inference setting of predict.py.")
+    parser.add_argument("--run", required=True, help="a run folder trained with --validation-images N")
+    parser.add_argument("--weights", help="weights to score instead of the run's final weights or latest checkpoint")
+    parser.add_argument("--data-dir", help="DRIVE folder (default: the one the run was trained on)")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    config = read_run_config(args.run)
+    if not config.get("validation_images"):
+        raise ValueError(f"{args.run} was trained on every training image (no --validation-images), "
+                         "so it has no held-out images to score.")
+    _, _, validation = hold_out(load_split(args.data_dir or config["data_dir"], "training"), config["validation_images"])
+    weights = Path(args.weights) if args.weights else latest_weights(args.run)
+    model = segment.load_model(weights, config["encoder"], config["dropout"])
+    print(f"{weights}: pooled FOV ROC AUC of training images {validation['ids'][0]}-{validation['ids'][-1]} "
+          "vs 1st_manual")
+    scores = score_inference_settings(model, validation)
+    for name, auc in scores.items():
+        print(f"  {name:<8} {auc:.5f}  ({auc - scores['plain']:+.5f})")
+
+
+if __name__ == "__main__":
+    main(get_args())

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score, average_precision_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 import metrics
 
@@ -37,6 +37,25 @@ def test_matches_scikit_learn_on_random_data():
     first = result["per_image"][0]
     assert first["roc_auc"] == pytest.approx(roc_auc_score(truth[0][fov[0]], probabilities[0][fov[0]]))
     assert len(result["per_image"]) == 3
+
+
+@pytest.mark.parametrize("levels", [None, 7, 256])
+def test_one_sort_gives_scikit_learns_scores_with_and_without_ties(levels):
+    # Probability maps quantised to few levels (as PNGs are) tie many pixels; float maps tie none.
+    rng = np.random.default_rng(levels or 3)
+    labels = rng.random(5000) < 0.15
+    scores = np.clip(labels * 0.3 + rng.random(labels.size) * 0.7, 0, 1)
+    if levels:
+        scores = np.round(scores * (levels - 1)) / (levels - 1)
+    thresholds, true_positives, false_positives = metrics.ranked_counts(scores, labels)
+    assert metrics.roc_auc_from_counts(true_positives, false_positives) == pytest.approx(
+        roc_auc_score(labels, scores), abs=1e-12)
+    assert metrics.average_precision_from_counts(true_positives, false_positives) == pytest.approx(
+        average_precision_score(labels, scores), abs=1e-12)
+    precision, recall, curve_thresholds = precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = metrics.best_f1_threshold_from_counts(thresholds, true_positives, false_positives)
+    assert best == curve_thresholds[int(np.argmax(f1[:-1]))]
 
 
 def test_pixels_outside_the_fov_are_ignored():

@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -9,7 +12,7 @@ import pytest
 
 import validation
 from metrics import pooled_roc_auc
-from conftest import write_synthetic_drive
+from conftest import PROJECT_DIR, write_synthetic_drive
 from test_training import SMOKE, run_script
 
 
@@ -49,6 +52,20 @@ def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
     assert len(rows) == 2 and all(0.0 <= float(row["val_auc"]) <= 1.0 for row in rows)
     assert (run_dir / "train.log").read_text().count("val_auc=") == 2
 
+    # The script scores the final weights; without --tta that is exactly the last epoch's val_auc.
+    scored = subprocess.run([sys.executable, str(PROJECT_DIR / "validation.py"), "--run", str(run_dir)],
+                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    lines = {line.split()[0]: float(line.split()[1]) for line in scored.stdout.splitlines() if line.startswith("  ")}
+    assert set(lines) == set(validation.INFERENCE_SETTINGS)
+    assert lines["plain"] == pytest.approx(float(rows[-1]["val_auc"]), abs=1e-5)
+
     refused = run_script("baseline_aug.py", data_dir, tmp_path / "other", "--validation-images", "4", *SMOKE)
     assert refused.returncode != 0 and "between 0 and 3" in refused.stderr
     assert not (tmp_path / "other").exists()
+
+
+def test_scoring_a_run_without_held_out_images_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"validation_images": 0}))
+    with pytest.raises(ValueError, match="no held-out images"):
+        validation.main(validation.get_args(["--run", str(tmp_path)]))
