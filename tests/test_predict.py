@@ -68,7 +68,7 @@ def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_f
             assert (test_dir / f"{image_id:02d}{suffix}").stat().st_size > 0
     for name in ("difference_grid.png", "curves.png", "metrics.json", "per_image.csv"):
         assert (test_dir / name).stat().st_size > 0
-    assert (output / "results.md").read_text().count("| demo |") == 1
+    assert (output / "results.md").read_text().count("| demo (TTA) |") == 1
 
     # An independent scorer: the saved maps, the masks and scikit-learn.
     test = drive_data.load_split(data_dir, "test")
@@ -104,7 +104,7 @@ def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
     result = run_predict("--images", str(folder), "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "broken.png" in result.stderr and "tiny.png" in result.stderr and "at least 64" in result.stderr
-    out = tmp_path / "out" / "random" / "images"
+    out = tmp_path / "out" / "random_tta" / "images"
     for name, (height, width) in sizes.items():
         assert np.load(out / f"{name}_prob.npy").shape == (height, width)
         for suffix in ("_prob.png", "_vessels.png", "_overlay.png"):
@@ -130,4 +130,4 @@ def test_without_drive_it_segments_the_sample_retina(tmp_path, weights_file, mon
     monkeypatch.setattr(predict, "find_drive_dir_or_none", lambda data_dir=None: None)
     assert predict.main(predict.get_args(["--weights", str(weights_file), "--output-dir", str(tmp_path / "out")])) == 0
     assert "sample retina" in capsys.readouterr().out
-    assert np.load(tmp_path / "out" / "random" / "images" / "retina_prob.npy").shape == (1411, 1411)
+    assert np.load(tmp_path / "out" / "random_tta" / "images" / "retina_prob.npy").shape == (1411, 1411)

@@ -94,9 +94,10 @@ def test_shipped_copy_is_float16_and_predict_reads_its_provenance(tmp_path, fini
     output = tmp_path / "out"
     assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(shipped),
                                           "--output-dir", str(output)])) == 0
-    metrics = json.loads((output / "demo" / "test" / "metrics.json").read_text())
+    # predict.py averages the flips by default and says so in the output's name.
+    metrics = json.loads((output / "demo_tta" / "test" / "metrics.json").read_text())
     assert metrics["training"]["run_name"] == "baseline_aug" and metrics["training"]["train_seconds"] > 0
-    assert "| demo | " in (output / "results.md").read_text()
+    assert metrics["tta"] is True and "| demo_tta (TTA) | " in (output / "results.md").read_text()
 
 
 def test_unfinished_runs_are_not_shipped(tmp_path, finished_run):

@@ -9,37 +9,43 @@ from sklearn.metrics import roc_auc_score
 import predict
 from drive_data import load_split
 
-# Pooled AUC vs 1st_manual that each shipped model keeps (README, Results): just below what it
-# measured: 0.9794 for the default, 0.9791 for the faithful recipe and 0.9751 without
-# augmentation. Issue 5 hoped for 0.980, which none reaches without --tta; the README says so.
+# Pooled AUC vs 1st_manual that each published row keeps (README, Results), just below what it
+# measured. The default model is guarded as predict.py runs it, with --tta (0.9803), which issue 5
+# asks to reach 0.980, and in one pass (0.9794); the faithful models in one pass, as the blog ran
+# them: 0.9791 with augmentation and 0.9751 without.
 MINIMUM_AUC = {
-    "unet_aug_lr_drop": 0.979,
-    "unet_aug": 0.978,
-    "unet_no_aug": 0.974,
+    ("unet_aug_lr_drop", True): 0.980,
+    ("unet_aug_lr_drop", False): 0.979,
+    ("unet_aug", False): 0.978,
+    ("unet_no_aug", False): 0.974,
 }
 
 
-@pytest.mark.parametrize("name", sorted(MINIMUM_AUC))
-def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name):
+@pytest.mark.parametrize("name, tta", sorted(MINIMUM_AUC))
+def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name, tta):
     weights = predict.PROJECT_DIR / "weights" / f"{name}.weights.h5"
     if not weights.is_file():
         pytest.fail(f"{weights} is missing: the repository ships it")
     output = tmp_path / "out"
     # predict.py run the way a user runs it: the default model with no flags, the others with --weights.
-    flags = [] if weights == predict.SHIPPED_WEIGHTS else ["--weights", str(weights)]
+    flags = ([] if weights == predict.SHIPPED_WEIGHTS else ["--weights", str(weights)]) + ([] if tta else ["--no-tta"])
     assert predict.main(predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags])) == 0
-    test_dir = output / name / "test"
+    test_dir = output / (f"{name}_tta" if tta else name) / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
 
     # An independent count: the saved probability maps, DRIVE's FOV masks and scikit-learn.
     test = load_split(drive_dir, "test")
     maps = np.stack([np.load(test_dir / f"{image_id:02d}_prob.npy") for image_id in test.ids])
     auc = roc_auc_score(test.manual1[test.masks], maps[test.masks])
-    assert auc >= MINIMUM_AUC[name]
+    assert auc >= MINIMUM_AUC[name, tta]
+    assert metrics["tta"] is tta
     assert metrics["vs_1st_manual"]["pooled"]["roc_auc"] == pytest.approx(auc, abs=1e-6)
-    provenance = json.loads(weights.with_name(f"{name}.json").read_text())
-    assert provenance["auc_vs_1st_manual_float16"] == pytest.approx(auc, abs=1e-4)
+    if not tta:
+        # ship_weights.py scored the float16 copy in one pass when it shipped it.
+        provenance = json.loads(weights.with_name(f"{name}.json").read_text())
+        assert provenance["auc_vs_1st_manual_float16"] == pytest.approx(auc, abs=1e-4)
 
 
 def test_the_default_model_is_shipped_and_guarded():
-    assert predict.SHIPPED_WEIGHTS.name.removesuffix(".weights.h5") in MINIMUM_AUC
+    assert (predict.SHIPPED_WEIGHTS.name.removesuffix(".weights.h5"), True) in MINIMUM_AUC
+    assert predict.get_args([]).tta and not predict.get_args(["--no-tta"]).tta
