@@ -116,11 +116,6 @@ def best_f1_threshold_from_counts(thresholds, true_positives, false_positives):
     return float(thresholds[len(f1) - 1 - int(np.argmax(f1[::-1]))])
 
 
-def best_f1_threshold(scores, labels):
-    """The threshold that maximises F1 on these pixels."""
-    return best_f1_threshold_from_counts(*ranked_counts(scores, labels))
-
-
 def score_pixels(scores, labels, threshold=DEFAULT_THRESHOLD, best_threshold=None):
     """All scores of one set of FOV pixels (one image, or all images pooled)."""
     thresholds, true_positives, false_positives = ranked_counts(scores, labels)

@@ -37,6 +37,13 @@ def read_run_config(run_dir):
     return json.loads(config_path.read_text())
 
 
+def read_checkpoint(run_dir):
+    """The run's last committed checkpoint, {"epoch": N, "weights": file name}, or None before
+    the first epoch has finished."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def recipe_value(config, key):
     return config.get(key, RECIPE_DEFAULTS.get(key))
 
@@ -69,8 +76,8 @@ def prepare_run_dir(run_dir, config, overwrite):
                 f"{run_dir} holds a run with other settings ({listed}). Choose another --output-dir, "
                 "or pass --overwrite to start over there."
             )
-        checkpoint = run_dir / CHECKPOINT_FILE
-        return json.loads(checkpoint.read_text())["epoch"] if checkpoint.exists() else 0
+        checkpoint = read_checkpoint(run_dir)
+        return checkpoint["epoch"] if checkpoint else 0
     for stale in [run_dir / CHECKPOINT_FILE, run_dir / "history.csv", run_dir / FINAL_WEIGHTS]:
         stale.unlink(missing_ok=True)
     for stale in run_dir.glob("checkpoint-*.weights.h5"):
@@ -86,10 +93,9 @@ def start_from(parent_dir, run_dir, config):
     whole story and its training time counts every epoch. Returns the epoch it starts after."""
     parent_dir = Path(parent_dir)
     parent = read_run_config(parent_dir)
-    checkpoint_path = parent_dir / CHECKPOINT_FILE
-    if not checkpoint_path.is_file():
+    checkpoint = read_checkpoint(parent_dir)
+    if checkpoint is None:
         raise FileNotFoundError(f"{parent_dir} has no checkpoint to start from.")
-    checkpoint = json.loads(checkpoint_path.read_text())
     epoch = checkpoint["epoch"]
     differences = [key for key in RECIPE_KEYS
                    if key not in ("epochs", "lr_drop_epochs") and recipe_value(parent, key) != config[key]]

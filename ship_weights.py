@@ -26,7 +26,7 @@ import report
 import segment
 from drive_data import find_drive_dir, load_split
 from metrics import pooled_roc_auc
-from run_folder import CHECKPOINT_FILE, FINAL_WEIGHTS, read_run_config
+from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config
 from unet import build_unet
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -54,8 +54,8 @@ def finished_run(run_dir):
     """The config of a run that completed all its epochs; ValueError otherwise."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    checkpoint = run_dir / CHECKPOINT_FILE
-    epochs_done = json.loads(checkpoint.read_text())["epoch"] if checkpoint.is_file() else 0
+    checkpoint = read_checkpoint(run_dir)
+    epochs_done = checkpoint["epoch"] if checkpoint else 0
     if epochs_done < config["epochs"] or not (run_dir / FINAL_WEIGHTS).is_file():
         raise ValueError(f"{run_dir} has finished {epochs_done} of its {config['epochs']} epochs; "
                          "only finished runs are shipped. Rerun its training command to resume it.")

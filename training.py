@@ -28,8 +28,8 @@ import numpy as np
 import aug_utils
 from devices import accelerator_present, distribution_scope, hardware_description, replica_count
 from drive_data import find_drive_dir, load_split
-from run_folder import (CHECKPOINT_FILE, FINAL_WEIGHTS, INTERRUPTED_WEIGHTS, Checkpoint, TextLog,
-                        make_logger, prepare_run_dir, start_from, write_atomically)
+from run_folder import (FINAL_WEIGHTS, INTERRUPTED_WEIGHTS, Checkpoint, TextLog, make_logger, prepare_run_dir,
+                        read_checkpoint, start_from, write_atomically)
 from unet import build_unet, check_input_size
 from validation import ValidationAUC, hold_out
 
@@ -232,7 +232,7 @@ def train(args, encoder, augmentation, run_name):
         if first_epoch:
             # Build the optimizer's slots first so that its saved state has somewhere to go.
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(run_dir / json.loads((run_dir / CHECKPOINT_FILE).read_text())["weights"])
+            model.load_weights(run_dir / read_checkpoint(run_dir)["weights"])
         if branched:
             log(f"Starting {run_dir} from {args.start_from} after epoch {first_epoch}: {json.dumps(config)}")
         elif first_epoch:

@@ -17,7 +17,6 @@ It prints the pooled validation AUC with and without --tta, and writes nothing.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import keras
@@ -25,7 +24,7 @@ import keras
 import segment
 from drive_data import load_split
 from metrics import pooled_roc_auc
-from run_folder import CHECKPOINT_FILE, FINAL_WEIGHTS, read_run_config
+from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config, recipe_value
 
 # The inference settings of predict.py that are chosen on the validation split.
 INFERENCE_SETTINGS = {"plain": {"tta": False}, "--tta": {"tta": True}}
@@ -44,6 +43,12 @@ def hold_out(split, count):
     return split.images[:-count], split.manual1[:-count], validation
 
 
+def validation_auc(model, validation, tta=False):
+    """Pooled FOV ROC AUC of the held-out images, segmented whole as predict.py does."""
+    probabilities = segment.segment_images(model, validation["images"], tta=tta, progress=False)
+    return pooled_roc_auc(probabilities, validation["manual1"], validation["masks"])
+
+
 class ValidationAUC(keras.callbacks.Callback):
     """Adds val_auc to each epoch's logs, before the callbacks that write them down."""
 
@@ -52,17 +57,8 @@ class ValidationAUC(keras.callbacks.Callback):
         self.validation = validation
 
     def on_epoch_end(self, epoch, logs=None):
-        probabilities = segment.segment_images(self.model, self.validation["images"], progress=False)
         if logs is not None:
-            logs["val_auc"] = pooled_roc_auc(probabilities, self.validation["manual1"], self.validation["masks"])
-
-
-
-def score_inference_settings(model, validation):
-    """Pooled FOV ROC AUC of the held-out images under each of INFERENCE_SETTINGS."""
-    return {name: pooled_roc_auc(segment.segment_images(model, validation["images"], progress=False, **setting),
-                                 validation["manual1"], validation["masks"])
-            for name, setting in INFERENCE_SETTINGS.items()}
+            logs["val_auc"] = validation_auc(self.model, self.validation)
 
 
 def latest_weights(run_dir):
@@ -70,8 +66,9 @@ def latest_weights(run_dir):
     run_dir = Path(run_dir)
     if (run_dir / FINAL_WEIGHTS).is_file():
         return run_dir / FINAL_WEIGHTS
-    if (run_dir / CHECKPOINT_FILE).is_file():
-        return run_dir / json.loads((run_dir / CHECKPOINT_FILE).read_text())["weights"]
+    checkpoint = read_checkpoint(run_dir)
+    if checkpoint:
+        return run_dir / checkpoint["weights"]
     raise FileNotFoundError(f"{run_dir} has neither {FINAL_WEIGHTS} nor a checkpoint yet.")
 
 
@@ -86,7 +83,7 @@ def get_args(argv=None):
 
 def main(args):
     config = read_run_config(args.run)
-    if not config.get("validation_images"):
+    if not recipe_value(config, "validation_images"):
         raise ValueError(f"{args.run} was trained on every training image (no --validation-images), "
                          "so it has no held-out images to score.")
     _, _, validation = hold_out(load_split(args.data_dir or config["data_dir"], "training"), config["validation_images"])
@@ -94,7 +91,7 @@ def main(args):
     model = segment.load_model(weights, config["encoder"], config["dropout"])
     print(f"{weights}: pooled FOV ROC AUC of training images {validation['ids'][0]}-{validation['ids'][-1]} "
           "vs 1st_manual")
-    scores = score_inference_settings(model, validation)
+    scores = {name: validation_auc(model, validation, **setting) for name, setting in INFERENCE_SETTINGS.items()}
     for name, auc in scores.items():
         print(f"  {name:<8} {auc:.5f}  ({auc - scores['plain']:+.5f})")
 

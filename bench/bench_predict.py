@@ -82,16 +82,15 @@ def main():
 
     # predict.py as users run it: one pass per image (--no-tta, the blog's method and the 30-s
     # target's path), then the default, which averages the four flips of each image.
-    for flags, folder in ((["--no-tta"], weights.name.removesuffix(".weights.h5")),
-                          ([], weights.name.removesuffix(".weights.h5") + "_tta")):
-        command = [sys.executable, str(PROJECT_DIR / "predict.py"), "--weights", str(weights),
+    for name, flags in (("plain", ["--no-tta"]), ("tta", [])):
+        command = [sys.executable, str(PROJECT_DIR / "predict.py"), "--weights", str(weights), "--name", name,
                    "--data-dir", str(drive_dir), "--output-dir", str(scratch / "out"), *flags]
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, KERAS_BACKEND=args.backend))
         wall = time.perf_counter() - started
         # ru_maxrss of children is the largest of them so far: the TTA run's figure covers both.
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        seconds = json.loads((scratch / "out" / folder / "test" / "metrics.json").read_text())["seconds"]
+        seconds = json.loads((scratch / "out" / name / "test" / "metrics.json").read_text())["seconds"]
         print(f"predict.py {' '.join(flags) or '(default, --tta)'} on the 20 test images: {wall:.1f} s wall in all, "
               f"peak memory {peak_mib:.0f} MiB (target <= 3072 MiB)")
         print(f"    segmentation {seconds['segmentation']:.1f} s + scoring {seconds['scoring']:.1f} s = "

@@ -56,7 +56,7 @@ def test_each_script_trains_and_writes_its_run_folder(tmp_path, data_dir, script
     result = run_script(script, data_dir, tmp_path / "run", "--epochs", "1", *SMOKE, *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp_path / "run"
-    for name in ("config.json", "history.csv", "train.log", training.FINAL_WEIGHTS, training.CHECKPOINT_FILE):
+    for name in ("config.json", "history.csv", "train.log", training.FINAL_WEIGHTS, run_folder.CHECKPOINT_FILE):
         assert (run_dir / name).is_file(), name
     config = json.loads((run_dir / "config.json").read_text())
     assert config["encoder"] == encoder and config["epochs"] == 1
@@ -72,7 +72,7 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path, data_dir):
     command = script_command("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    checkpoint = run_dir / training.CHECKPOINT_FILE
+    checkpoint = run_dir / run_folder.CHECKPOINT_FILE
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -98,7 +98,7 @@ def test_sigterm_saves_the_current_weights(tmp_path, data_dir):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     deadline = time.time() + 300
-    while not (run_dir / training.CHECKPOINT_FILE).exists() and time.time() < deadline:
+    while not (run_dir / run_folder.CHECKPOINT_FILE).exists() and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
@@ -152,7 +152,7 @@ def test_a_run_starts_from_another_runs_checkpoint_with_a_learning_rate_drop(tmp
     model = build_unet("scratch")
     model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(child / json.loads((child / training.CHECKPOINT_FILE).read_text())["weights"])
+    model.load_weights(child / json.loads((child / run_folder.CHECKPOINT_FILE).read_text())["weights"])
     assert int(model.optimizer.iterations) == 6
     assert np.isclose(float(model.optimizer.learning_rate), 1e-4)
 
