@@ -69,8 +69,9 @@ def get_parser(description, run_name):
     parser.add_argument("--output-dir", default=None, help=f"run folder (default: output/{run_name})")
     parser.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds another run")
     parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
-                        help="XLA compilation; auto turns it on with an accelerator only, because on the "
-                             "development CPU it made a training step slower (0.60 s against 0.41 s, bench/bench_train.py)")
+                        help="XLA compilation; auto turns it on with an accelerator (and for --data-parallel under "
+                             "JAX, which needs it), because on the development CPU it made a training step slower "
+                             "(0.60 s against 0.41 s, bench/bench_train.py)")
     parser.add_argument("--no-jit", dest="jit", action="store_const", const="off", help="the same as --jit off")
     parser.add_argument("--data-parallel", action="store_true",
                         help="replicate the model on every visible device and split each batch between them")
@@ -106,6 +107,10 @@ def resolve_config(args, encoder, augmentation, run_name):
     replicas = replica_count(args.data_parallel)
     if args.batch_size % replicas:
         raise ValueError(f"--batch-size {args.batch_size} must divide evenly over the {replicas} devices of --data-parallel.")
+    # Under JAX, a data-parallel step without XLA waited forever on its all-reduce (2 CPU devices).
+    jax_collectives = replicas > 1 and keras.backend.backend() == "jax"
+    if jax_collectives and args.jit == "off":
+        raise ValueError("--data-parallel under the JAX backend needs XLA compilation; drop --no-jit / --jit off.")
     return {
         "run_name": run_name,
         "encoder": encoder,
@@ -120,7 +125,7 @@ def resolve_config(args, encoder, augmentation, run_name):
         "dropout": args.dropout,
         "seed": args.seed,
         "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
-        "jit": args.jit == "on" or (args.jit == "auto" and accelerator),
+        "jit": args.jit == "on" or (args.jit == "auto" and (accelerator or jax_collectives)),
         "data_parallel_replicas": replicas,
         "precision": precision,
         "steps_per_execution": args.steps_per_execution,

@@ -233,6 +233,10 @@ def test_data_parallel_splits_batches_over_two_devices(tmp_path, data_dir, backe
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=backend)
     if backend == "jax":
         environment["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        # Without XLA, JAX's all-reduce hangs; the script refuses that before it trains.
+        refused = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+        assert refused.returncode != 0 and "needs XLA compilation" in refused.stderr
+        command = [flag for flag in command if flag != "--no-jit"]
     result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((run_dir / "config.json").read_text())["data_parallel_replicas"] == 2
