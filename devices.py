@@ -51,6 +51,21 @@ def hardware_description():
     return f"{processor_name()} ({os.cpu_count()} CPUs)"
 
 
+def native_bfloat16():
+    """True on a GPU, or on a CPU whose flags show bfloat16 arithmetic (AVX-512 BF16 or AMX).
+
+    Without them bfloat16 is emulated, and slow: on this project's CPU, the U-Net took 1.57 s per
+    image in bfloat16 with TensorFlow's oneDNN kernels switched off (TF_ENABLE_ONEDNN_OPTS=0), and
+    1.65 s with oneDNN held to AVX-512 without BF16, against 0.59 s in float32.
+    """
+    if accelerator_present():
+        return True
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpuinfo.read_text().split()))
+
+
 def tensorflow_devices():
     """Names of TensorFlow's logical GPUs, or of its logical CPUs where there is no GPU."""
     import tensorflow as tf

@@ -169,8 +169,15 @@ def result_row(name, metrics):
         "auc_1st": first["roc_auc"], "auc_2nd": second["roc_auc"], "pr_auc_1st": first["pr_auc"],
         "f1": at["f1"], "accuracy": at["accuracy"], "sensitivity": at["sensitivity"],
         "specificity": at["specificity"], "blog_auc_2nd": BLOG_AUC.get(training.get("run_name", name)),
-        "weights": metrics.get("weights"), "tta": metrics.get("tta", False), "training": training,
+        "weights": metrics.get("weights"), "tta": metrics.get("tta", False),
+        "precision": metrics.get("precision", "float32"), "training": training,
     }
+
+
+def inference_note(row):
+    """' (TTA, bfloat16)' for the inference settings of a row that differ from one float32 pass."""
+    notes = (["TTA"] if row["tta"] else []) + ([row["precision"]] if row["precision"] != "float32" else [])
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def results_markdown(rows):
@@ -183,7 +190,7 @@ def results_markdown(rows):
     for row in rows:
         blog = f"{row['blog_auc_2nd']:.4f}" if row["blog_auc_2nd"] else "-"
         lines.append(
-            f"| {row['run']}{' (TTA)' if row['tta'] else ''} | {row['auc_1st']:.4f} | {row['auc_2nd']:.4f} | {blog} "
+            f"| {row['run']}{inference_note(row)} | {row['auc_1st']:.4f} | {row['auc_2nd']:.4f} | {blog} "
             f"| {row['pr_auc_1st']:.4f} | {row['f1']:.4f} | {row['accuracy']:.4f} | {row['sensitivity']:.4f} "
             f"| {row['specificity']:.4f} | {describe_training(row['training'])} |"
         )

@@ -3,10 +3,12 @@
 predict.py and the benchmarks call these; they hold no file handling of their own.
 
     model = load_model(weights="output/baseline_aug/model.weights.h5", encoder="scratch")
+    model = load_model(weights, precision="bfloat16")      # about 2x faster where bfloat16 is native
     probabilities = segment_images(model, images)          # (N, H, W) for (N, H, W, 3)
     fov = estimate_fov(image)                              # bool (H, W)
 """
 
+import contextlib
 from pathlib import Path
 
 import keras
@@ -24,14 +26,36 @@ MIN_IMAGE_SIZE = 64
 PREDICT_BATCH_SIZE = 4
 # FOV threshold at most this fraction of the photograph's bright (99th percentile) red level.
 FOV_THRESHOLD_FRACTION = 0.2
+# Keras dtype policies of predict.py's --precision. "mixed_bfloat16" keeps the weights in float32
+# and computes in bfloat16; the U-Net's last layer computes in float32 either way, so the
+# probabilities keep float32 resolution and the AUC has no extra ties.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
-def load_model(weights, encoder="scratch", dropout=0.1):
-    """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file."""
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Build layers under the Keras dtype policy of `precision`, then restore the previous one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, not {precision!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
+    """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file.
+
+    precision "bfloat16" computes in bfloat16 with the same float32 weights: about twice as fast
+    on CPUs with AVX-512 BF16 or AMX and on recent GPUs, but slower on CPUs without them.
+    """
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"Weights file {weights} does not exist.")
-    model = build_unet(encoder, dropout=dropout, vgg_weights=None)
+    with dtype_policy(precision):
+        model = build_unet(encoder, dropout=dropout, vgg_weights=None)
     try:
         model.load_weights(weights)
     except Exception as error:  # Keras raises ValueError, KeyError or OSError depending on the mismatch.

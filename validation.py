@@ -13,7 +13,8 @@ and not on the test images:
     python validation.py --run output/validation_aug_lr_drop
     python validation.py --run output/validation_aug_lr_drop --weights saved/checkpoint-0050.weights.h5
 
-It prints the pooled validation AUC with and without --tta, and writes nothing.
+It prints the pooled validation AUC of each combination of --tta / --no-tta and --precision,
+and writes nothing.
 """
 
 import argparse
@@ -26,8 +27,14 @@ from drive_data import load_split
 from metrics import pooled_roc_auc
 from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config, recipe_value
 
-# The inference settings of predict.py that are chosen on the validation split.
-INFERENCE_SETTINGS = {"plain": {"tta": False}, "--tta": {"tta": True}}
+# The inference settings of predict.py that are chosen on the validation split, as its flags
+# and as (precision, tta); the first is the reference that the others are compared with.
+INFERENCE_SETTINGS = {
+    "--no-tta --precision float32": ("float32", False),
+    "--tta --precision float32": ("float32", True),
+    "--no-tta --precision bfloat16": ("bfloat16", False),
+    "--tta --precision bfloat16": ("bfloat16", True),
+}
 
 
 def hold_out(split, count):
@@ -88,12 +95,15 @@ def main(args):
                          "so it has no held-out images to score.")
     _, _, validation = hold_out(load_split(args.data_dir or config["data_dir"], "training"), config["validation_images"])
     weights = Path(args.weights) if args.weights else latest_weights(args.run)
-    model = segment.load_model(weights, config["encoder"], config["dropout"])
+    models = {precision: segment.load_model(weights, config["encoder"], config["dropout"], precision)
+              for precision in segment.PRECISIONS}
     print(f"{weights}: pooled FOV ROC AUC of training images {validation['ids'][0]}-{validation['ids'][-1]} "
           "vs 1st_manual")
-    scores = {name: validation_auc(model, validation, **setting) for name, setting in INFERENCE_SETTINGS.items()}
-    for name, auc in scores.items():
-        print(f"  {name:<8} {auc:.5f}  ({auc - scores['plain']:+.5f})")
+    reference = None
+    for flags, (precision, tta) in INFERENCE_SETTINGS.items():
+        auc = validation_auc(models[precision], validation, tta=tta)
+        reference = auc if reference is None else reference
+        print(f"  {flags:<30} {auc:.5f}  ({auc - reference:+.5f})")
 
 
 if __name__ == "__main__":

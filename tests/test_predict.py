@@ -84,6 +84,31 @@ def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_f
         predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
                                        "--output-dir", str(output), "--name", "demo"]))
 
+    # Another inference setting of the same weights goes to its own folder and row.
+    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
+                                          "--output-dir", str(output), "--no-tta", "--precision", "bfloat16"])) == 0
+    assert json.loads((output / "random_bfloat16" / "test" / "metrics.json").read_text())["precision"] == "bfloat16"
+    table = (output / "results.md").read_text()
+    assert "| random_bfloat16 (bfloat16) |" in table and "| demo (TTA) |" in table
+
+
+def test_bfloat16_computes_in_bfloat16_and_returns_float32_probabilities(weights_file):
+    images = np.random.default_rng(2).random((2, 48, 64, 3)).astype(np.float32)
+    exact = segment.load_model(weights_file)
+    fast = segment.load_model(weights_file, precision="bfloat16")
+    assert fast.get_layer("encoder1_conv1").compute_dtype == "bfloat16"
+    assert fast.get_layer("encoder1_conv1").kernel.dtype == "float32"
+    assert fast.get_layer("vessel_probability").compute_dtype == "float32"
+    # The policy applies to the model being built only.
+    assert keras.config.dtype_policy().name == "float32" and exact.get_layer("encoder1_conv1").compute_dtype == "float32"
+    maps = segment.segment_images(fast, images, progress=False)
+    assert maps.dtype == np.float32
+    # bfloat16 keeps 8 bits of mantissa: close to float32, and not equal to it.
+    difference = np.abs(maps - segment.segment_images(exact, images, progress=False))
+    assert 0 < difference.max() < 0.02
+    with pytest.raises(ValueError, match="precision must be one of"):
+        segment.load_model(weights_file, precision="float16")
+
 
 def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
     rng = np.random.default_rng(3)

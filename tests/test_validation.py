@@ -52,13 +52,16 @@ def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
     assert len(rows) == 2 and all(0.0 <= float(row["val_auc"]) <= 1.0 for row in rows)
     assert (run_dir / "train.log").read_text().count("val_auc=") == 2
 
-    # The script scores the final weights; without --tta that is exactly the last epoch's val_auc.
+    # The script scores the final weights; the first setting (float32, --no-tta) is exactly the
+    # last epoch's val_auc, and bfloat16 stays close to it.
     scored = subprocess.run([sys.executable, str(PROJECT_DIR / "validation.py"), "--run", str(run_dir)],
                             capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert scored.returncode == 0, scored.stderr[-3000:]
-    lines = {line.split()[0]: float(line.split()[1]) for line in scored.stdout.splitlines() if line.startswith("  ")}
+    lines = {line.rsplit(maxsplit=2)[0].strip(): float(line.rsplit(maxsplit=2)[1])
+             for line in scored.stdout.splitlines() if line.startswith("  ")}
     assert set(lines) == set(validation.INFERENCE_SETTINGS)
-    assert lines["plain"] == pytest.approx(float(rows[-1]["val_auc"]), abs=1e-5)
+    assert lines["--no-tta --precision float32"] == pytest.approx(float(rows[-1]["val_auc"]), abs=1e-5)
+    assert lines["--no-tta --precision bfloat16"] == pytest.approx(lines["--no-tta --precision float32"], abs=0.05)
 
     refused = run_script("baseline_aug.py", data_dir, tmp_path / "other", "--validation-images", "4", *SMOKE)
     assert refused.returncode != 0 and "between 0 and 3" in refused.stderr
