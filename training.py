@@ -194,6 +194,12 @@ def build_model(config):
     return build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=config.get("vgg_weights"))
 
 
+def compile_model(model, config):
+    """Adam and binary cross-entropy, as in the blog, with the run's XLA and steps-per-call settings."""
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="binary_crossentropy",
+                  jit_compile=config["jit"], steps_per_execution=config["steps_per_execution"])
+
+
 def save_model_weights(model, config, path):
     """Write the model's weights without the optimizer state, atomically."""
     bare = build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=None)
@@ -228,12 +234,7 @@ def train(args, encoder, augmentation, run_name):
             return run_dir
         if encoder == "vgg16" and config["vgg_weights"] is None:
             log("NOTE: the VGG16 encoder starts from random weights (--vgg-weights none), not ImageNet.")
-        model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
-            loss="binary_crossentropy",
-            jit_compile=config["jit"],
-            steps_per_execution=config["steps_per_execution"],
-        )
+        compile_model(model, config)
         if first_epoch:
             # Build the optimizer's slots first so that its saved state has somewhere to go.
             model.optimizer.build(model.trainable_variables)
