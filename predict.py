@@ -2,7 +2,7 @@
 
     python predict.py                                   # the shipped scratch+aug weights, with TTA
     python predict.py --no-tta                          # one pass per image, the blog's method
-    python predict.py --precision bfloat16              # about 2x faster on CPUs with AVX-512 BF16
+    python predict.py --precision bfloat16              # 2x faster where bfloat16 is native
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
     python predict.py --images photos/                  # your own fundus photographs
@@ -46,9 +46,16 @@ THRESHOLD = 0.5
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".bmp", ".gif"}
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds each flag's default to its help, unless it is None or the help already says it."""
+
+    def _get_help_string(self, action):
+        said = action.default is None or "default" in action.help
+        return action.help if said else super()._get_help_string(action)
+
+
 def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     parser.add_argument("--run", help="training run folder (output/<run-name>); reads its config and weights")
     parser.add_argument("--weights", help=f"weights file (default: {SHIPPED_WEIGHTS.relative_to(PROJECT_DIR)})")
     parser.add_argument("--encoder", choices=("scratch", "vgg16"), default="scratch", help="architecture of --weights")
@@ -64,8 +71,8 @@ def get_args(argv=None):
                         help="average the predictions of the four flips (chosen on held-out training images); "
                              "--no-tta is the blog's single pass, four times faster")
     parser.add_argument("--precision", choices=tuple(segment.PRECISIONS), default="float32",
-                        help="arithmetic of the forward pass; bfloat16 is about 2x faster on CPUs with AVX-512 BF16 "
-                             "or AMX, and slower on those without (the output folder gets _bfloat16)")
+                        help="arithmetic of the forward pass; bfloat16 was 2x faster on an AVX-512-BF16 CPU, and is "
+                             "slower where bfloat16 is not native (the output folder gets _bfloat16)")
     parser.add_argument("--batch-size", type=int, default=segment.PREDICT_BATCH_SIZE, help="images per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser.parse_args(argv)

@@ -3,7 +3,7 @@
 predict.py and the benchmarks call these; they hold no file handling of their own.
 
     model = load_model(weights="output/baseline_aug/model.weights.h5", encoder="scratch")
-    model = load_model(weights, precision="bfloat16")      # about 2x faster where bfloat16 is native
+    model = load_model(weights, precision="bfloat16")      # 2x faster where bfloat16 is native
     probabilities = segment_images(model, images)          # (N, H, W) for (N, H, W, 3)
     fov = estimate_fov(image)                              # bool (H, W)
 """
@@ -48,8 +48,8 @@ def dtype_policy(precision):
 def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
     """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file.
 
-    precision "bfloat16" computes in bfloat16 with the same float32 weights: about twice as fast
-    on CPUs with AVX-512 BF16 or AMX and on recent GPUs, but slower on CPUs without them.
+    precision "bfloat16" computes in bfloat16 with the same float32 weights: twice as fast on the
+    project's AVX-512-BF16 CPU, but slower than float32 where bfloat16 is not native.
     """
     weights = Path(weights)
     if not weights.is_file():
