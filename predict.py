@@ -103,6 +103,12 @@ def resolve_model(args):
     return weights, args.encoder, 0.1, stem, None
 
 
+def output_name(args, model_name):
+    """--name, or the model's name plus each inference setting, so that no setting refuses another."""
+    suffixes = ("_tta" if args.tta else "") + ("_bfloat16" if args.precision == "bfloat16" else "")
+    return args.name or model_name + suffixes
+
+
 def prepare_output(folder, overwrite):
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder} already holds results; pass --overwrite to replace them.")
@@ -214,8 +220,7 @@ def main(args):
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1.")
     weights, encoder, dropout, model_name, training = resolve_model(args)
-    # Each inference setting of one model gets its own folder, so none refuses another.
-    name = args.name or model_name + ("_tta" if args.tta else "") + ("_bfloat16" if args.precision == "bfloat16" else "")
+    name = output_name(args, model_name)
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
     if args.data_dir and drive_dir is None and not args.images:
         raise FileNotFoundError(f"No DRIVE database in {args.data_dir}.")

@@ -194,6 +194,11 @@ def build_model(config):
     return build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=config.get("vgg_weights"))
 
 
+def set_precision(config):
+    """The Keras dtype policy of the run's --precision: "mixed" is mixed float16, for GPUs."""
+    keras.mixed_precision.set_global_policy("mixed_float16" if config["precision"] == "mixed" else "float32")
+
+
 def compile_model(model, config):
     """Adam and binary cross-entropy, as in the blog, with the run's XLA and steps-per-call settings."""
     model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="binary_crossentropy",
@@ -215,8 +220,7 @@ def train(args, encoder, augmentation, run_name):
     """Train one of the blog's models as the flags say; returns the run folder."""
     keras.utils.set_random_seed(args.seed)
     config = resolve_config(args, encoder, augmentation, run_name)
-    if config["precision"] == "mixed":
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    set_precision(config)
     # Load the data first, so that a bad --validation-images leaves no run folder behind.
     training_images, training_masks, validation = hold_out(load_split(config["data_dir"], "training"),
                                                            config["validation_images"])

@@ -28,13 +28,9 @@ from metrics import pooled_roc_auc
 from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config, recipe_value
 
 # The inference settings of predict.py that are chosen on the validation split, as its flags
-# and as (precision, tta); the first is the reference that the others are compared with.
-INFERENCE_SETTINGS = {
-    "--no-tta --precision float32": ("float32", False),
-    "--tta --precision float32": ("float32", True),
-    "--no-tta --precision bfloat16": ("bfloat16", False),
-    "--tta --precision bfloat16": ("bfloat16", True),
-}
+# and as (precision, tta); the first, predict.py's single float32 pass, is the reference.
+INFERENCE_SETTINGS = {f"{'--tta' if tta else '--no-tta'} --precision {precision}": (precision, tta)
+                      for precision in segment.PRECISIONS for tta in (False, True)}
 
 
 def hold_out(split, count):
@@ -99,10 +95,10 @@ def main(args):
               for precision in segment.PRECISIONS}
     print(f"{weights}: pooled FOV ROC AUC of training images {validation['ids'][0]}-{validation['ids'][-1]} "
           "vs 1st_manual")
-    reference = None
-    for flags, (precision, tta) in INFERENCE_SETTINGS.items():
-        auc = validation_auc(models[precision], validation, tta=tta)
-        reference = auc if reference is None else reference
+    scores = {flags: validation_auc(models[precision], validation, tta=tta)
+              for flags, (precision, tta) in INFERENCE_SETTINGS.items()}
+    reference = next(iter(scores.values()))
+    for flags, auc in scores.items():
         print(f"  {flags:<30} {auc:.5f}  ({auc - reference:+.5f})")
 
 

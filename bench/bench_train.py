@@ -82,7 +82,10 @@ def main():
         sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
     print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"accelerator: {training.accelerator_present()}")
-    config = {"seed": 0, "augmentation": True, "batch_size": 16, "crop": 64, "steps_per_epoch": 125}
+    # The settings `python baseline_aug.py` would train with on this machine: the blog's recipe
+    # (batch 16 of 64x64 crops, 125 steps per epoch) and the --jit / --precision auto choices.
+    script_args = training.get_parser("", "baseline_aug").parse_args(["--data-dir", str(drive_dir)])
+    config = training.resolve_config(script_args, "scratch", True, "baseline_aug")
     data = load_split(drive_dir, "training")
     batches = CropCounter(training.CropBatches(data.images, data.manual1, config))
     ours = timed(batches.next, args.repeats * 10)
@@ -97,40 +100,39 @@ def main():
     step_medians = {}
     for jit in (False, True):
         keras.utils.set_random_seed(0)
-        model = training.build_model({"encoder": "scratch", "dropout": 0.1})
-        training.compile_model(model, {"learning_rate": 1e-3, "jit": jit, "steps_per_execution": 1})
+        model = training.build_model(config)
+        training.compile_model(model, {**config, "jit": jit})
         steps = timed(lambda: model.train_on_batch(x, y), args.repeats, warmup=3)
         step_medians[jit] = statistics.median(steps)
         print(f"(b) training step (batch 16 of 64x64), XLA {'on ' if jit else 'off'}: {describe(steps)}")
-    default_jit = training.accelerator_present()
+    default_jit = config["jit"]
     step_median = step_medians[default_jit]
     print(f"    the training scripts' default (--jit auto) is XLA {'on' if default_jit else 'off'} here: "
           f"{step_median:.3f} s per step (CPU target <= 1.2 s); XLA on / off: "
           f"{step_medians[True] / step_medians[False]:.2f}x the time")
     print(f"    pipeline makes batches {step_median / ours_median:.0f}x faster than the step uses them (target >= 10x)")
     if training.accelerator_present() or args.time_epochs:
-        time_epochs(batches.dataset, jit=default_jit, mixed=training.accelerator_present())
+        time_epochs(batches.dataset, config)
 
 
-def time_epochs(dataset, jit, mixed):
+def time_epochs(dataset, config):
     """(c) Two epochs as the training scripts run them here: the first includes compilation,
     the second projects the other 99 of the 100-epoch recipe."""
     import keras
 
     import training
 
-    if mixed:  # --precision auto trains in mixed float16 on a GPU.
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    training.set_precision(config)
     keras.utils.set_random_seed(0)
-    model = training.build_model({"encoder": "scratch", "dropout": 0.1})
-    training.compile_model(model, {"learning_rate": 1e-3, "jit": jit, "steps_per_execution": 1})
+    model = training.build_model(config)
+    training.compile_model(model, config)
     seconds = []
     for _ in range(2):  # The second call reuses the compiled step.
         started = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         seconds.append(time.perf_counter() - started)
     first, second = seconds
-    print(f"(c) 125-step epochs (XLA {'on' if jit else 'off'}, {'mixed float16' if mixed else 'float32'}): "
+    print(f"(c) {config['steps_per_epoch']}-step epochs (XLA {'on' if config['jit'] else 'off'}, {config['precision']}): "
           f"first {first:.1f} s with compilation, second {second:.1f} s; projected 100 epochs: "
           f"{(first + 99 * second) / 60:.1f} min (H100 target <= 5)")
 

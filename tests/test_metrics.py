@@ -39,6 +39,19 @@ def test_matches_scikit_learn_on_random_data():
     assert len(result["per_image"]) == 3
 
 
+def test_every_image_scores_as_scikit_learn_with_ties():
+    # Few levels tie many pixels, in any order after the unstable sort; FOVs differ in size.
+    rng = np.random.default_rng(5)
+    truth = rng.random((4, 16, 24)) < 0.2
+    probabilities = np.round(np.clip(truth * 0.3 + rng.random(truth.shape) * 0.7, 0, 1) * 6) / 6
+    fov = rng.random(truth.shape) < np.array([0.9, 0.4, 0.7, 0.6])[:, None, None]
+    for image, scores in enumerate(metrics.evaluate(probabilities, truth, fov)["per_image"]):
+        labels, pixels = truth[image][fov[image]], probabilities[image][fov[image]]
+        assert scores["roc_auc"] == pytest.approx(roc_auc_score(labels, pixels), abs=1e-12)
+        assert scores["pr_auc"] == pytest.approx(average_precision_score(labels, pixels), abs=1e-12)
+        assert scores["fov_pixels"] == fov[image].sum()
+
+
 @pytest.mark.parametrize("levels", [None, 7, 256])
 def test_one_sort_gives_scikit_learns_scores_with_and_without_ties(levels):
     # Probability maps quantised to few levels (as PNGs are) tie many pixels; float maps tie none.

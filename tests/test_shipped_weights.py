@@ -29,8 +29,9 @@ def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name, tta)
     output = tmp_path / "out"
     # predict.py run the way a user runs it: the default model with no flags, the others with --weights.
     flags = ([] if weights == predict.SHIPPED_WEIGHTS else ["--weights", str(weights)]) + ([] if tta else ["--no-tta"])
-    assert predict.main(predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags])) == 0
-    test_dir = output / (f"{name}_tta" if tta else name) / "test"
+    args = predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags])
+    assert predict.main(args) == 0
+    test_dir = output / predict.output_name(args, name) / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
 
     # An independent count: the saved probability maps, DRIVE's FOV masks and scikit-learn.
