@@ -77,12 +77,17 @@ def random_translation(rng, shape, max_fraction=TRANSLATION_FRACTION[0], p=TRANS
     return matrix
 
 
-def random_affine(rng, shape):
-    """One draw of every geometric transform, chained into a single 3x3 matrix."""
+def random_affine(rng, shape, zoom=ZOOM_RANGE):
+    """One draw of every geometric transform, chained into a single 3x3 matrix.
+
+    zoom is (range, probability); the default is the blog's, wider ranges imitate cameras whose
+    vessels are wider or narrower in pixels than DRIVE's.
+    """
     matrix = np.eye(3)
-    for transform in (random_flips, random_rotation, random_shear, random_zoom, random_translation):
+    for transform in (random_flips, random_rotation, random_shear):
         matrix = matrix @ transform(rng, shape)
-    return matrix
+    matrix = matrix @ random_zoom(rng, shape, zoom_range=zoom[0], p=zoom[1])
+    return matrix @ random_translation(rng, shape)
 
 
 def random_brightness(image, rng, max_delta=BRIGHTNESS[0], p=BRIGHTNESS[1]):
@@ -181,12 +186,17 @@ def sample_batch(
     crops_per_image=CROPS_PER_IMAGE,
     crop=CROP_SIZE,
     image_means=None,
+    zoom=ZOOM_RANGE,
+    camera=None,
 ):
     """One training batch: `images_per_batch` images drawn with replacement, each augmented
     as a whole (when `augmentation`), and `crops_per_image` random crops cut from each.
 
     images (N, H, W, 3) float32 and masks (N, H, W) in {0, 1}. Only the cropped pixels are
     warped, which gives the same pixels as augmenting the whole image and then cropping.
+    `zoom` is the zoom augmentation's (range, probability). `camera`, when given, is a
+    camera_aug.CameraAugmentation: it applies the stronger photometric transforms (when the
+    run asks for them) and the input normalisation to each image's crops.
     Returns images (B, crop, crop, 3) and annotations (B, crop, crop, 1), B = images x crops.
     """
     height, width = images.shape[1:3]
@@ -196,11 +206,13 @@ def sample_batch(
         image_means = images.reshape(len(images), -1, 3).mean(axis=1)
     batch_images, batch_masks = [], []
     for index in rng.integers(0, len(images), size=images_per_batch):
-        matrix = random_affine(rng, images.shape[1:3]) if augmentation else np.eye(3)
+        matrix = random_affine(rng, images.shape[1:3], zoom=zoom) if augmentation else np.eye(3)
         rows, columns = crop_grid(rng, (height, width), crop, crops_per_image)
         crop_images, crop_masks = warp_pair(images[index], masks[index], matrix, rows, columns)
         if augmentation:
             crop_images = photometric(crop_images, rng, mean=image_means[index])
+        if camera is not None:
+            crop_images = camera.apply(index, crop_images, matrix, rows, columns, rng)
         batch_images.append(crop_images)
         batch_masks.append(crop_masks)
     return np.concatenate(batch_images), np.concatenate(batch_masks)[..., None]

@@ -7,6 +7,7 @@ Writes output/baseline_aug/ (see training.py): final weights model.weights.h5, c
 history.csv and train.log. Run the same command again to resume an interrupted run.
 """
 
+import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 import training
 
 # What distinguishes this script from its two siblings.

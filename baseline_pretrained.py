@@ -9,6 +9,7 @@ The encoder sees images in [0, 1] without VGG's caffe preprocessing, as in the b
 Writes output/baseline_pretrained/ (see training.py). Rerun the same command to resume.
 """
 
+import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 import training
 from unet import VGG16_NOTOP_FILE
 

@@ -63,36 +63,41 @@ def is_drive_dir(path):
 def find_drive_dir(data_dir=None):
     """Return the DRIVE root: `data_dir`, else $DRIVE_DIR, else input/DRIVE or input/.
 
-    Raises FileNotFoundError, with the expected layout, when none holds DRIVE.
+    Raises FileNotFoundError when none holds DRIVE: one line naming the folder when one was
+    named (a typo must not pass for "DRIVE absent"), or the expected layout of input/.
     """
-    if data_dir is None:
-        data_dir = os.environ.get("DRIVE_DIR") or None
-    if data_dir is not None:
-        candidates = [Path(data_dir), Path(data_dir) / "DRIVE"]
-    else:
-        candidates = [DEFAULT_INPUT_DIR / "DRIVE", DEFAULT_INPUT_DIR]
-    for candidate in candidates:
+    named = data_dir if data_dir is not None else os.environ.get("DRIVE_DIR") or None
+    if named is not None:
+        for candidate in (Path(named), Path(named) / "DRIVE"):
+            if is_drive_dir(candidate):
+                return candidate
+        source = "--data-dir" if data_dir is not None else "DRIVE_DIR"
+        raise FileNotFoundError(f"{source} {named} holds no DRIVE database (expected training/images and "
+                                f"test/images in it or in {Path(named) / 'DRIVE'}).")
+    for candidate in (DEFAULT_INPUT_DIR / "DRIVE", DEFAULT_INPUT_DIR):
         if is_drive_dir(candidate):
             return candidate
-    searched = ", ".join(str(candidate) for candidate in candidates)
     raise FileNotFoundError(
-        f"DRIVE not found (looked in {searched}). Unzip the DRIVE database into "
+        f"DRIVE not found in {DEFAULT_INPUT_DIR / 'DRIVE'} or {DEFAULT_INPUT_DIR}. Unzip the DRIVE database into "
         f"{DEFAULT_INPUT_DIR} so that it looks like this:\n{EXPECTED_TREE}\n"
         "or pass --data-dir / set DRIVE_DIR to the folder that holds training/ and test/."
     )
 
 
 def find_drive_dir_or_none(data_dir=None):
-    """Like find_drive_dir, but None instead of an error when DRIVE is absent."""
-    try:
-        return find_drive_dir(data_dir)
-    except FileNotFoundError:
-        return None
+    """Like find_drive_dir, but None when no folder was named (neither data_dir nor $DRIVE_DIR)
+    and input/ holds no DRIVE. A named folder without DRIVE is still an error."""
+    if data_dir is None and not os.environ.get("DRIVE_DIR"):
+        try:
+            return find_drive_dir()
+        except FileNotFoundError:
+            return None
+    return find_drive_dir(data_dir)
 
 
 def find_drive_dir_for_checks(data_dir=None):
-    """For tests and benchmarks: find_drive_dir_or_none, then ../shared/DRIVE, else None."""
-    return find_drive_dir_or_none(data_dir) or find_drive_dir_or_none(SHARED_DRIVE_DIR)
+    """For tests and benchmarks: find_drive_dir_or_none, then the team's ../shared/DRIVE, else None."""
+    return find_drive_dir_or_none(data_dir) or (SHARED_DRIVE_DIR if is_drive_dir(SHARED_DRIVE_DIR) else None)
 
 
 def index_by_id(folder, pattern):

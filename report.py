@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # Files only: no display is needed, and none exists on se
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
 from run_folder import RECIPE_KEYS, training_seconds  # noqa: E402
 from training import LR_DROP_FACTOR  # noqa: E402
 
@@ -43,6 +44,18 @@ NOT_RUN = {
     "baseline_no_aug": "not trained yet (`python baseline_no_aug.py`)",
     "baseline_pretrained": "not run here: needs the ImageNet VGG16 weights (`python baseline_pretrained.py`)",
 }
+# The shipped weights of each blog model's faithful recipe, in weights/.
+FAITHFUL_WEIGHTS = {"baseline_aug": "unet_aug", "baseline_no_aug": "unet_no_aug"}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def not_run_note(run_name, weights_dir=WEIGHTS_DIR):
+    """What the table says of a blog model without a row: how to evaluate its shipped weights,
+    or, when none ship, how to train it."""
+    stem = FAITHFUL_WEIGHTS.get(run_name)
+    if stem and (Path(weights_dir) / f"{stem}.weights.h5").is_file():
+        return f"shipped, not evaluated yet (`python predict.py --weights weights/{stem}.weights.h5 --no-tta`)"
+    return NOT_RUN[run_name]
 # Published figures of other work: (name, AUC vs 1st_manual, AUC vs 2nd_manual, training).
 REFERENCES = tuple(
     (f"blog: {description}", "-", f"{auc:.4f}", "the blog's GPU") for description, auc in BLOG_MODELS.values()
@@ -63,13 +76,21 @@ def difference_map(probabilities, truth, fov, threshold):
     return colours
 
 
-def difference_legend(axes):
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=colour, ec="k")
-        for colour in (TRUE_POSITIVE_COLOUR, FALSE_NEGATIVE_COLOUR, FALSE_POSITIVE_COLOUR)
-    ]
-    axes.legend(handles, ["vessel found", "vessel missed (FN)", "false vessel (FP)"], loc="lower center",
-                bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8, frameon=False)
+# What each colour of a difference map means, in legend order.
+DIFFERENCE_LEGEND = (
+    (TRUE_POSITIVE_COLOUR, "vessel found (TP)"),
+    (FALSE_NEGATIVE_COLOUR, "vessel missed (FN)"),
+    (FALSE_POSITIVE_COLOUR, "false vessel (FP)"),
+    (TRUE_NEGATIVE_COLOUR, "background (TN)"),
+    (OUTSIDE_FOV_COLOUR, "outside the FOV, not scored"),
+)
+
+
+def difference_legend(figure):
+    """The colour key of the difference maps, in one row under the figure's axes."""
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="k") for colour, _ in DIFFERENCE_LEGEND]
+    figure.legend(handles, [label for _, label in DIFFERENCE_LEGEND], loc="outside lower center",
+                  ncol=len(DIFFERENCE_LEGEND), fontsize=9, frameon=False)
 
 
 def save_image_figures(path_prefix, image, probabilities, truth, fov, threshold, title):
@@ -85,27 +106,29 @@ def save_image_figures(path_prefix, image, probabilities, truth, fov, threshold,
     figure.savefig(f"{path_prefix}_prediction.png", dpi=100, bbox_inches="tight")
     plt.close(figure)
 
-    figure, axis = plt.subplots(figsize=(6, 6.6))
+    figure, axis = plt.subplots(figsize=(8, 7.4), layout="constrained")
     axis.imshow(difference_map(probabilities, truth, fov, threshold))
     axis.set_title(f"{title}: difference at threshold {threshold:.2f}")
     axis.axis("off")
-    difference_legend(axis)
+    difference_legend(figure)
     figure.savefig(f"{path_prefix}_difference.png", dpi=100, bbox_inches="tight")
     plt.close(figure)
 
 
-def save_difference_grid(path, probabilities, truth, fov, ids, threshold, title):
-    """All difference maps in a grid of 4 rows x 5 columns (for the 20 test images)."""
-    columns = 5
-    rows = int(np.ceil(len(ids) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows + 0.6), squeeze=False)
+def save_difference_grid(path, probabilities, truth, fov, names, threshold, title):
+    """All difference maps in a grid five columns wide, each titled by its name in `names`;
+    the maps may differ in size."""
+    columns = min(5, len(names))
+    rows = int(np.ceil(len(names) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.1 * rows + 0.9), squeeze=False,
+                                layout="constrained")
     for axis in axes.flat:
         axis.axis("off")
-    for axis, image_id, p, t, f in zip(axes.flat, ids, probabilities, truth, fov):
+    for axis, name, p, t, f in zip(axes.flat, names, probabilities, truth, fov):
         axis.imshow(difference_map(p, t, f, threshold))
-        axis.set_title(f"image {image_id:02d}", fontsize=10)
+        axis.set_title(str(name), fontsize=10)
     figure.suptitle(f"{title}: difference maps at threshold {threshold:.2f}")
-    difference_legend(axes[-1, columns // 2])
+    difference_legend(figure)
     figure.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(figure)
 
@@ -129,11 +152,21 @@ def save_curves(path, false_positive_rate, true_positive_rate, recall, precision
     plt.close(figure)
 
 
-def save_overlay(path, image, binary):
-    """The photograph with detected vessels painted over it."""
+def save_overlay(path, image, binary, threshold):
+    """The photograph at its own size with the detected vessels painted over it, and a key
+    under it that says what the colour means."""
     overlay = image.copy()
     overlay[binary] = 0.4 * overlay[binary] + 0.6 * np.array(OVERLAY_COLOUR)
-    plt.imsave(path, np.clip(overlay, 0, 1))
+    height, width = (size / 100 for size in image.shape[:2])
+    key_height = 0.35  # inches, at 100 pixels per inch
+    figure = plt.figure(figsize=(width, height + key_height), dpi=100)
+    axis = figure.add_axes((0, key_height / (height + key_height), 1, height / (height + key_height)))
+    axis.imshow(np.clip(overlay, 0, 1), interpolation="nearest")
+    axis.axis("off")
+    figure.legend([plt.Rectangle((0, 0), 1, 1, facecolor=OVERLAY_COLOUR, edgecolor="k")],
+                  [f"detected vessel (probability at least {threshold:g})"], loc="lower left", fontsize=9, frameon=False)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def training_facts(config_path, log_path):
@@ -171,12 +204,14 @@ def result_row(name, metrics):
         "specificity": at["specificity"], "blog_auc_2nd": BLOG_AUC.get(training.get("run_name", name)),
         "weights": metrics.get("weights"), "tta": metrics.get("tta", False),
         "precision": metrics.get("precision", "float32"), "training": training,
+        "threshold": metrics.get("threshold", 0.5),
     }
 
 
 def inference_note(row):
     """' (TTA, bfloat16)' for the inference settings of a row that differ from one float32 pass."""
-    notes = (["TTA"] if row["tta"] else []) + ([row["precision"]] if row["precision"] != "float32" else [])
+    notes = ((["TTA"] if row["tta"] else []) + ([row["precision"]] if row["precision"] != "float32" else [])
+             + ([f"threshold {row['threshold']:g}"] if row.get("threshold", 0.5) != 0.5 else []))
     return f" ({', '.join(notes)})" if notes else ""
 
 
@@ -195,17 +230,19 @@ def results_markdown(rows):
             f"| {row['specificity']:.4f} | {describe_training(row['training'])} |"
         )
     trained = {row["training"].get("run_name") for row in rows if row["training"]}
-    for run_name, reason in NOT_RUN.items():
+    for run_name in NOT_RUN:
         if run_name not in trained:
-            lines.append(f"| {run_name}: {reason} | - | - | {BLOG_AUC[run_name]:.4f} | - | - | - | - | - | - |")
+            lines.append(f"| {run_name}: {not_run_note(run_name)} | - | - | {BLOG_AUC[run_name]:.4f} | - | - | - | - | - | - |")
     for name, auc_first, auc_second, training in REFERENCES:
         lines.append(f"| {name} (published) | {auc_first} | - | {auc_second} | - | - | - | - | - | {training} |")
     observer = SECOND_OBSERVER
     lines.append(f"| second human observer (2nd_manual vs 1st_manual) | - | - | - | - | {observer['f1']:.3f} "
                  f"| {observer['accuracy']:.4f} | {observer['sensitivity']:.4f} | {observer['specificity']:.4f} | - |")
     lines.append("")
+    thresholds = sorted({row["threshold"] for row in rows}) or [0.5]
     lines.append("Measured rows: pooled over the FOV pixels of the 20 DRIVE test images; F1, accuracy, sensitivity "
-                 "and specificity at threshold 0.5 against 1st_manual.")
+                 f"and specificity at threshold {' or '.join(f'{value:g}' for value in thresholds)} against 1st_manual"
+                 f"{' (each row names its threshold when it is not 0.5)' if thresholds != [0.5] else ''}.")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ leaves either the old file or the new one, never half of one. checkpoint.json is
 point of a checkpoint: until it names the new weights file, the previous one stands.
 """
 
+import csv
 import json
 import os
 import re
@@ -13,20 +14,35 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 # Settings that define the result; a resumed run must match them. Others (where the data
 # lives, XLA, precision) may change between sessions without changing what is trained.
 RECIPE_KEYS = (
     "encoder", "augmentation", "epochs", "steps_per_epoch", "batch_size", "crop",
     "learning_rate", "dropout", "seed", "vgg_weights", "lr_drop_epochs", "validation_images",
+    "normalisation", "photometric", "zoom_range", "zoom_probability", "init_weights",
 )
 # What a recipe setting was before it existed, so that older run folders still resume.
-RECIPE_DEFAULTS = {"lr_drop_epochs": [], "validation_images": 0}
+RECIPE_DEFAULTS = {"lr_drop_epochs": [], "validation_images": 0, "normalisation": "rgb255", "photometric": "blog",
+                   "zoom_range": [0.9, 1.1], "zoom_probability": 0.05, "init_weights": None}
 CHECKPOINT_FILE = "checkpoint.json"
 FINAL_WEIGHTS = "model.weights.h5"
 INTERRUPTED_WEIGHTS = "interrupted.weights.h5"
+PROJECT_DIR = Path(__file__).resolve().parent
 # TextLog's line for one epoch; training_seconds reads the seconds back from it.
 EPOCH_LINE = re.compile(r" epoch \d+/\d+ .*seconds=([0-9.]+)")
+
+
+def project_relative(path):
+    """`path` relative to the project folder (e.g. "../shared/DRIVE"), so that logs and configs
+    do not record the folders of the machine that trained."""
+    return os.path.relpath(Path(path).expanduser().resolve(), PROJECT_DIR)
+
+
+def project_path(recorded):
+    """The path that project_relative recorded (or an older run's absolute path), usable from any folder."""
+    return PROJECT_DIR / recorded
 
 
 def read_run_config(run_dir):
@@ -113,8 +129,27 @@ def start_from(parent_dir, run_dir, config):
     return epoch
 
 
+def seed_generators(model):
+    """{layer name: keras.random.SeedGenerator} of every layer that draws random numbers (dropout)."""
+    return {layer.name: layer.seed_generator for layer in model.layers if hasattr(layer, "seed_generator")}
+
+
+def random_states(model):
+    """The state of each layer's random number generator, as JSON-ready lists. save_weights does
+    not store them, and without them a resumed run would draw other dropout masks."""
+    return {name: keras.ops.convert_to_numpy(generator.state).tolist() for name, generator in seed_generators(model).items()}
+
+
+def restore_random_states(model, states):
+    """Put back the generator states that random_states saved (nothing for older checkpoints)."""
+    for name, generator in seed_generators(model).items():
+        if name in states:
+            generator.state.assign(np.array(states[name], dtype=generator.state.dtype))
+
+
 class Checkpoint(keras.callbacks.Callback):
-    """Saves model and optimizer state after every epoch, atomically, keeping only the last."""
+    """Saves model, optimizer and random-generator state after every epoch, atomically, keeping
+    only the last, so that a run killed anywhere resumes exactly as if it had never stopped."""
 
     def __init__(self, run_dir):
         super().__init__()
@@ -124,7 +159,8 @@ class Checkpoint(keras.callbacks.Callback):
         name = f"checkpoint-{epoch + 1:04d}.weights.h5"
         write_atomically(self.run_dir / name, self.model.save_weights)
         # checkpoint.json is the commit point: until it is replaced, the previous state stands.
-        write_json(self.run_dir / CHECKPOINT_FILE, {"epoch": epoch + 1, "weights": name})
+        write_json(self.run_dir / CHECKPOINT_FILE,
+                   {"epoch": epoch + 1, "weights": name, "random_states": random_states(self.model)})
         for old in self.run_dir.glob("checkpoint-*.weights.h5"):
             if old.name != name:
                 old.unlink()
@@ -145,6 +181,27 @@ class TextLog(keras.callbacks.Callback):
         seconds = time.perf_counter() - self.started
         values = " ".join(f"{key}={value:.5f}" for key, value in (logs or {}).items())
         self.log(f"epoch {epoch + 1}/{self.params['epochs']} {values} seconds={seconds:.1f}", echo=False)
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """history.csv: one row per epoch with the epoch (from 0) and each value Keras logs, such as
+    loss and, with a validation split, val_auc. Unlike keras.callbacks.CSVLogger it adds no
+    val_loss column of NA when there is no validation loss."""
+
+    def __init__(self, path, append=False):
+        super().__init__()
+        self.path, self.append = Path(path), append
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        keys = sorted(logs)
+        start = not (self.append and self.path.is_file())
+        with open(self.path, "w" if start else "a", newline="") as file:
+            writer = csv.writer(file)
+            if start:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([epoch, *(logs[key] for key in keys)])
+        self.append = True
 
 
 def training_seconds(log_text):

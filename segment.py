@@ -9,13 +9,17 @@ predict.py and the benchmarks call these; they hold no file handling of their ow
 """
 
 import contextlib
+import warnings
 from pathlib import Path
+
+import h5py
 
 import keras
 import numpy as np
 from scipy import ndimage
 from skimage import filters, transform
 
+from normalisation import normalise_image, normalise_images
 from run_folder import FINAL_WEIGHTS, read_run_config
 from unet import SIZE_MULTIPLE, build_unet
 
@@ -45,6 +49,16 @@ def dtype_policy(precision):
         keras.config.set_dtype_policy(previous)
 
 
+def check_weights_file(weights):
+    """Raise ValueError unless every array of the HDF5 file `weights` can be read: a truncated or
+    damaged download is named as such, not blamed on the architecture."""
+    try:
+        with h5py.File(weights, "r") as file:
+            file.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, RuntimeError, KeyError) as error:
+        raise ValueError(f"{weights} is unreadable or truncated ({error}); download or copy it again.") from error
+
+
 def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
     """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file.
 
@@ -54,13 +68,19 @@ def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"Weights file {weights} does not exist.")
+    check_weights_file(weights)
     with dtype_policy(precision):
         model = build_unet(encoder, dropout=dropout, vgg_weights=None)
     try:
-        model.load_weights(weights)
+        # A mismatched file makes Keras warn once per layer before it fails; the error says it all.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(weights)
     except Exception as error:  # Keras raises ValueError, KeyError or OSError depending on the mismatch.
+        # Keras' message lists every variable's values; its first line names the problem.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ValueError(
-            f"{weights} does not hold weights of the {encoder} U-Net ({type(error).__name__}: {error}). "
+            f"{weights} does not hold weights of the {encoder} U-Net ({type(error).__name__}: {first_line}). "
             "Pass the matching --encoder, or use --run with the run folder that produced it."
         ) from error
     return model
@@ -89,13 +109,15 @@ def flips(images):
     ]
 
 
-def segment_images(model, images, batch_size=PREDICT_BATCH_SIZE, tta=False, progress=True):
+def segment_images(model, images, batch_size=PREDICT_BATCH_SIZE, tta=False, progress=True, fovs=None,
+                   normalisation="rgb255"):
     """Vessel probabilities (N, H, W) float32 of same-sized images (N, H, W, 3) in [0, 1].
 
-    Images are reflect-padded to a multiple of 16 and the padding is cut off again, so each
-    map is exactly aligned with its image. With `tta`, the four flips are averaged.
+    Each image is first normalised as the model was trained (normalisation.py), with its FOV
+    (N, H, W) when given. Images are reflect-padded to a multiple of 16 and the padding is cut
+    off again, so each map is exactly aligned with its image. With `tta`, the four flips are averaged.
     """
-    images = np.asarray(images, dtype=np.float32)
+    images = normalise_images(images, fovs, normalisation)
     height, width = images.shape[1:3]
     padded = pad_to_multiple(images)
     bar = keras.utils.Progbar(len(images), unit_name="image") if progress else None
@@ -139,8 +161,9 @@ def fov_diameter(fov):
     return max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1) if columns.size else 0
 
 
-def segment_photograph(model, image, fov, tta=False):
-    """Probabilities for one photograph of any size, rescaled so its FOV matches DRIVE's.
+def segment_photograph(model, image, fov, tta=False, normalisation="rgb255"):
+    """Probabilities for one photograph of any size, normalised as the model was trained and
+    rescaled so its FOV matches DRIVE's.
 
     Returns a (H, W) map of the photograph's own size; outside the FOV it is 0.
     """
@@ -150,7 +173,8 @@ def segment_photograph(model, image, fov, tta=False):
     if diameter < MIN_IMAGE_SIZE:
         raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
     scale = DRIVE_FOV_DIAMETER / diameter
-    scaled = transform.rescale(image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
+    normalised = normalise_image(image, fov, normalisation)
+    scaled = transform.rescale(normalised, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
     probabilities = segment_images(model, scaled[None].astype(np.float32), tta=tta, progress=False)[0]
     probabilities = transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)
     return np.where(fov, probabilities, 0.0).astype(np.float32)

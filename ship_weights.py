@@ -15,18 +15,23 @@ Writes, beside each other in weights/:
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
+
+import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 
 import keras
 import numpy as np
 
 import report
+from cli import HelpFormatter, summary
 import segment
 from drive_data import find_drive_dir, load_split
 from metrics import pooled_roc_auc
-from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config
+from normalisation import model_normalisation
+from run_folder import FINAL_WEIGHTS, project_relative, read_checkpoint, read_run_config
 from unet import build_unet
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -40,8 +45,7 @@ RUN_FILES = ("config.json", "history.csv", "train.log")
 
 
 def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--run", required=True, help="a finished training run folder (output/<run-name>)")
     parser.add_argument("--name", required=True, help="file name stem in weights/, e.g. unet_aug")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="where the shipped files go")
@@ -75,8 +79,8 @@ def float16_model(model, config):
     return half
 
 
-def pooled_auc(model, test):
-    probabilities = segment.segment_images(model, test.images)
+def pooled_auc(model, test, config):
+    probabilities = segment.segment_images(model, test.images, fovs=test.masks, normalisation=model_normalisation(config))
     return pooled_roc_auc(probabilities, test.manual1, test.masks)
 
 
@@ -95,7 +99,7 @@ def ship(args):
     float16_model(full, config).save_weights(temporary)
     half = segment.load_model(temporary, config["encoder"], config["dropout"])
     print("Scoring the float32 and the float16 weights on the DRIVE test images (AUC vs 1st_manual)")
-    auc_float32, auc_float16 = pooled_auc(full, test), pooled_auc(half, test)
+    auc_float32, auc_float16 = pooled_auc(full, test, config), pooled_auc(half, test, config)
     change = abs(auc_float32 - auc_float16)
     size = temporary.stat().st_size
     if change >= MAX_AUC_CHANGE or size > MAX_FILE_BYTES:
@@ -107,12 +111,12 @@ def ship(args):
         shutil.copyfile(run_dir / name, out_dir / f"{args.name}.{name}")
     provenance = {
         **report.training_facts(run_dir / "config.json", run_dir / "train.log"),
-        "source_run": str(run_dir),
+        "source_run": project_relative(run_dir),
         "stored_as": "float16",
         "bytes": size,
         "auc_vs_1st_manual_float32": round(auc_float32, 6),
         "auc_vs_1st_manual_float16": round(auc_float16, 6),
-        "command": " ".join(["python", *sys.argv]),
+        "command": shlex.join(["python", Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
     (out_dir / f"{args.name}.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(f"Wrote {target} ({size / 1e6:.1f} MB): AUC vs 1st_manual {auc_float32:.5f} (float32), "

@@ -26,11 +26,15 @@ import keras
 import numpy as np
 
 import aug_utils
-from devices import accelerator_present, distribution_scope, hardware_description, replica_count
+from camera_aug import CameraAugmentation
+from cli import HelpFormatter
+from devices import accelerator_present, native_bfloat16, distribution_scope, hardware_description, replica_count
 from drive_data import find_drive_dir, load_split
+from normalisation import DEFAULT_NORMALISATION, NORMALISATIONS, fold_standardisation, fov_statistics, model_normalisation
 from run_folder import (FINAL_WEIGHTS, INTERRUPTED_WEIGHTS, Checkpoint, TextLog, make_logger, prepare_run_dir,
-                        read_checkpoint, start_from, write_atomically)
-from unet import build_unet, check_input_size
+                        HistoryCSV, project_path, project_relative, read_checkpoint, recipe_value,
+                        restore_random_states, start_from, write_atomically)
+from unet import SIZE_MULTIPLE, build_unet
 from validation import ValidationAUC, hold_out
 
 # The blog's recipe.
@@ -47,7 +51,7 @@ OUTPUT_DIR = Path(__file__).resolve().parent / "output"
 
 def get_parser(description, run_name):
     """The flags every training script shares, with the blog's recipe as defaults."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="number of epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=STEPS_PER_EPOCH, help="batches per epoch")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
@@ -60,9 +64,22 @@ def get_parser(description, run_name):
     parser.add_argument("--start-from", metavar="RUN_DIR",
                         help="begin a new run from the last checkpoint of another run folder that followed the same "
                              "recipe until then, e.g. to add learning-rate drops and epochs after a finished run")
+    parser.add_argument("--init-weights", metavar="FILE",
+                        help="start from these weights of the same architecture instead of random ones (fine-tuning, "
+                             "e.g. weights/unet_aug_lr_drop.weights.h5 with another normalisation)")
     parser.add_argument("--validation-images", type=int, default=0, metavar="N",
                         help="hold out the last N training images and log their AUC after every epoch, to choose "
                              "settings without the test images (0: train on all, as the blog does)")
+    parser.add_argument("--normalisation", choices=NORMALISATIONS, default=DEFAULT_NORMALISATION,
+                        help="network input: the blog's RGB/255, or each channel standardised over the photograph's "
+                             "FOV (normalisation.py), which predict.py then applies too")
+    parser.add_argument("--photometric", choices=("blog", "strong"), default="blog",
+                        help="photometric augmentation: the blog's mild brightness, contrast and saturation, or those "
+                             "plus per-channel gain and gamma, blur, noise and JPEG (camera_aug.py)")
+    parser.add_argument("--zoom-range", type=float, nargs=2, default=list(aug_utils.ZOOM_RANGE[0]), metavar=("LOW", "HIGH"),
+                        help="zoom factors of the zoom augmentation (above 1 shows more of the image)")
+    parser.add_argument("--zoom-probability", type=float, default=aug_utils.ZOOM_RANGE[1],
+                        help="probability of a zoom draw per image")
     parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout rate after every convolution")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights, crops and augmentation")
     parser.add_argument("--data-dir", default=None, help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
@@ -75,8 +92,9 @@ def get_parser(description, run_name):
     parser.add_argument("--no-jit", dest="jit", action="store_const", const="off", help="the same as --jit off")
     parser.add_argument("--data-parallel", action="store_true",
                         help="replicate the model on every visible device and split each batch between them")
-    parser.add_argument("--precision", choices=("auto", "float32", "mixed"), default="auto",
-                        help="mixed float16 on a GPU and float32 on the CPU with auto")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed", "bfloat16"), default="auto",
+                        help="auto: mixed float16 on a GPU, float32 on the CPU; bfloat16 computes in bfloat16 with "
+                             "float32 weights, for CPUs with native bfloat16 (avx512_bf16 or amx_bf16)")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="batches per compiled call; more hides Python overhead on a GPU")
     return parser
@@ -95,13 +113,27 @@ def resolve_config(args, encoder, augmentation, run_name):
         raise ValueError("--epochs, --steps-per-epoch and --steps-per-execution must be at least 1.")
     if args.batch_size < 1 or args.batch_size % aug_utils.CROPS_PER_IMAGE:
         raise ValueError(f"--batch-size must be a positive multiple of {aug_utils.CROPS_PER_IMAGE}, got {args.batch_size}.")
-    check_input_size(args.crop, args.crop)
+    if args.crop <= 0 or args.crop % SIZE_MULTIPLE:
+        raise ValueError(f"--crop must be a positive multiple of {SIZE_MULTIPLE} (e.g. 48 or 64), got {args.crop}.")
+    if args.init_weights and not Path(args.init_weights).is_file():
+        raise FileNotFoundError(f"--init-weights {args.init_weights} does not exist.")
     if args.lr <= 0:
         raise ValueError(f"--lr must be positive, got {args.lr}.")
     if any(not 1 <= drop < args.epochs for drop in args.lr_drop_epochs):
         raise ValueError(f"--lr-drop-epochs must lie between 1 and --epochs - 1, got {args.lr_drop_epochs}.")
+    if not 0 < args.zoom_range[0] <= args.zoom_range[1]:
+        raise ValueError(f"--zoom-range must be two positive factors, the smaller first, got {args.zoom_range}.")
+    if not 0 <= args.zoom_probability <= 1:
+        raise ValueError(f"--zoom-probability must lie between 0 and 1, got {args.zoom_probability}.")
+    if not augmentation and (args.photometric != "blog" or args.zoom_probability != aug_utils.ZOOM_RANGE[1]
+                             or tuple(args.zoom_range) != aug_utils.ZOOM_RANGE[0]):
+        raise ValueError("--photometric, --zoom-range and --zoom-probability change the augmentation, "
+                         "which this script does not use.")
     accelerator = accelerator_present()
     precision = args.precision
+    if precision == "bfloat16" and not native_bfloat16():
+        raise ValueError("--precision bfloat16 needs native bfloat16 (a GPU, or a CPU with avx512_bf16 or amx_bf16); "
+                         "emulated, it was 2.7x slower than float32 in prediction (README, Performance).")
     if precision == "auto":
         precision = "mixed" if accelerator else "float32"
     replicas = replica_count(args.data_parallel)
@@ -122,14 +154,19 @@ def resolve_config(args, encoder, augmentation, run_name):
         "learning_rate": args.lr,
         "lr_drop_epochs": sorted(set(args.lr_drop_epochs)),
         "validation_images": args.validation_images,
+        "init_weights": project_relative(args.init_weights) if args.init_weights else None,
         "dropout": args.dropout,
+        "normalisation": args.normalisation,
+        "photometric": args.photometric,
+        "zoom_range": list(args.zoom_range),
+        "zoom_probability": args.zoom_probability,
         "seed": args.seed,
         "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
         "jit": args.jit == "on" or (args.jit == "auto" and (accelerator or jax_collectives)),
         "data_parallel_replicas": replicas,
         "precision": precision,
         "steps_per_execution": args.steps_per_execution,
-        "data_dir": str(find_drive_dir(args.data_dir)),
+        "data_dir": project_relative(find_drive_dir(args.data_dir)),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "accelerator": accelerator,
@@ -142,11 +179,17 @@ class CropBatches(keras.utils.PyDataset):
     """The training stream: batch `step` of epoch `epoch` depends only on (seed, epoch, step),
     so a resumed run sees exactly the batches it would have seen."""
 
-    def __init__(self, images, masks, config, first_epoch=0):
+    def __init__(self, images, masks, config, first_epoch=0, fovs=None):
         super().__init__()
         self.images, self.masks, self.config = images, masks, config
         self.image_means = images.reshape(len(images), -1, 3).mean(axis=1)
         self.epoch = first_epoch
+        normalisation = recipe_value(config, "normalisation")
+        strong = recipe_value(config, "photometric") == "strong"
+        self.camera = None
+        if strong or normalisation != "rgb255":
+            fovs = np.ones(images.shape[:3], dtype=bool) if fovs is None else fovs
+            self.camera = CameraAugmentation(images, fovs, normalisation, strong, seed=config["seed"])
 
     def __len__(self):
         return self.config["steps_per_epoch"]
@@ -159,13 +202,34 @@ class CropBatches(keras.utils.PyDataset):
             images_per_batch=self.config["batch_size"] // aug_utils.CROPS_PER_IMAGE,
             crop=self.config["crop"],
             image_means=self.image_means,
+            zoom=(tuple(recipe_value(self.config, "zoom_range")), recipe_value(self.config, "zoom_probability")),
+            camera=self.camera,
         )
 
     def __getitem__(self, step):
         return self.batch(self.epoch, step)
 
-    def on_epoch_end(self):
-        self.epoch += 1
+
+class FollowEpochs(keras.callbacks.Callback):
+    """Tells the batches which epoch begins. Counting PyDataset.on_epoch_end calls instead is
+    wrong: model.fit makes one before the first epoch, after probing two batches for their
+    shapes, which shifted every epoch's batches by one and gave a resumed run other batches."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
+
+
+def fit_epochs(model, batches, first_epoch, last_epoch, callbacks=(), verbose="auto"):
+    """Train epochs first_epoch + 1 ... last_epoch of CropBatches through model.fit, as the
+    training scripts and bench/bench_train.py do."""
+    # shuffle=False: each batch is already random, and Keras would otherwise reorder an epoch's
+    # batches with NumPy's global generator, whose state a resumed run does not share.
+    model.fit(batches, epochs=last_epoch, initial_epoch=first_epoch, callbacks=[FollowEpochs(batches), *callbacks],
+              verbose=verbose, shuffle=False)
 
 
 def learning_rate_at(epoch, config):
@@ -189,14 +253,35 @@ class LearningRateDrops(keras.callbacks.Callback):
             self.log(f"Learning rate {rate:g} from epoch {epoch + 1}.")
 
 
+def load_initial_weights(model, config, images, fovs):
+    """Load --init-weights. Weights trained on RGB/255 (all that this project shipped before
+    normalisation.py) get the training images' average FOV statistics folded into their first
+    convolution when the run standardises its input, so that fine-tuning starts from a working model."""
+    path = project_path(config["init_weights"])
+    model.load_weights(path)
+    stem = path.name.removesuffix(".weights.h5")
+    source_config = path.with_name(f"{stem}.config.json")
+    source = json.loads(source_config.read_text()) if source_config.is_file() else None
+    if config["normalisation"] == "rgb255" or model_normalisation(source) == config["normalisation"]:
+        return
+    statistics = np.array([fov_statistics(image, fov) for image, fov in zip(images, fovs)])  # (N, 2, 3)
+    mean, std = statistics.mean(axis=0)
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    first.set_weights(list(fold_standardisation(*first.get_weights(), mean, std)))
+
+
 def build_model(config):
     """The U-Net of a run's config, without optimizer."""
     return build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=config.get("vgg_weights"))
 
 
+# Keras dtype policies of --precision; the U-Net's last layer computes in float32 under each.
+PRECISION_POLICIES = {"float32": "float32", "mixed": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
 def set_precision(config):
     """The Keras dtype policy of the run's --precision: "mixed" is mixed float16, for GPUs."""
-    keras.mixed_precision.set_global_policy("mixed_float16" if config["precision"] == "mixed" else "float32")
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[config["precision"]])
 
 
 def compile_model(model, config):
@@ -222,7 +307,7 @@ def train(args, encoder, augmentation, run_name):
     config = resolve_config(args, encoder, augmentation, run_name)
     set_precision(config)
     # Load the data first, so that a bad --validation-images leaves no run folder behind.
-    training_images, training_masks, validation = hold_out(load_split(config["data_dir"], "training"),
+    training_images, training_masks, training_fovs, validation = hold_out(load_split(project_path(config["data_dir"]), "training"),
                                                            config["validation_images"])
     with distribution_scope(args.data_parallel):
         # Build before touching the run folder, so that missing VGG16 weights leave nothing behind.
@@ -233,45 +318,52 @@ def train(args, encoder, augmentation, run_name):
         if branched:
             first_epoch = start_from(args.start_from, run_dir, config)
         log = make_logger(run_dir / "train.log")
+        shown = project_relative(run_dir)
         if first_epoch >= config["epochs"] and (run_dir / FINAL_WEIGHTS).exists():
-            log(f"{run_dir} is already complete ({first_epoch} epochs); nothing to do.")
+            log(f"{shown} is already complete ({first_epoch} epochs); nothing to do.")
             return run_dir
         if encoder == "vgg16" and config["vgg_weights"] is None:
             log("NOTE: the VGG16 encoder starts from random weights (--vgg-weights none), not ImageNet.")
         compile_model(model, config)
+        if config["init_weights"] and not first_epoch:
+            load_initial_weights(model, config, training_images, training_fovs)
         if first_epoch:
             # Build the optimizer's slots first so that its saved state has somewhere to go.
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(run_dir / read_checkpoint(run_dir)["weights"])
+            checkpoint = read_checkpoint(run_dir)
+            model.load_weights(run_dir / checkpoint["weights"])
+            restore_random_states(model, checkpoint.get("random_states", {}))
         if branched:
-            log(f"Starting {run_dir} from {args.start_from} after epoch {first_epoch}: {json.dumps(config)}")
+            log(f"Starting {shown} from {args.start_from} after epoch {first_epoch}: {json.dumps(config)}")
         elif first_epoch:
-            log(f"Resuming {run_dir} after epoch {first_epoch}.")
+            log(f"Resuming {shown} after epoch {first_epoch}.")
         else:
-            log(f"Starting {run_dir}: {json.dumps(config)}")
+            log(f"Starting {shown}: {json.dumps(config)}")
         log(f"Command: python {shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}", echo=False)
+        if config["init_weights"] and not first_epoch:
+            log(f"Initial weights from {config['init_weights']}.")
         if config["data_parallel_replicas"] > 1:
             log(f"Data-parallel over {config['data_parallel_replicas']} devices.")
 
-    batches = CropBatches(training_images, training_masks, config, first_epoch=first_epoch)
+    batches = CropBatches(training_images, training_masks, config, first_epoch=first_epoch, fovs=training_fovs)
     callbacks = [
         LearningRateDrops(config, log),
-        *([ValidationAUC(validation)] if validation else []),
+        *([ValidationAUC(validation, config["normalisation"])] if validation else []),
         Checkpoint(run_dir),
         TextLog(log),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=first_epoch > 0),
+        HistoryCSV(run_dir / "history.csv", append=first_epoch > 0),
     ]
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     started = time.perf_counter()
     try:
-        model.fit(batches, epochs=config["epochs"], initial_epoch=first_epoch, callbacks=callbacks, verbose="auto")
+        fit_epochs(model, batches, first_epoch, config["epochs"], callbacks)
     except KeyboardInterrupt:
         save_model_weights(model, config, run_dir / INTERRUPTED_WEIGHTS)
-        log(f"Interrupted; weights saved to {run_dir / INTERRUPTED_WEIGHTS}. Run the same command to resume.")
+        log(f"Interrupted; weights saved to {shown}/{INTERRUPTED_WEIGHTS}. Run the same command to resume.")
         sys.exit(130)
     save_model_weights(model, config, run_dir / FINAL_WEIGHTS)
     log(f"Done: {config['epochs'] - first_epoch} epochs in {time.perf_counter() - started:.0f} s; "
-        f"weights in {run_dir / FINAL_WEIGHTS}")
+        f"weights in {shown}/{FINAL_WEIGHTS}")
     return run_dir
 
 

@@ -20,12 +20,15 @@ and writes nothing.
 import argparse
 from pathlib import Path
 
+import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
+
 import keras
 
 import segment
 from drive_data import load_split
 from metrics import pooled_roc_auc
-from run_folder import FINAL_WEIGHTS, read_checkpoint, read_run_config, recipe_value
+from normalisation import model_normalisation
+from run_folder import FINAL_WEIGHTS, project_path, read_checkpoint, read_run_config, recipe_value
 
 # The inference settings of predict.py that are chosen on the validation split, as its flags
 # and as (precision, tta); the first, predict.py's single float32 pass, is the reference.
@@ -34,34 +37,35 @@ INFERENCE_SETTINGS = {f"{'--tta' if tta else '--no-tta'} --precision {precision}
 
 
 def hold_out(split, count):
-    """(training images, training annotations, validation split or None): the last `count`
-    images of a DRIVE split are held out, so the choice does not depend on a seed."""
+    """(training images, training annotations, training FOVs, validation split or None): the last
+    `count` images of a DRIVE split are held out, so the choice does not depend on a seed."""
     if not 0 <= count < len(split.ids):
         raise ValueError(f"--validation-images must be between 0 and {len(split.ids) - 1} "
                          f"(there are {len(split.ids)} training images), got {count}.")
     if count == 0:
-        return split.images, split.manual1, None
+        return split.images, split.manual1, split.masks, None
     validation = {"ids": split.ids[-count:], "images": split.images[-count:],
                   "manual1": split.manual1[-count:], "masks": split.masks[-count:]}
-    return split.images[:-count], split.manual1[:-count], validation
+    return split.images[:-count], split.manual1[:-count], split.masks[:-count], validation
 
 
-def validation_auc(model, validation, tta=False):
+def validation_auc(model, validation, tta=False, normalisation="rgb255"):
     """Pooled FOV ROC AUC of the held-out images, segmented whole as predict.py does."""
-    probabilities = segment.segment_images(model, validation["images"], tta=tta, progress=False)
+    probabilities = segment.segment_images(model, validation["images"], tta=tta, progress=False,
+                                           fovs=validation["masks"], normalisation=normalisation)
     return pooled_roc_auc(probabilities, validation["manual1"], validation["masks"])
 
 
 class ValidationAUC(keras.callbacks.Callback):
     """Adds val_auc to each epoch's logs, before the callbacks that write them down."""
 
-    def __init__(self, validation):
+    def __init__(self, validation, normalisation="rgb255"):
         super().__init__()
-        self.validation = validation
+        self.validation, self.normalisation = validation, normalisation
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["val_auc"] = validation_auc(self.model, self.validation)
+            logs["val_auc"] = validation_auc(self.model, self.validation, normalisation=self.normalisation)
 
 
 def latest_weights(run_dir):
@@ -89,13 +93,13 @@ def main(args):
     if not recipe_value(config, "validation_images"):
         raise ValueError(f"{args.run} was trained on every training image (no --validation-images), "
                          "so it has no held-out images to score.")
-    _, _, validation = hold_out(load_split(args.data_dir or config["data_dir"], "training"), config["validation_images"])
+    _, _, _, validation = hold_out(load_split(args.data_dir or project_path(config["data_dir"]), "training"), config["validation_images"])
     weights = Path(args.weights) if args.weights else latest_weights(args.run)
     models = {precision: segment.load_model(weights, config["encoder"], config["dropout"], precision)
               for precision in segment.PRECISIONS}
     print(f"{weights}: pooled FOV ROC AUC of training images {validation['ids'][0]}-{validation['ids'][-1]} "
           "vs 1st_manual")
-    scores = {flags: validation_auc(models[precision], validation, tta=tta)
+    scores = {flags: validation_auc(models[precision], validation, tta=tta, normalisation=model_normalisation(config))
               for flags, (precision, tta) in INFERENCE_SETTINGS.items()}
     reference = next(iter(scores.values()))
     for flags, auc in scores.items():

@@ -25,9 +25,11 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
+from cli import HelpFormatter, summary  # noqa: E402
+
 
 def get_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over --count images")
     parser.add_argument("--count", type=int, default=8, help="test images timed per pass (the speed is per image)")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")

@@ -1,13 +1,16 @@
-"""Benchmark the training input pipeline and the training step, each against a reference.
+"""Benchmark the training input pipeline, the training step and whole epochs through model.fit,
+and project the faithful recipe's 100 epochs in each precision the machine computes natively.
 
-    python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax]
+    python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax] [--skip-epochs]
 
 Prints (a) batches/s of the project's augmented crop pipeline and of a reference written in
 the original's style (each batch reads 4 images from disk with PIL and warps each whole image
 with scipy), and their ratio; (b) the median seconds of one faithful training step (batch 16 of
-64x64, scratch U-Net) and how many times faster the pipeline makes batches than the step eats
-them; (c) on a GPU, or on any machine with --time-epochs, the seconds of two 125-step epochs
-as the training scripts run there (--jit auto, --precision auto) and the projected 100-epoch time.
+64x64, scratch U-Net) with XLA off and on, and how many times faster the pipeline makes batches
+than the step eats them; (c) for float32 and, where it is native (a GPU, or a CPU with
+avx512_bf16 or amx_bf16), mixed bfloat16: a warm-up epoch, then two whole 125-step epochs through
+model.fit as the training scripts run them, beside the train_on_batch step median measured in the
+same run. Its last line is the projection, e.g. "100 epochs projected: float32 110 min, bfloat16 58 min".
 """
 
 import argparse
@@ -19,14 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cli import HelpFormatter, summary  # noqa: E402
+
 
 def get_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of each measurement")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
-    parser.add_argument("--time-epochs", action="store_true",
-                        help="(c) also without a GPU (about two minutes on the 2-core CPU)")
+    parser.add_argument("--skip-epochs", action="store_true",
+                        help="leave out (c), the whole epochs (3 epochs per precision: 4 to 10 minutes on a 2-core CPU)")
     return parser.parse_args()
 
 
@@ -71,9 +76,11 @@ def reference_batch(drive_dir, ids, rng):
 def main():
     args = get_args()
     os.environ["KERAS_BACKEND"] = args.backend
+    import quiet_startup  # noqa: F401  (drops TensorFlow's start-up noise)
     import keras
     import numpy as np
 
+    import devices
     import training
     from drive_data import find_drive_dir_for_checks, load_split
 
@@ -111,13 +118,19 @@ def main():
           f"{step_median:.3f} s per step (CPU target <= 1.2 s); XLA on / off: "
           f"{step_medians[True] / step_medians[False]:.2f}x the time")
     print(f"    pipeline makes batches {step_median / ours_median:.0f}x faster than the step uses them (target >= 10x)")
-    if training.accelerator_present() or args.time_epochs:
-        time_epochs(batches.dataset, config)
+    if not args.skip_epochs:
+        precisions = ["float32"] + (["bfloat16"] if devices.native_bfloat16() else [])
+        minutes = {precision: time_epochs(batches.dataset, {**config, "precision": precision}, x, y, args.repeats)
+                   for precision in precisions}
+        missing = "" if "bfloat16" in minutes else " (bfloat16 not native here: no GPU, no avx512_bf16 or amx_bf16)"
+        print("100 epochs projected: " + ", ".join(f"{precision} {value:.0f} min" for precision, value in minutes.items())
+              + missing)
 
 
-def time_epochs(dataset, config):
-    """(c) Two epochs as the training scripts run them here: the first includes compilation,
-    the second projects the other 99 of the 100-epoch recipe."""
+def time_epochs(dataset, config, x, y, repeats):
+    """(c) A warm-up epoch, then two timed epochs through model.fit as the training scripts run
+    them in config's precision, and the train_on_batch step median in the same run; returns the
+    projected minutes of 100 epochs."""
     import keras
 
     import training
@@ -126,15 +139,26 @@ def time_epochs(dataset, config):
     keras.utils.set_random_seed(0)
     model = training.build_model(config)
     training.compile_model(model, config)
+    steps = config["steps_per_epoch"]
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.started)
+
     seconds = []
-    for _ in range(2):  # The second call reuses the compiled step.
-        started = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
-        seconds.append(time.perf_counter() - started)
-    first, second = seconds
-    print(f"(c) {config['steps_per_epoch']}-step epochs (XLA {'on' if config['jit'] else 'off'}, {config['precision']}): "
-          f"first {first:.1f} s with compilation, second {second:.1f} s; projected 100 epochs: "
-          f"{(first + 99 * second) / 60:.1f} min (H100 target <= 5)")
+    training.fit_epochs(model, dataset, 0, 3, callbacks=[EpochTimer()], verbose=0)
+    step_median = statistics.median(timed(lambda: model.train_on_batch(x, y), repeats, warmup=2))
+    keras.mixed_precision.set_global_policy("float32")
+    timed_epochs = seconds[1:]
+    per_step = [epoch / steps for epoch in timed_epochs]
+    print(f"(c) {config['precision']}, XLA {'on' if config['jit'] else 'off'}: warm-up epoch {seconds[0]:.1f} s, then "
+          f"{', '.join(f'{epoch:.1f}' for epoch in timed_epochs)} s ({', '.join(f'{value:.3f}' for value in per_step)} "
+          f"s/step); train_on_batch step median {step_median:.3f} s, so an epoch is "
+          f"{statistics.mean(timed_epochs) / (steps * step_median):.2f}x {steps} steps (target <= 1.10x)")
+    return 100 * statistics.mean(timed_epochs) / 60
 
 
 class CropCounter:

@@ -12,6 +12,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
 from drive_data import find_drive_dir_for_checks  # noqa: E402
 
 def real_drive_dir():
@@ -73,3 +74,16 @@ def write_synthetic_drive(root, height=96, width=80, train_ids=(21, 22, 23), tes
 @pytest.fixture
 def synthetic_drive(tmp_path):
     return write_synthetic_drive(tmp_path / "DRIVE")
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """Weights of a scratch U-Net with random (seeded) weights, for tests of the plumbing."""
+    import keras
+
+    from unet import build_unet
+
+    path = tmp_path_factory.mktemp("weights") / "random.weights.h5"
+    keras.utils.set_random_seed(1)
+    build_unet("scratch").save_weights(path)
+    return path

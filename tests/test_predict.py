@@ -12,7 +12,6 @@ import drive_data
 import predict
 import segment
 from conftest import PROJECT_DIR, write_synthetic_drive, synthetic_sample
-from unet import build_unet
 
 
 def first_channel_model():
@@ -42,14 +41,6 @@ def test_fov_estimate_matches_drive_masks(drive_dir):
         for image, mask in zip(data.images, data.masks):
             estimate = segment.estimate_fov(image)
             assert (estimate & mask).sum() / (estimate | mask).sum() >= 0.95
-
-
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "random.weights.h5"
-    keras.utils.set_random_seed(1)
-    build_unet("scratch").save_weights(path)
-    return path
 
 
 def run_predict(*flags):
@@ -151,8 +142,8 @@ def test_weights_of_another_architecture_are_refused(tmp_path, weights_file):
 
 
 def test_without_drive_it_segments_the_sample_retina(tmp_path, weights_file, monkeypatch, capsys):
-    monkeypatch.setenv("DRIVE_DIR", str(tmp_path / "no-drive-here"))
-    monkeypatch.setattr(predict, "find_drive_dir_or_none", lambda data_dir=None: None)
+    monkeypatch.delenv("DRIVE_DIR", raising=False)
+    monkeypatch.setattr(drive_data, "DEFAULT_INPUT_DIR", tmp_path / "empty-input")
     assert predict.main(predict.get_args(["--weights", str(weights_file), "--output-dir", str(tmp_path / "out")])) == 0
     assert "sample retina" in capsys.readouterr().out
     assert np.load(tmp_path / "out" / "random_tta" / "images" / "retina_prob.npy").shape == (1411, 1411)

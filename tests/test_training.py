@@ -61,6 +61,12 @@ def test_each_script_trains_and_writes_its_run_folder(tmp_path, data_dir, script
     config = json.loads((run_dir / "config.json").read_text())
     assert config["encoder"] == encoder and config["epochs"] == 1
     assert config["augmentation"] == (script != "baseline_no_aug.py")
+    assert config["normalisation"] == "rgb255" and config["photometric"] == "blog"  # the faithful defaults
+    assert (run_dir / "history.csv").read_text().splitlines()[0] == "epoch,loss"  # no val_loss column of NA
+    # The log records paths relative to the project (the command stays as it was typed).
+    logged = [line for line in (run_dir / "train.log").read_text().splitlines() if "Command:" not in line]
+    assert not any(f" {PROJECT_DIR}" in line or f'"{PROJECT_DIR}' in line or f" {tmp_path}" in line for line in logged)
+    assert not config["data_dir"].startswith("/")
     weights_load(run_dir, encoder)
     if encoder == "vgg16":
         assert config["vgg_weights"] is None
@@ -90,6 +96,18 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path, data_dir):
 
     again = run_script("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
     assert again.returncode == 0 and "already complete" in again.stdout
+
+    # The resumed run is the run that never stopped: same losses, same final weights.
+    unbroken_dir = tmp_path / "unbroken"
+    assert run_script("baseline_aug.py", data_dir, unbroken_dir, "--epochs", "3", *SMOKE).returncode == 0
+
+    def losses(folder):
+        return [float(line.split(",")[1]) for line in (folder / "history.csv").read_text().splitlines()[1:]]
+
+    np.testing.assert_allclose(losses(run_dir)[-2:], losses(unbroken_dir)[-2:], rtol=0, atol=1e-6)
+    resumed, unbroken = weights_load(run_dir, "scratch"), weights_load(unbroken_dir, "scratch")
+    for resumed_weights, unbroken_weights in zip(resumed.get_weights(), unbroken.get_weights()):
+        np.testing.assert_allclose(resumed_weights, unbroken_weights, rtol=0, atol=1e-6)
 
 
 def test_sigterm_saves_the_current_weights(tmp_path, data_dir):
@@ -163,9 +181,15 @@ def test_a_run_starts_from_another_runs_checkpoint_with_a_learning_rate_drop(tmp
 
 def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
     result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--crop", "50")
-    assert result.returncode != 0 and "multiple of 16" in result.stderr
+    assert result.returncode != 0 and "--crop must be a positive multiple of 16" in result.stderr
     result = run_script("baseline_aug.py", tmp_path / "nowhere", tmp_path / "run")
-    assert result.returncode != 0 and "DRIVE not found" in result.stderr
+    assert result.returncode != 0 and f"--data-dir {tmp_path / 'nowhere'} holds no DRIVE" in result.stderr
+    # A DRIVE_DIR that names a missing folder is an error that names it, never a fall-back to input/.
+    result = subprocess.run(script_command("baseline_aug.py", data_dir, tmp_path / "run")[:2] + ["--output-dir", str(tmp_path / "run")],
+                            capture_output=True, text=True, env=dict(os.environ, DRIVE_DIR=str(tmp_path / "gone")), timeout=600)
+    assert result.returncode != 0 and f"DRIVE_DIR {tmp_path / 'gone'} holds no DRIVE" in result.stderr
+    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--photometric", "strong")
+    assert result.returncode != 0 and "this script does not use" in result.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -190,7 +214,7 @@ def test_same_seed_gives_the_same_first_batch():
     assert not np.array_equal(first[0], other[0])
     resumed = training.CropBatches(images, masks, config, first_epoch=1)
     fresh = training.CropBatches(images, masks, config)
-    fresh.on_epoch_end()
+    training.FollowEpochs(fresh).on_epoch_begin(1)
     np.testing.assert_array_equal(resumed[2][0], fresh[2][0])
 
 

@@ -1,0 +1,171 @@
+"""predict.py --images: segment your own fundus photographs, and score them when annotated.
+
+Each photograph is segmented on its own (streaming, so a folder of any size fits in memory),
+at its own size. Its FOV mask and vessel annotation are found in --masks and --labels by file
+stem, as datasets distribute them (match_companion): CHASE_DB1's `Image_01L.jpg` goes with
+`Image_01L.png` and with `Image_01L_1stHO.png`.
+
+Writes into output/<name>/images/, per photograph: <stem>_prob.npy (float32 probabilities of the
+photograph's own size), <stem>_prob.png, <stem>_vessels.png (the binary map) and <stem>_overlay.png;
+for the folder: vessel_fractions.csv, measurements.csv (measure.py's columns: width, length, branching,
+tortuosity, fractal dimension, in pixels of the photograph), and with --labels metrics.json (pooled and per photograph,
+inside the FOV), per_image.csv and difference_grid.png.
+"""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import measure
+import report
+import segment
+import vessel_measures
+from drive_data import check_same_size, read_binary_map, read_rgb_image
+from image_files import match_companion
+from metrics import evaluate
+
+# Fundus photographs show roughly 8-15% vessel pixels inside the FOV (DRIVE 12.7%, CHASE_DB1
+# 10.0%, by their first observers); a map outside this range is most likely a failure.
+PLAUSIBLE_VESSEL_FRACTION = (0.04, 0.25)
+
+
+def check_folders(args):
+    for flag in ("masks", "labels"):
+        folder = getattr(args, flag)
+        if folder is not None and not Path(folder).is_dir():
+            raise FileNotFoundError(f"--{flag} {folder} is not a folder.")
+
+
+def vessel_fraction(probabilities, fov, threshold):
+    """Fraction of the FOV's pixels whose probability is at least `threshold`."""
+    return float((probabilities[fov] >= threshold).mean()) if fov.any() else 0.0
+
+
+def vessel_fraction_warning(fraction, plausible=PLAUSIBLE_VESSEL_FRACTION):
+    """A warning when `fraction` lies outside what fundus photographs show, else None."""
+    low, high = plausible
+    if fraction < low:
+        return (f"only {fraction:.1%} of the FOV is vessel (photographs show about 8-15%): the map is nearly empty. "
+                "The photograph may be too dark, blurred or unlike the training images.")
+    if fraction > high:
+        return (f"{fraction:.1%} of the FOV is vessel (photographs show about 8-15%): the map is over-full. "
+                "Check the FOV mask and the photograph's exposure.")
+    return None
+
+
+def load_annotation(path, image_path, shape):
+    annotation = read_binary_map(path)
+    check_same_size(image_path, shape, path, annotation)
+    return annotation
+
+
+def segment_one(model, path, args, normalisation):
+    """(image, probabilities, FOV, annotation or None, FOV source) for one photograph."""
+    label_path = match_companion(args.labels, path.stem)
+    if args.labels and label_path is None:
+        raise ValueError(f"no annotation for {path.stem} in {args.labels}")
+    image = read_rgb_image(path)
+    mask_path = match_companion(args.masks, path.stem)
+    fov = load_annotation(mask_path, path, image.shape).astype(bool) if mask_path else segment.estimate_fov(image)
+    label = load_annotation(label_path, path, image.shape) if label_path else None
+    probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation)
+    return image, probabilities, fov, label, "mask" if mask_path else "estimated"
+
+
+def save_probability_png(path, probabilities):
+    """Probabilities in [0, 1] as an 8-bit grey PNG (255 = certain vessel)."""
+    Image.fromarray(np.round(probabilities * 255).astype(np.uint8)).save(path)
+
+
+def save_maps(out_dir, stem, image, probabilities, threshold):
+    np.save(out_dir / f"{stem}_prob.npy", probabilities)
+    save_probability_png(out_dir / f"{stem}_prob.png", probabilities)
+    binary = probabilities >= threshold
+    Image.fromarray(binary.astype(np.uint8) * 255).save(out_dir / f"{stem}_vessels.png")
+    report.save_overlay(out_dir / f"{stem}_overlay.png", image, binary, threshold)
+
+
+def predict_photographs(model, files, out_dir, args, normalisation):
+    """Segment, save and (with --labels) score each photograph; returns the number of failures."""
+    check_folders(args)
+    failures, fractions, scored, measurements = 0, [], [], []
+    for number, path in enumerate(files, start=1):
+        try:
+            image, probabilities, fov, label, fov_source = segment_one(model, path, args, normalisation)
+        except ValueError as error:
+            print(f"[{number}/{len(files)}] skipped {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        save_maps(out_dir, path.stem, image, probabilities, args.threshold)
+        fraction = vessel_fraction(probabilities, fov, args.threshold)
+        measured = measure_map(path.name, probabilities >= args.threshold, fov)
+        if measured:
+            measurements.append(measured)
+        fractions.append((path.name, fraction, fov_source))
+        summary = f"vessel fraction {fraction:.1%} of the FOV ({fov_source})"
+        if label is not None:
+            scores = evaluate(probabilities, label, fov, args.threshold)["pooled"]
+            summary += f", AUC {scores['roc_auc']:.4f}, F1 {scores['at_threshold']['f1']:.4f}"
+            scored.append((path.stem, probabilities, label, fov))
+        print(f"[{number}/{len(files)}] {path.name}: {image.shape[1]}x{image.shape[0]}, {summary}")
+        warning = vessel_fraction_warning(fraction)
+        if warning:
+            print(f"warning: {path.name}: {warning}", file=sys.stderr)
+    write_fractions(out_dir / "vessel_fractions.csv", fractions)
+    measure.write_csv(out_dir / "measurements.csv", measurements, pixel_size_um=None)
+    if scored:
+        write_scores(out_dir, scored, args)
+    return failures
+
+
+def measure_map(name, vessels, fov):
+    """The measure.py row of one binary map, or None (with a note) when it holds no vessel."""
+    try:
+        return measure.measurement_row(name, vessel_measures.measure(vessels, fov), pixel_size_um=None)
+    except ValueError as error:
+        print(f"note: {name} is not measured: {error}", file=sys.stderr)
+        return None
+
+
+def write_fractions(path, fractions):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["image", "vessel_fraction", "fov"])
+        writer.writerows([name, f"{fraction:.5f}", source] for name, fraction, source in fractions)
+
+
+def pooled_scores(scored, threshold):
+    """evaluate() over the FOV pixels of photographs of any sizes: pooled, and per photograph."""
+    pixels = [(probabilities[fov], label[fov]) for _, probabilities, label, fov in scored]
+    pooled = evaluate(np.concatenate([p for p, _ in pixels])[None], np.concatenate([t for _, t in pixels])[None],
+                      np.ones((1, sum(len(p) for p, _ in pixels)), dtype=bool), threshold)["pooled"]
+    per_image = [evaluate(probabilities, label, fov, threshold)["pooled"] for _, probabilities, label, fov in scored]
+    return pooled, per_image
+
+
+def write_scores(out_dir, scored, args):
+    """metrics.json, per_image.csv and difference_grid.png of the annotated photographs."""
+    pooled, per_image = pooled_scores(scored, args.threshold)
+    names = [stem for stem, *_ in scored]
+    metrics = {"labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
+               "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with open(out_dir / "per_image.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["image", "auc", "pr_auc", "f1", "accuracy", "sensitivity", "specificity"])
+        for name, scores in zip(names, per_image):
+            at = scores["at_threshold"]
+            writer.writerow([name] + [f"{value:.5f}" for value in (scores["roc_auc"], scores["pr_auc"], at["f1"],
+                                                                   at["accuracy"], at["sensitivity"], at["specificity"])])
+    report.save_difference_grid(out_dir / "difference_grid.png", [s[1] for s in scored], [s[2] for s in scored],
+                                [s[3] for s in scored], names, args.threshold,
+                                f"{out_dir.parent.name}, {len(scored)} photographs vs {Path(args.labels).name}")
+    at = pooled["at_threshold"]
+    worst = min(zip((s["at_threshold"]["f1"] for s in per_image), names))
+    print(f"Pooled over the FOV of {len(scored)} photographs: AUC {pooled['roc_auc']:.4f}, PR AUC {pooled['pr_auc']:.4f}, "
+          f"F1 {at['f1']:.4f}, Acc {at['accuracy']:.4f}, Se {at['sensitivity']:.4f}, Sp {at['specificity']:.4f} "
+          f"at threshold {args.threshold:g}; lowest F1 {worst[0]:.4f} ({worst[1]})")

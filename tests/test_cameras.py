@@ -1,0 +1,186 @@
+"""Other cameras (issue 13): the input normalisation, strong augmentation, and --images with labels."""
+
+import argparse
+import json
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+import aug_utils
+import camera_aug
+import photographs
+import predict
+import segment
+import training
+from conftest import synthetic_sample
+from image_files import match_companion
+from normalisation import fold_standardisation, model_normalisation, normalise_image, normalise_images
+
+
+def photograph_and_fov(seed=0, height=40, width=48):
+    rng = np.random.default_rng(seed)
+    image = rng.random((height, width, 3)).astype(np.float32) * np.array([0.9, 0.5, 0.3], dtype=np.float32)
+    fov = np.zeros((height, width), dtype=bool)
+    fov[5:35, 6:40] = True
+    # A bright surround that must not enter the statistics.
+    image[~fov] = 1.0
+    return image, fov
+
+
+def test_standardisation_uses_fov_pixels_only_and_zeroes_the_rest():
+    image, fov = photograph_and_fov()
+    result = normalise_image(image, fov, "fov_standardise")
+    assert result.dtype == np.float32 and result.shape == image.shape
+    np.testing.assert_allclose(result[fov].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(result[fov].std(axis=0), 1, atol=1e-4)
+    assert not result[~fov].any()
+    # A camera's gain and offset per channel do not change the network's input.
+    recoloured = np.clip(image * np.array([0.6, 1.3, 0.8], dtype=np.float32) + 0.05, 0, 2)
+    np.testing.assert_allclose(normalise_image(recoloured, fov, "fov_standardise"), result, atol=1e-4)
+    # RGB/255 is the faithful default, unchanged; a flat image gives zeros, not NaN.
+    np.testing.assert_array_equal(normalise_image(image, fov, "rgb255"), image)
+    assert not normalise_image(np.full_like(image, 0.5), fov, "fov_standardise").any()
+
+
+def test_model_normalisation_defaults_to_rgb255_and_refuses_unknown_names():
+    assert model_normalisation(None) == model_normalisation({}) == "rgb255"
+    assert model_normalisation({"normalisation": "fov_standardise"}) == "fov_standardise"
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        model_normalisation({"normalisation": "clahe"})
+
+
+def test_training_crops_equal_the_inference_input():
+    """Without augmentation, a training crop is the crop of what segment_images feeds the network."""
+    image, fov = photograph_and_fov(1, 32, 32)
+    masks = np.zeros((1, 32, 32))
+    camera = camera_aug.CameraAugmentation(image[None], fov[None], normalisation="fov_standardise")
+    crops, _ = aug_utils.sample_batch(image[None], masks, np.random.default_rng(0), augmentation=False,
+                                      images_per_batch=1, crops_per_image=1, crop=32, camera=camera)
+    np.testing.assert_allclose(crops[0], normalise_images(image[None], fov[None], "fov_standardise")[0], atol=1e-5)
+
+
+def test_strong_augmentation_standardises_with_the_augmented_statistics():
+    image, fov = photograph_and_fov(2, 64, 64)
+    camera = camera_aug.CameraAugmentation(image[None], fov[None], normalisation="fov_standardise", strong=True)
+    batch, _ = aug_utils.sample_batch(image[None], np.zeros((1, 64, 64)), np.random.default_rng(3),
+                                      images_per_batch=8, crops_per_image=1, crop=32, camera=camera,
+                                      zoom=((0.7, 1.4), 0.5))
+    inside = batch[batch != 0]
+    assert batch.shape == (8, 32, 32, 3) and np.isfinite(batch).all()
+    assert abs(inside.mean()) < 0.5 and 0.5 < inside.std() < 2
+    # The colour transforms act on crops and statistics alike.
+    crops, sample = camera_aug.strong_photometric(image[None, :8, :8], image[fov][:50], np.random.default_rng(0))
+    assert crops.dtype == sample.dtype == np.float32 and 0 <= crops.min() and crops.max() <= 1
+
+
+def test_faithful_batches_are_unchanged_by_the_new_options():
+    images = np.random.default_rng(4).random((2, 40, 40, 3)).astype(np.float32)
+    masks = np.zeros((2, 40, 40))
+    config = {"seed": 3, "augmentation": True, "batch_size": 8, "crop": 16, "steps_per_epoch": 2}
+    old_style = aug_utils.sample_batch(images, masks, np.random.default_rng([3, 0, 0]), images_per_batch=2, crop=16)
+    new_style = training.CropBatches(images, masks, config)[0]
+    np.testing.assert_array_equal(old_style[0], new_style[0])
+
+
+def test_folding_the_statistics_keeps_the_first_convolution_output():
+    rng = np.random.default_rng(5)
+    kernel, bias = rng.normal(size=(3, 3, 3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    mean, std = np.array([0.6, 0.3, 0.2], np.float32), np.array([0.2, 0.1, 0.05], np.float32)
+    standardised = rng.normal(size=(1, 10, 10, 3)).astype(np.float32)
+    layer = keras.layers.Conv2D(4, 3)
+    layer.build((None, 10, 10, 3))
+    layer.set_weights([kernel, bias])
+    expected = keras.ops.convert_to_numpy(layer(standardised * std + mean))
+    layer.set_weights(list(fold_standardisation(kernel, bias, mean, std)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(standardised)), expected, atol=1e-4)
+
+
+def test_segment_images_normalises_as_the_model_was_trained():
+    image, fov = photograph_and_fov(6, 48, 64)
+    inputs = keras.Input((None, None, 3))
+    red = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
+    maps = segment.segment_images(red, image[None], fovs=fov[None], normalisation="fov_standardise", progress=False)
+    np.testing.assert_allclose(maps[0], normalise_image(image, fov, "fov_standardise")[..., 0], atol=1e-5)
+
+
+def test_labels_and_masks_are_matched_as_datasets_name_them(tmp_path):
+    for name in ("Image_01L_1stHO.png", "Image_01R-vessels.png", "Image_02L.png", "Image_02L_1stHO.png",
+                 "Image_03L.gif", "01_test_mask.gif", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert match_companion(tmp_path, "Image_01L").name == "Image_01L_1stHO.png"
+    assert match_companion(tmp_path, "Image_01R").name == "Image_01R-vessels.png"
+    assert match_companion(tmp_path, "Image_03L").name == "Image_03L.gif"
+    assert match_companion(tmp_path, "Image_04L") is None
+    assert match_companion(tmp_path, "Image_0") is None  # a prefix that is not followed by _ or - is no match
+    with pytest.raises(ValueError, match="2 files .* could belong to Image_02L"):
+        match_companion(tmp_path, "Image_02L")
+    assert match_companion(tmp_path, "01_manual1", by_leading_id=True).name == "01_test_mask.gif"
+    assert match_companion(None, "anything") is None
+
+
+def test_vessel_fraction_warning():
+    assert "nearly empty" in photographs.vessel_fraction_warning(0.01)
+    assert "over-full" in photographs.vessel_fraction_warning(0.4)
+    assert photographs.vessel_fraction_warning(0.11) is None
+    fov = np.ones((10, 10), dtype=bool)
+    assert photographs.vessel_fraction(np.full((10, 10), 0.2), fov, 0.5) == 0.0
+
+
+def write_dataset(folder, rng, names, label_suffix="_1stHO", size=(120, 112)):
+    """A CHASE_DB1-like tree: images/NAME.jpg, labels/NAME_1stHO.png (0/1), masks/NAME.png (0/255)."""
+    for sub in ("images", "labels", "masks"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        image, vessels, fov = synthetic_sample(rng, *size)
+        Image.fromarray(image).save(folder / "images" / f"{name}.jpg", quality=95)
+        Image.fromarray(vessels.astype(np.uint8)).save(folder / "labels" / f"{name}{label_suffix}.png")
+        Image.fromarray(fov.astype(np.uint8) * 255).save(folder / "masks" / f"{name}.png")
+
+
+def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, capsys):
+    write_dataset(tmp_path / "set", np.random.default_rng(7), ["Image_01L", "Image_01R", "Image_02L"])
+    out = tmp_path / "out"
+    args = predict.get_args(["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
+                             "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file),
+                             "--output-dir", str(out), "--no-tta", "--name", "demo"])
+    assert predict.main(args) == 0
+    printed = capsys.readouterr()
+    assert "Pooled over the FOV of 3 photographs: AUC" in printed.out and "vessel fraction" in printed.out
+    folder = out / "demo" / "images"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["images"] == ["Image_01L", "Image_01R", "Image_02L"] and len(metrics["per_image"]) == 3
+    for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
+        assert (folder / name).stat().st_size > 0
+    # An independent scorer over the saved maps agrees with the pooled AUC.
+    from drive_data import read_binary_map
+
+    maps, truths = [], []
+    for name in metrics["images"]:
+        fov = read_binary_map(tmp_path / "set" / "masks" / f"{name}.png").astype(bool)
+        maps.append(np.load(folder / f"{name}_prob.npy")[fov])
+        truths.append(read_binary_map(tmp_path / "set" / "labels" / f"{name}_1stHO.png")[fov])
+        assert np.load(folder / f"{name}_prob.npy").shape == (120, 112)
+    expected = roc_auc_score(np.concatenate(truths), np.concatenate(maps))
+    assert round(metrics["pooled"]["roc_auc"], 4) == round(expected, 4)
+
+
+def test_a_missing_label_or_a_label_of_another_size_is_an_error(tmp_path, weights_file, capsys):
+    write_dataset(tmp_path / "set", np.random.default_rng(8), ["a", "b"])
+    (tmp_path / "set" / "labels" / "b_1stHO.png").unlink()
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "set" / "labels" / "a_1stHO.png")
+    args = predict.get_args(["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
+                             "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"), "--no-tta"])
+    assert predict.main(args) == 1
+    errors = capsys.readouterr().err
+    assert "no annotation for b" in errors
+    assert "a_1stHO.png is 50x50 but its image" in errors
+
+
+def test_args_of_photographs_are_checked(tmp_path, weights_file):
+    with pytest.raises(FileNotFoundError, match="--labels .* is not a folder"):
+        photographs.check_folders(argparse.Namespace(masks=None, labels=str(tmp_path / "nowhere")))
+    with pytest.raises(ValueError, match="go with --images"):
+        predict.main(predict.get_args(["--labels", str(tmp_path), "--weights", str(weights_file)]))

@@ -1,0 +1,120 @@
+"""Vessel measurements (issue 15) on synthetic maps with known answers, and measure.py's inputs."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+from skimage.draw import line
+
+import measure
+import vessel_measures
+
+
+def bar(width=7, length=200):
+    vessels = np.zeros((100, length + 100), dtype=bool)
+    vessels[50 - width // 2 : 50 - width // 2 + width, 50 : 50 + length] = True
+    return vessels
+
+
+def test_straight_bar():
+    values = vessel_measures.measure(bar())
+    assert abs(values["mean_width_px"] - 7) <= 0.5
+    assert abs(values["tortuosity"] - 1) <= 0.02
+    assert values["branch_points"] == 0 and values["end_points"] == 2
+    # The skeleton loses about half a width at each end.
+    assert abs(values["skeleton_length_px"] - (200 - 7)) <= 0.05 * (200 - 7)
+    # The cross-check: vessel area over skeleton length.
+    assert abs(values["width_from_area_px"] - 7) <= 0.5
+
+
+def test_semicircular_arc_has_tortuosity_half_pi():
+    rows, columns = np.mgrid[0:300, 0:300]
+    radius = np.hypot(rows - 150, columns - 150)
+    arc = (radius >= 97) & (radius <= 103) & (rows < 150)
+    assert abs(vessel_measures.measure(arc)["tortuosity"] / (np.pi / 2) - 1) <= 0.03
+
+
+def test_y_shape_has_one_branch_point_and_three_ends():
+    skeleton = np.zeros((200, 200), dtype=bool)
+    for row, column in ((20, 40), (20, 160), (180, 100)):
+        rows, columns = line(row, column, 100, 100)
+        skeleton[rows, columns] = True
+    values = vessel_measures.measure(ndimage.binary_dilation(skeleton, iterations=2))
+    assert values["branch_points"] == 1 and values["end_points"] == 3
+
+
+def test_fractal_dimension_of_a_line_and_a_square():
+    thin = np.zeros((512, 512), dtype=bool)
+    thin[256, 10:500] = True
+    assert abs(vessel_measures.fractal_dimension(thin) - 1) <= 0.05
+    square = np.zeros((512, 512), dtype=bool)
+    square[64:448, 64:448] = True
+    assert abs(vessel_measures.fractal_dimension(square) - 2) <= 0.05
+
+
+def test_vessels_outside_the_fov_are_ignored():
+    vessels = bar()
+    fov = np.zeros_like(vessels)
+    fov[:, :150] = True
+    outside = vessels.copy()
+    outside[:, 200:] = False
+    values = vessel_measures.measure(vessels, fov)
+    assert values == vessel_measures.measure(outside & fov, fov)
+    assert values["skeleton_length_px"] < 110
+    assert values["vessel_fraction"] == pytest.approx(np.count_nonzero(vessels & fov) / fov.sum())
+
+
+def test_empty_map_and_mismatched_fov_are_errors():
+    with pytest.raises(ValueError, match="no vessel pixel"):
+        vessel_measures.measure(np.zeros((50, 50), dtype=bool))
+    with pytest.raises(ValueError, match="the same size"):
+        vessel_measures.measure(bar(), np.ones((10, 10), dtype=bool))
+
+
+def run(tmp_path, *flags):
+    return measure.main(measure.get_args([*map(str, flags), "--output", str(tmp_path / "m.csv")]))
+
+
+def test_measure_writes_the_columns_and_a_figure_per_map(tmp_path):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    Image.fromarray(bar().astype(np.uint8) * 255).save(maps / "01_manual1.gif")
+    probabilities = np.where(bar(5), 0.9, 0.1).astype(np.float32)
+    np.save(maps / "02_prob.npy", probabilities)
+    np.save(maps / "03_prob.npy", probabilities)
+    run(tmp_path, maps / "01_manual1.gif", "--pixel-size-um", 10)
+    with open(tmp_path / "m.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == list(measure.COLUMNS + measure.PHYSICAL_COLUMNS)
+    assert abs(float(rows[0]["mean_width_um"]) - 70) <= 5
+    assert (tmp_path / "m_figures" / "01_manual1_widths.png").stat().st_size > 0
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run(tmp_path, maps / "01_manual1.gif")
+    # In a folder of predict.py output, the probability maps are the maps.
+    run(tmp_path, maps, "--threshold", 0.5, "--overwrite")
+    with open(tmp_path / "m.csv") as file:
+        assert [row["image"] for row in csv.DictReader(file)] == ["02_prob.npy", "03_prob.npy"]
+
+
+def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
+    maps = tmp_path / "maps"
+    masks = tmp_path / "masks"
+    maps.mkdir()
+    masks.mkdir()
+    np.save(maps / "a_prob.npy", np.linspace(0, 1, 100 * 300, dtype=np.float32).reshape(100, 300))
+    with pytest.raises(ValueError, match="pass --threshold"):
+        run(tmp_path, maps / "a_prob.npy")
+    assert not (tmp_path / "m_figures").exists()  # a failed run leaves nothing behind
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(maps / "empty.png")
+    with pytest.raises(ValueError, match="no vessel pixel"):
+        run(tmp_path, maps / "empty.png")
+    Image.fromarray(bar().astype(np.uint8) * 255).save(maps / "b.png")
+    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(masks / "b_mask.png")
+    with pytest.raises(ValueError, match="the same size"):
+        run(tmp_path, maps / "b.png", "--masks", masks)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        run(tmp_path, maps / "b.png", "--threshold", 2)
+    with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
+        run(tmp_path, tmp_path / "nowhere")
