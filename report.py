@@ -189,7 +189,12 @@ def describe_training(training):
     recipe = (f"{training['epochs']} epochs, learning rate /{1 / LR_DROP_FACTOR:g} after epoch "
               f"{', '.join(map(str, drops))}; "
               if drops else "")
-    return f"{recipe}{duration}, {training['hardware']}, {training['backend']}"
+    start = training.get("init_weights")
+    origin = f"fine-tuned from {Path(start).name.removesuffix('.weights.h5')}; " if start else ""
+    normalisation = training.get("normalisation") or "rgb255"
+    inputs = f"{normalisation} input, {training.get('photometric')} photometric augmentation; " if normalisation != "rgb255" else ""
+    trained_in = "trained in bfloat16; " if training.get("precision") == "bfloat16" else ""
+    return f"{origin}{inputs}{trained_in}{recipe}{duration}, {training['hardware']}, {training['backend']}"
 
 
 def result_row(name, metrics):

@@ -28,7 +28,7 @@ import numpy as np
 import aug_utils
 from camera_aug import CameraAugmentation
 from cli import HelpFormatter
-from devices import accelerator_present, native_bfloat16, distribution_scope, hardware_description, replica_count
+from devices import accelerator_present, distribution_scope, hardware_description, native_bfloat16, replica_count
 from drive_data import find_drive_dir, load_split
 from normalisation import DEFAULT_NORMALISATION, NORMALISATIONS, fold_standardisation, fov_statistics, model_normalisation
 from run_folder import (FINAL_WEIGHTS, INTERRUPTED_WEIGHTS, Checkpoint, TextLog, make_logger, prepare_run_dir,

@@ -97,3 +97,12 @@ def test_the_overlay_has_a_key_under_the_photograph(tmp_path, weights_file):
                                           "--output-dir", str(tmp_path / "out"), "--no-tta"])) == 0
     overlay = np.asarray(Image.open(tmp_path / "out" / "random" / "images" / "eye_overlay.png"))
     assert overlay.shape[1] == 96 and overlay.shape[0] > 96  # the photograph at its size, and the key under it
+
+
+def test_the_training_column_names_what_is_not_the_blogs():
+    facts = {"train_seconds": 5400, "hardware": "CPU", "backend": "tensorflow", "epochs": 16, "lr_drop_epochs": [13],
+             "precision": "bfloat16", "normalisation": "fov_standardise", "photometric": "strong",
+             "init_weights": "weights/unet_aug_lr_drop.weights.h5"}
+    described = report.describe_training(facts)
+    assert described.startswith("fine-tuned from unet_aug_lr_drop; fov_standardise input, strong photometric")
+    assert "trained in bfloat16" in described and "learning rate /10 after epoch 13" in described

@@ -23,11 +23,12 @@ def fake_split(count):
 
 
 def test_the_last_images_are_held_out():
-    images, masks, held_out = validation.hold_out(fake_split(20), 4)
-    assert len(images) == len(masks) == 16 and images[-1, 0, 0, 0] == 15
+    images, masks, fovs, held_out = validation.hold_out(fake_split(20), 4)
+    assert len(images) == len(masks) == len(fovs) == 16 and images[-1, 0, 0, 0] == 15
     assert held_out["ids"] == [37, 38, 39, 40] and held_out["images"][0, 0, 0, 0] == 16
-    images, masks, held_out = validation.hold_out(fake_split(20), 0)
-    assert len(images) == 20 and held_out is None
+    assert held_out["masks"].shape == (4, 4, 4)
+    images, masks, fovs, held_out = validation.hold_out(fake_split(20), 0)
+    assert len(images) == len(fovs) == 20 and held_out is None
     for count in (-1, 20):
         with pytest.raises(ValueError, match="--validation-images must be between 0 and 19"):
             validation.hold_out(fake_split(20), count)
