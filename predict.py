@@ -5,7 +5,8 @@
     python predict.py --precision bfloat16              # 2x faster where bfloat16 is native
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
-    python predict.py --images photos/                  # your own fundus photographs
+    python predict.py --images photos/                  # your own photographs, with the model for other cameras
+    python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of a model trained with the default
@@ -19,8 +20,10 @@ DRIVE mode writes output/<name>/test/: NN_prob.npy (float32 584x565 probabilitie
 NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.png,
 metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
 regenerates output/results.md and output/results.json from every evaluated run.
---images mode writes output/<name>/images/: per photograph a probability map, a binary vessel
-map and an overlay. Without DRIVE and without --images it runs on scikit-image's sample retina.
+--images mode (photographs.py) writes output/<name>/images/: per photograph a probability map, a
+binary vessel map and an overlay; for the folder each photograph's vessel fraction and vessel
+measurements, and with --labels the scores and a difference grid. Without DRIVE and without
+--images it runs on scikit-image's sample retina.
 """
 
 import argparse
@@ -36,9 +39,9 @@ import numpy as np
 import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 import devices
 import photographs
-from cli import HelpFormatter, summary
 import report
 import segment
+from cli import HelpFormatter, summary
 from drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from image_files import list_images
 from metrics import evaluate, roc_and_pr_curves
