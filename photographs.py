@@ -110,7 +110,7 @@ def predict_photographs(model, files, out_dir, args, normalisation):
         if label is not None:
             scores = evaluate(probabilities, label, fov, args.threshold)["pooled"]
             summary += f", AUC {scores['roc_auc']:.4f}, F1 {scores['at_threshold']['f1']:.4f}"
-            scored.append((path.stem, probabilities, label, fov))
+            scored.append((path.stem, probabilities, label, fov, scores))
         print(f"[{number}/{len(files)}] {path.name}: {image.shape[1]}x{image.shape[0]}, {summary}")
         warning = vessel_fraction_warning(fraction)
         if warning:
@@ -139,18 +139,17 @@ def write_fractions(path, fractions):
 
 
 def pooled_scores(scored, threshold):
-    """evaluate() over the FOV pixels of photographs of any sizes: pooled, and per photograph."""
-    pixels = [(probabilities[fov], label[fov]) for _, probabilities, label, fov in scored]
-    pooled = evaluate(np.concatenate([p for p, _ in pixels])[None], np.concatenate([t for _, t in pixels])[None],
-                      np.ones((1, sum(len(p) for p, _ in pixels)), dtype=bool), threshold)["pooled"]
-    per_image = [evaluate(probabilities, label, fov, threshold)["pooled"] for _, probabilities, label, fov in scored]
-    return pooled, per_image
+    """evaluate()'s pooled scores over the FOV pixels of photographs of any sizes together."""
+    pixels = [(probabilities[fov], label[fov]) for _, probabilities, label, fov, _ in scored]
+    return evaluate(np.concatenate([p for p, _ in pixels])[None], np.concatenate([t for _, t in pixels])[None],
+                    np.ones((1, sum(len(p) for p, _ in pixels)), dtype=bool), threshold)["pooled"]
 
 
 def write_scores(out_dir, scored, args):
-    """metrics.json, per_image.csv and difference_grid.png of the annotated photographs."""
-    pooled, per_image = pooled_scores(scored, args.threshold)
-    names = [stem for stem, *_ in scored]
+    """metrics.json, per_image.csv and difference_grid.png of the annotated photographs, whose
+    own scores (their last element) were computed as each was segmented."""
+    pooled = pooled_scores(scored, args.threshold)
+    names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
     metrics = {"labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
                "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
