@@ -23,11 +23,17 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
+import matplotlib
 
-import vessel_measures
-from drive_data import read_pixels, read_rgb_image
-from image_files import IMAGE_SUFFIXES, list_images, match_companion
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
+from skimage.morphology import skeletonize  # noqa: E402
+
+import vessel_measures  # noqa: E402
+from drive_data import read_pixels, read_rgb_image  # noqa: E402
+from image_files import IMAGE_SUFFIXES, list_images, match_companion  # noqa: E402
 
 COLUMNS = ("image", "vessel_fraction", "skeleton_length_px", "mean_width_px", "branch_points", "end_points",
            "tortuosity", "fractal_dimension")
@@ -111,18 +117,10 @@ def write_csv(path, rows, pixel_size_um):
 
 def save_width_figure(path, vessels, background, title):
     """The skeleton coloured by local width (pixels), over the photograph or, without one, the map."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from skimage.morphology import skeletonize
-
     skeleton = skeletonize(vessels)
     widths = np.full(vessels.shape, np.nan)
     widths[skeleton] = vessel_measures.local_widths(vessels, skeleton)
     # Thicken the one-pixel skeleton for display only, keeping each pixel's own width.
-    from scipy import ndimage
-
     shown = ndimage.grey_dilation(np.nan_to_num(widths, nan=-1), size=3)
     shown = np.where(shown >= 0, shown, np.nan)
     height, width = vessels.shape
