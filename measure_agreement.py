@@ -7,7 +7,8 @@ images, and a Bland-Altman figure per measure.
 
 Each measure (vessel_measures.py) is taken from the model's maps cut at --threshold, from
 2nd_manual and from 1st_manual, inside the FOV. Writes output/measure_agreement/agreement.md
-(the table it prints) and bland_altman.png.
+(the table it prints) and bland_altman.png; another --threshold, such as the one
+choose_threshold.py picks on the training images, writes output/measure_agreement_t<threshold>/.
 """
 
 import argparse
@@ -35,8 +36,15 @@ def get_args(argv=None):
     parser.add_argument("--maps", default=str(DEFAULT_MAPS), help="predict.py's DRIVE output folder (NN_prob.npy)")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability from which a pixel is vessel")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
-    parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where agreement.md and bland_altman.png go")
+    parser.add_argument("--output-dir", help="where agreement.md and bland_altman.png go (default: "
+                        "output/measure_agreement at threshold 0.5, else output/measure_agreement_t<threshold>)")
     return parser.parse_args(argv)
+
+
+def default_output_dir(threshold):
+    """output/measure_agreement for the blog's 0.5, and a folder of its own for each other
+    threshold, so that one threshold's table never replaces another's."""
+    return OUTPUT_DIR if threshold == 0.5 else OUTPUT_DIR.with_name(f"{OUTPUT_DIR.name}_t{threshold:g}")
 
 
 def measure_all(maps, fovs):
@@ -107,7 +115,7 @@ def main(args):
     model = measure_all([np.load(path) >= args.threshold for path in map_files], test.masks)
     second, first = measure_all(test.manual2, test.masks), measure_all(test.manual1, test.masks)
     table = agreement_table(model, second, first)
-    out_dir = Path(args.output_dir)
+    out_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args.threshold)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "agreement.md").write_text(table)
     save_bland_altman(out_dir / "bland_altman.png", model, second, first,

@@ -25,6 +25,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+import allocator
 import aug_utils
 from camera_aug import CameraAugmentation
 from cli import HelpFormatter
@@ -223,13 +224,23 @@ class FollowEpochs(keras.callbacks.Callback):
         self.batches.epoch = epoch
 
 
-def fit_epochs(model, batches, first_epoch, last_epoch, callbacks=(), verbose="auto"):
+class KeepFreedMemory(keras.callbacks.Callback):
+    """Re-applies allocator.keep_freed_memory() before every step, after TensorFlow's generator
+    dataset has lowered glibc's thresholds; without it each step unmapped and faulted in its
+    buffers again, and epochs ran up to 1.6x slower and unevenly (allocator.py)."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        allocator.keep_freed_memory()
+
+
+def fit_epochs(model, batches, first_epoch, last_epoch, callbacks=(), verbose="auto", keep_freed_memory=True):
     """Train epochs first_epoch + 1 ... last_epoch of CropBatches through model.fit, as the
     training scripts and bench/bench_train.py do."""
     # shuffle=False: each batch is already random, and Keras would otherwise reorder an epoch's
     # batches with NumPy's global generator, whose state a resumed run does not share.
-    model.fit(batches, epochs=last_epoch, initial_epoch=first_epoch, callbacks=[FollowEpochs(batches), *callbacks],
-              verbose=verbose, shuffle=False)
+    memory = [KeepFreedMemory()] if keep_freed_memory else []
+    model.fit(batches, epochs=last_epoch, initial_epoch=first_epoch,
+              callbacks=[FollowEpochs(batches), *memory, *callbacks], verbose=verbose, shuffle=False)
 
 
 def learning_rate_at(epoch, config):

@@ -2,6 +2,7 @@
 and project the faithful recipe's 100 epochs in each precision the machine computes natively.
 
     python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax] [--skip-epochs]
+    python bench/bench_train.py --compare-allocator   # glibc as TensorFlow leaves it vs allocator.py
 
 Prints (a) batches/s of the project's augmented crop pipeline and of a reference written in
 the original's style (each batch reads 4 images from disk with PIL and warps each whole image
@@ -10,7 +11,12 @@ with scipy), and their ratio; (b) the median seconds of one faithful training st
 than the step eats them; (c) for float32 and, where it is native (a GPU, or a CPU with
 avx512_bf16 or amx_bf16), mixed bfloat16: a warm-up epoch, then two whole 125-step epochs through
 model.fit as the training scripts run them, beside the train_on_batch step median measured in the
-same run. Its last line is the projection, e.g. "100 epochs projected: float32 110 min, bfloat16 58 min".
+same run, and where an epoch's time goes: the median step inside model.fit, the time between
+steps, and the batches the input pipeline makes on its own threads. Its last line is the
+projection, e.g. "100 epochs projected: float32 110 min, bfloat16 58 min".
+
+Run it on an idle machine: on 2 cores any other process takes its share of every step (it warns
+when the load average says another process is running).
 """
 
 import argparse
@@ -30,6 +36,10 @@ def get_args():
     parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of each measurement")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
+    parser.add_argument("--compare-allocator", action="store_true",
+                        help="only compare glibc's allocator as TensorFlow leaves it with the project's setting "
+                             "(allocator.py): alternating 30-step epochs, with page faults, kernel time and idle CPU "
+                             "(about 5 minutes on a 2-core CPU)")
     parser.add_argument("--skip-epochs", action="store_true",
                         help="leave out (c), the whole epochs (3 epochs per precision: 4 to 10 minutes on a 2-core CPU)")
     return parser.parse_args()
@@ -103,6 +113,9 @@ def main():
     print(f"    pipeline, reference: {1 / reference_median:8.1f} batches/s, {describe(reference)}")
     print(f"    project / reference speed: {reference_median / ours_median:.1f}x (target >= 10x)")
 
+    if args.compare_allocator:
+        compare_allocator(batches.dataset, config)
+        return
     x, y = batches.dataset[0]
     step_medians = {}
     for jit in (False, True):
@@ -119,6 +132,7 @@ def main():
           f"{step_medians[True] / step_medians[False]:.2f}x the time")
     print(f"    pipeline makes batches {step_median / ours_median:.0f}x faster than the step uses them (target >= 10x)")
     if not args.skip_epochs:
+        warn_if_busy()
         precisions = ["float32"] + (["bfloat16"] if devices.native_bfloat16() else [])
         minutes = {precision: time_epochs(batches.dataset, {**config, "precision": precision}, x, y, args.repeats)
                    for precision in precisions}
@@ -141,24 +155,134 @@ def time_epochs(dataset, config, x, y, repeats):
     training.compile_model(model, config)
     steps = config["steps_per_epoch"]
 
-    class EpochTimer(keras.callbacks.Callback):
+    class Timer(keras.callbacks.Callback):
+        """Records each epoch's seconds, and the seconds inside each step and between steps."""
+
         def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
+            self.epoch_started, self.step_ended = time.perf_counter(), None
 
         def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.started)
+            epochs.append(time.perf_counter() - self.epoch_started)
 
-    seconds = []
-    training.fit_epochs(model, dataset, 0, 3, callbacks=[EpochTimer()], verbose=0)
+        def on_train_batch_begin(self, batch, logs=None):
+            self.step_started = time.perf_counter()
+            if self.step_ended is not None:
+                between.append(self.step_started - self.step_ended)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step_ended = time.perf_counter()
+            inside.append(self.step_ended - self.step_started)
+
+    epochs, inside, between = [], [], []
+    batches = TimedBatches(dataset)
+    training.fit_epochs(model, batches, 0, 3, callbacks=[Timer()], verbose=0)
     step_median = statistics.median(timed(lambda: model.train_on_batch(x, y), repeats, warmup=2))
     keras.mixed_precision.set_global_policy("float32")
-    timed_epochs = seconds[1:]
+    timed_epochs = epochs[1:]
     per_step = [epoch / steps for epoch in timed_epochs]
-    print(f"(c) {config['precision']}, XLA {'on' if config['jit'] else 'off'}: warm-up epoch {seconds[0]:.1f} s, then "
+    print(f"(c) {config['precision']}, XLA {'on' if config['jit'] else 'off'}: warm-up epoch {epochs[0]:.1f} s, then "
           f"{', '.join(f'{epoch:.1f}' for epoch in timed_epochs)} s ({', '.join(f'{value:.3f}' for value in per_step)} "
           f"s/step); train_on_batch step median {step_median:.3f} s, so an epoch is "
           f"{statistics.mean(timed_epochs) / (steps * step_median):.2f}x {steps} steps (target <= 1.10x)")
+    print(f"    where the timed epochs went: step median {statistics.median(inside[steps:]):.3f} s inside model.fit "
+          f"(max {max(inside[steps:]):.3f}), {sum(between[steps:]):.2f} s between steps in all; the input pipeline "
+          f"made each batch in {statistics.median(batches.seconds):.3f} s on {len(batches.threads)} threads of its "
+          "own, which share the CPUs with the step")
     return 100 * statistics.mean(timed_epochs) / 60
+
+
+def compare_allocator(dataset, config, steps=30, rounds=4):
+    """Alternate short model.fit epochs between glibc's thresholds as TensorFlow's generator
+    dataset leaves them and as allocator.keep_freed_memory() sets them, after a warm-up epoch,
+    and print each epoch's seconds per step, page faults, kernel CPU time and idle CPU share."""
+    import resource
+
+    import keras
+
+    import allocator
+    import training
+
+    keras.utils.set_random_seed(0)
+    model = training.build_model(config)
+    training.compile_model(model, config)
+    modes = ["tensorflow"] + ["tensorflow", "kept"] * rounds
+    results = {"tensorflow": [], "kept": []}
+
+    def machine_idle_and_total():
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+
+    class Compare(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.mode = modes[epoch]
+            self.usage, self.machine, self.started = (resource.getrusage(resource.RUSAGE_SELF), machine_idle_and_total(),
+                                                      time.perf_counter())
+
+        def on_train_batch_begin(self, batch, logs=None):
+            (allocator.keep_freed_memory if self.mode == "kept" else allocator.tensorflow_default)()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = (time.perf_counter() - self.started) / steps
+            usage, (idle, total) = resource.getrusage(resource.RUSAGE_SELF), machine_idle_and_total()
+            faults = (usage.ru_minflt - self.usage.ru_minflt) / steps
+            kernel = (usage.ru_stime - self.usage.ru_stime) / steps
+            idle_share = (idle - self.machine[0]) / max(total - self.machine[1], 1)
+            label = "warm-up" if epoch == 0 else self.mode
+            print(f"    epoch {epoch + 1} ({label}): {seconds:.3f} s/step, {faults:,.0f} page faults/step, "
+                  f"kernel {kernel:.3f} s/step, CPUs idle {idle_share:.0%}", flush=True)
+            if epoch:
+                results[self.mode].append(seconds)
+
+    print(f"Allocator: {len(modes)} epochs of {steps} steps through model.fit, the first a warm-up; 'tensorflow' is "
+          "glibc as TensorFlow's generator dataset leaves it, 'kept' is allocator.keep_freed_memory()")
+    short = training.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
+    training.fit_epochs(model, short, 0, len(modes), callbacks=[Compare()], verbose=0, keep_freed_memory=False)
+    tensorflow, kept = statistics.median(results["tensorflow"]), statistics.median(results["kept"])
+    print(f"median s/step: tensorflow {tensorflow:.3f}, kept {kept:.3f}: the project's setting takes "
+          f"{kept / tensorflow:.2f}x the time")
+
+
+def busy_cpus(seconds=2.0):
+    """How many CPUs other processes kept busy over `seconds` while this one slept (from
+    /proc/stat; None where it does not exist)."""
+    def busy_and_total():
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+    if not Path("/proc/stat").is_file():
+        return None
+    busy_before, total_before = busy_and_total()
+    time.sleep(seconds)
+    busy_after, total_after = busy_and_total()
+    return os.cpu_count() * (busy_after - busy_before) / max(total_after - total_before, 1)
+
+
+def warn_if_busy():
+    """Warn when other processes keep a CPU busy: on a 2-core machine they slow every step, and
+    epochs measured beside them are not the project's figures."""
+    busy = busy_cpus()
+    if busy is not None and busy > 0.25:
+        print(f"WARNING: other processes kept {busy:.1f} of {os.cpu_count()} CPUs busy just before the epochs; "
+              "the epoch times below include their share.")
+
+
+def TimedBatches(dataset):
+    """A copy of the CropBatches `dataset` that records how long each batch takes to make and on
+    which thread (model.fit makes them on threads of tf.data, beside the training step)."""
+    import threading
+
+    class Timed(type(dataset)):
+        def __getitem__(self, step):
+            started = time.perf_counter()
+            batch = super().__getitem__(step)
+            self.seconds.append(time.perf_counter() - started)
+            self.threads.add(threading.current_thread().name)
+            return batch
+
+    timed_dataset = Timed(dataset.images, dataset.masks, dataset.config)
+    timed_dataset.seconds, timed_dataset.threads = [], set()
+    return timed_dataset
 
 
 class CropCounter:

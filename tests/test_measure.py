@@ -118,3 +118,31 @@ def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
         run(tmp_path, maps / "b.png", "--threshold", 2)
     with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
         run(tmp_path, tmp_path / "nowhere")
+
+
+def random_vessel_maps(count=6, size=160, seed=0):
+    """Maps of a few random straight vessels 3-5 px wide, each map different, so that every
+    measure varies over the maps and its correlation is defined."""
+    rng = np.random.default_rng(seed)
+    maps = np.zeros((count, size, size), dtype=bool)
+    for vessels in maps:
+        for _ in range(rng.integers(3, 7)):
+            rows, columns = line(*rng.integers(5, size - 5, 4))
+            vessels[rows, columns] = True
+        vessels[:] = ndimage.binary_dilation(vessels, iterations=int(rng.integers(1, 3)))
+    return maps
+
+
+def test_choose_threshold_picks_the_threshold_that_reproduces_the_annotation():
+    import choose_threshold
+
+    manual = random_vessel_maps()
+    # Blurred annotations: cut at 0.5 they give the annotation back, cut lower they are fatter
+    # and cut higher thinner, so 0.5 must win.
+    probabilities = np.stack([ndimage.gaussian_filter(vessels.astype(float), 1.0) for vessels in manual])
+    fovs = np.ones(manual.shape, dtype=bool)
+    rows = choose_threshold.threshold_table(probabilities, manual, fovs, [0.15, 0.5, 0.85])
+    assert [row[0] for row in rows] == [0.15, 0.5, 0.85]
+    assert choose_threshold.best_threshold(rows) == 0.5
+    assert rows[1][2] < 0.05 < min(rows[0][2], rows[2][2])
+    assert "| 0.5 |" in choose_threshold.format_table(rows)
