@@ -15,6 +15,7 @@ The normalisation a model was trained with is recorded as "normalisation" in its
 """
 
 import numpy as np
+from scipy import ndimage
 
 NORMALISATIONS = ("rgb255", "fov_standardise")
 # What a model whose config predates the setting was trained with.
@@ -61,6 +62,15 @@ def normalise_image(image, fov, method):
         return image
     standardised = standardise(image, *fov_statistics(image, fov))
     return standardised if fov is None else np.where(fov[..., None], standardised, np.float32(0.0))
+
+
+def fill_outside(image, inside):
+    """`image` (H, W, C) with every pixel outside the bool mask `inside` (H, W) replaced by the
+    value of the nearest pixel inside it, so that no edge is left where `inside` ends."""
+    if inside.all() or not inside.any():
+        return image
+    rows, columns = ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True)
+    return image[rows, columns]
 
 
 def normalise_images(images, fovs, method):

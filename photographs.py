@@ -72,7 +72,8 @@ def segment_one(model, path, args, normalisation):
     mask_path = match_companion(args.masks, path.stem)
     fov = load_annotation(mask_path, path, image.shape).astype(bool) if mask_path else segment.estimate_fov(image)
     label = load_annotation(label_path, path, image.shape) if label_path else None
-    probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation)
+    probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation,
+                                               rim_fill_px=args.rim_fill)
     return image, probabilities, fov, label, "mask" if mask_path else "estimated"
 
 
@@ -151,6 +152,7 @@ def write_scores(out_dir, scored, args):
     pooled = pooled_scores(scored, args.threshold)
     names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
     metrics = {"labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
+               "rim_fill_px": args.rim_fill,
                "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with open(out_dir / "per_image.csv", "w", newline="") as file:

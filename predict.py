@@ -68,6 +68,10 @@ def get_args(argv=None):
     parser.add_argument("--images", help="a photograph or a folder of them, instead of DRIVE")
     parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
     parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
+    parser.add_argument("--rim-fill", type=float, default=segment.RIM_FILL_PX, metavar="PX",
+                        help="with --images and a model trained on standardised input: fill the FOV's outer PX "
+                             "pixels (at DRIVE's scale) from further in, so that a mask's dark rim is not taken "
+                             "for a vessel; 0 turns it off")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help="probability from which a pixel counts as vessel, strictly between 0 and 1")
@@ -202,6 +206,8 @@ def main(args):
         raise ValueError("--batch-size must be at least 1.")
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
+    if args.rim_fill < 0:
+        raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
     if (args.masks or args.labels) and not args.images:
         raise ValueError("--masks and --labels go with --images.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)

@@ -17,7 +17,7 @@ import segment
 import training
 from conftest import synthetic_sample
 from image_files import match_companion
-from normalisation import fold_standardisation, model_normalisation, normalise_image, normalise_images
+from normalisation import fill_outside, fold_standardisation, model_normalisation, normalise_image, normalise_images
 
 
 def photograph_and_fov(seed=0, height=40, width=48):
@@ -184,3 +184,32 @@ def test_args_of_photographs_are_checked(tmp_path, weights_file):
         photographs.check_folders(argparse.Namespace(masks=None, labels=str(tmp_path / "nowhere")))
     with pytest.raises(ValueError, match="go with --images"):
         predict.main(predict.get_args(["--labels", str(tmp_path), "--weights", str(weights_file)]))
+
+
+def test_fill_outside_copies_the_nearest_inside_pixel():
+    image = np.arange(5 * 6 * 1, dtype=np.float32).reshape(5, 6, 1)
+    inside = np.zeros((5, 6), dtype=bool)
+    inside[1:4, 2:5] = True
+    filled = fill_outside(image, inside)
+    np.testing.assert_array_equal(filled[inside], image[inside])
+    assert filled[0, 0, 0] == image[1, 2, 0] and filled[4, 5, 0] == image[3, 4, 0] and filled[2, 0, 0] == image[2, 2, 0]
+    np.testing.assert_array_equal(fill_outside(image, np.ones((5, 6), dtype=bool)), image)
+
+
+def test_a_dark_rim_inside_the_mask_is_filled_before_the_network(monkeypatch):
+    """A model that returns its red input channel shows what the network sees: with the rim fill
+    the mask's dark outer ring takes the values further in; without it the ring stays darker."""
+    rows, columns = np.mgrid[0:120, 0:120]
+    radius = np.hypot(rows - 60, columns - 60)
+    fov = radius <= 54
+    image = np.where((radius <= 50)[..., None], np.float32(0.6), np.float32(0.05)) * np.ones(3, dtype=np.float32)
+    inputs = keras.Input((None, None, 3))
+    red = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
+    ring = fov & (radius > 52)
+    monkeypatch.setattr(segment, "DRIVE_FOV_DIAMETER", 109)  # keep the photograph at its own scale
+    plain = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=0)
+    filled = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=6)
+    assert plain[ring].mean() < plain[fov & (radius < 40)].mean() - 1
+    assert abs(filled[ring].mean() - filled[fov & (radius < 40)].mean()) < 0.05
+    with pytest.raises(ValueError, match="--rim-fill must be 0"):
+        predict.main(predict.get_args(["--images", "x.png", "--rim-fill", "-1"]))
