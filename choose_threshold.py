@@ -27,8 +27,7 @@ import segment
 from cli import HelpFormatter, summary
 from drive_data import find_drive_dir, load_split
 from measure_agreement import MEASURES, agreement, measure_all
-from normalisation import model_normalisation
-from report import training_facts
+from predict import weights_choice
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS = PROJECT_DIR / "weights" / "unet_aug_lr_drop.weights.h5"
@@ -58,13 +57,11 @@ def training_maps(weights, training, tta, cache):
         if str(cached["key"]) == key and cached["maps"].shape[0] == len(training.ids):
             print(f"Reusing the training maps in {cache}")
             return cached["maps"].astype(np.float32)
-    stem = Path(weights).name.removesuffix(".weights.h5")
-    config = Path(weights).with_name(f"{stem}.config.json")
-    facts = training_facts(config, Path(weights).with_name(f"{stem}.train.log")) if config.is_file() else None
-    model = segment.load_model(weights, facts["encoder"] if facts else "scratch", facts["dropout"] if facts else 0.1)
+    choice = weights_choice(weights)
+    model = segment.load_model(choice.weights, choice.encoder, choice.dropout)
     print(f"Segmenting the {len(training.ids)} DRIVE training images with {weights}")
     maps = segment.segment_images(model, training.images, tta=tta, fovs=training.masks,
-                                  normalisation=model_normalisation(facts))
+                                  normalisation=choice.normalisation)
     np.savez_compressed(cache, maps=maps.astype(np.float16), key=key)
     return maps
 

@@ -50,16 +50,23 @@ def standardise(image, mean, std):
     return ((image - mean) / np.maximum(std, MIN_STD)).astype(np.float32)
 
 
-def normalise_image(image, fov, method):
+def normalise_image(image, fov, method, rim_fill=0):
     """The network input for one photograph (H, W, 3) in [0, 1] with its FOV (H, W) bool or None.
 
     "rgb255" returns the image unchanged (it is already RGB/255); "fov_standardise" returns each
-    channel standardised over the FOV, and 0 outside it. Returns float32 (H, W, 3).
+    channel standardised over the FOV, and 0 outside it. With `rim_fill` pixels (fov_standardise
+    only, as predict.py --images uses it), the statistics come from the FOV less its outer
+    `rim_fill` pixels, and that rim and the outside take the value of the nearest pixel further
+    in, so that a mask's dark edge leaves no edge in the input. Returns float32 (H, W, 3).
     """
     check_normalisation(method)
     image = np.asarray(image, dtype=np.float32)
     if method == "rgb255":
         return image
+    if fov is not None and round(rim_fill) >= 1:
+        inside = ndimage.binary_erosion(fov, iterations=int(round(rim_fill)))
+        if inside.any():
+            return fill_outside(standardise(image, *fov_statistics(image, inside)), inside)
     standardised = standardise(image, *fov_statistics(image, fov))
     return standardised if fov is None else np.where(fov[..., None], standardised, np.float32(0.0))
 

@@ -124,15 +124,25 @@ def resolve_model(args, drive_dir=None):
             hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
                     if not args.weights else "Check the path.")
             raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
-        name = weights.name.removesuffix(".weights.h5").removesuffix(".h5")
-        config_path = weights.with_name(f"{name}.config.json")
-        training = (report.training_facts(config_path, weights.with_name(f"{name}.train.log"))
-                    if config_path.is_file() else None)
-        encoder, dropout = (training["encoder"], training["dropout"]) if training else (args.encoder or "scratch", 0.1)
+        choice = weights_choice(weights, args.encoder)
+        weights, encoder, dropout, name, training = (choice.weights, choice.encoder, choice.dropout, choice.name,
+                                                     choice.training)
     if args.encoder and args.encoder != encoder:
         raise ValueError(f"--encoder {args.encoder} contradicts the model's config, which says {encoder}; "
                          "drop --encoder, which is only for weights without a config.")
     return ModelChoice(weights, encoder, dropout, name, training, model_normalisation(training))
+
+
+def weights_choice(weights, encoder=None):
+    """The ModelChoice of a weights file, from the <stem>.config.json and <stem>.train.log beside
+    it; without a config, `encoder` (default scratch) and the blog's dropout."""
+    weights = Path(weights)
+    name = weights.name.removesuffix(".weights.h5").removesuffix(".h5")
+    config_path = weights.with_name(f"{name}.config.json")
+    training = (report.training_facts(config_path, weights.with_name(f"{name}.train.log"))
+                if config_path.is_file() else None)
+    architecture, dropout = (training["encoder"], training["dropout"]) if training else (encoder or "scratch", 0.1)
+    return ModelChoice(weights, architecture, dropout, name, training, model_normalisation(training))
 
 
 def output_name(args, model_name):

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
+from normalisation import DEFAULT_NORMALISATION, model_normalisation  # noqa: E402
 from run_folder import RECIPE_KEYS, training_seconds  # noqa: E402
 from training import LR_DROP_FACTOR  # noqa: E402
 
@@ -191,8 +192,9 @@ def describe_training(training):
               if drops else "")
     start = training.get("init_weights")
     origin = f"fine-tuned from {Path(start).name.removesuffix('.weights.h5')}; " if start else ""
-    normalisation = training.get("normalisation") or "rgb255"
-    inputs = f"{normalisation} input, {training.get('photometric')} photometric augmentation; " if normalisation != "rgb255" else ""
+    normalisation = model_normalisation(training)
+    inputs = (f"{normalisation} input, {training.get('photometric')} photometric augmentation; "
+              if normalisation != DEFAULT_NORMALISATION else "")
     trained_in = "trained in bfloat16; " if training.get("precision") == "bfloat16" else ""
     return f"{origin}{inputs}{trained_in}{recipe}{duration}, {training['hardware']}, {training['backend']}"
 

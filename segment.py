@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters, transform
 
-from normalisation import fill_outside, normalise_image, normalise_images
+from normalisation import normalise_image, normalise_images
 from run_folder import FINAL_WEIGHTS, read_run_config
 from unet import SIZE_MULTIPLE, build_unet
 
@@ -167,22 +167,12 @@ def fov_diameter(fov):
     return max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1) if columns.size else 0
 
 
-def rim_filled_input(image, fov, rim_pixels):
-    """The standardised network input of a photograph whose FOV's outer `rim_pixels` (at the
-    photograph's own scale) and surround are filled from the nearest pixel further in; the
-    statistics come from the pixels inside that rim. Returns float32 (H, W, 3)."""
-    inside = ndimage.binary_erosion(fov, iterations=int(round(rim_pixels))) if rim_pixels >= 0.5 else fov
-    if not inside.any():
-        inside = fov
-    return fill_outside(normalise_image(image, inside, "fov_standardise"), inside)
-
-
 def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim_fill_px=RIM_FILL_PX):
     """Probabilities for one photograph of any size, normalised as the model was trained and
     rescaled so its FOV matches DRIVE's.
 
     With the "fov_standardise" normalisation, the FOV's outer `rim_fill_px` pixels (at DRIVE's
-    scale; 0 turns it off) are filled in first (rim_filled_input). Returns a (H, W) map of the
+    scale; 0 turns it off) are filled in first (normalise_image's rim_fill). Returns a (H, W) map of the
     photograph's own size; outside the FOV it is 0.
     """
     if min(image.shape[:2]) < MIN_IMAGE_SIZE:
@@ -191,10 +181,7 @@ def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim
     if diameter < MIN_IMAGE_SIZE:
         raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
     scale = DRIVE_FOV_DIAMETER / diameter
-    if normalisation == "fov_standardise" and rim_fill_px > 0:
-        normalised = rim_filled_input(image, fov, rim_fill_px / scale)
-    else:
-        normalised = normalise_image(image, fov, normalisation)
+    normalised = normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale)
     scaled = transform.rescale(normalised, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
     probabilities = segment_images(model, scaled[None].astype(np.float32), tta=tta, progress=False)[0]
     probabilities = transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)

@@ -208,14 +208,10 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
     modes = ["tensorflow"] + ["tensorflow", "kept"] * rounds
     results = {"tensorflow": [], "kept": []}
 
-    def machine_idle_and_total():
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return fields[3] + fields[4], sum(fields)
-
     class Compare(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.mode = modes[epoch]
-            self.usage, self.machine, self.started = (resource.getrusage(resource.RUSAGE_SELF), machine_idle_and_total(),
+            self.usage, self.machine, self.started = (resource.getrusage(resource.RUSAGE_SELF), cpu_jiffies(),
                                                       time.perf_counter())
 
         def on_train_batch_begin(self, batch, logs=None):
@@ -223,7 +219,7 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = (time.perf_counter() - self.started) / steps
-            usage, (idle, total) = resource.getrusage(resource.RUSAGE_SELF), machine_idle_and_total()
+            usage, (idle, total) = resource.getrusage(resource.RUSAGE_SELF), cpu_jiffies()
             faults = (usage.ru_minflt - self.usage.ru_minflt) / steps
             kernel = (usage.ru_stime - self.usage.ru_stime) / steps
             idle_share = (idle - self.machine[0]) / max(total - self.machine[1], 1)
@@ -242,20 +238,23 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
           f"{kept / tensorflow:.2f}x the time")
 
 
+def cpu_jiffies():
+    """(idle, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat's
+    first line; idle counts iowait too."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
 def busy_cpus(seconds=2.0):
     """How many CPUs other processes kept busy over `seconds` while this one slept (from
     /proc/stat; None where it does not exist)."""
-    def busy_and_total():
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle and iowait
-        return sum(fields) - idle, sum(fields)
-
     if not Path("/proc/stat").is_file():
         return None
-    busy_before, total_before = busy_and_total()
+    idle_before, total_before = cpu_jiffies()
     time.sleep(seconds)
-    busy_after, total_after = busy_and_total()
-    return os.cpu_count() * (busy_after - busy_before) / max(total_after - total_before, 1)
+    idle_after, total_after = cpu_jiffies()
+    total = max(total_after - total_before, 1)
+    return os.cpu_count() * (total - (idle_after - idle_before)) / total
 
 
 def warn_if_busy():
