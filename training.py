@@ -94,8 +94,10 @@ def get_parser(description, run_name):
     parser.add_argument("--data-parallel", action="store_true",
                         help="replicate the model on every visible device and split each batch between them")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed", "bfloat16"), default="auto",
-                        help="auto: mixed float16 on a GPU, float32 on the CPU; bfloat16 computes in bfloat16 with "
-                             "float32 weights, for CPUs with native bfloat16 (avx512_bf16 or amx_bf16)")
+                        help="auto: mixed float16 on a GPU, float32 on the CPU (the blog's recipe, even where "
+                             "bfloat16 is native: a bfloat16-trained model is another model, README Performance); "
+                             "bfloat16 computes in bfloat16 with float32 weights, for CPUs with native bfloat16 "
+                             "(avx512_bf16 or amx_bf16)")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="batches per compiled call; more hides Python overhead on a GPU")
     return parser
@@ -233,14 +235,42 @@ class KeepFreedMemory(keras.callbacks.Callback):
         allocator.keep_freed_memory()
 
 
-def fit_epochs(model, batches, first_epoch, last_epoch, callbacks=(), verbose="auto", keep_freed_memory=True):
+def fit_epochs(model, batches, first_epoch, last_epoch, callbacks=(), verbose="auto", keep_freed_memory=True,
+               autotuned_input=False):
     """Train epochs first_epoch + 1 ... last_epoch of CropBatches through model.fit, as the
-    training scripts and bench/bench_train.py do."""
+    training scripts and bench/bench_train.py do. keep_freed_memory=False and
+    autotuned_input=True undo the two fixes of slow epochs, for bench_train's comparisons."""
     # shuffle=False: each batch is already random, and Keras would otherwise reorder an epoch's
     # batches with NumPy's global generator, whose state a resumed run does not share.
     memory = [KeepFreedMemory()] if keep_freed_memory else []
-    model.fit(batches, epochs=last_epoch, initial_epoch=first_epoch,
+    model.fit(batches if autotuned_input else input_stream(batches), epochs=last_epoch, initial_epoch=first_epoch,
               callbacks=[FollowEpochs(batches), *memory, *callbacks], verbose=verbose, shuffle=False)
+
+
+def input_stream(batches):
+    """What model.fit reads: the CropBatches themselves, or under TensorFlow the same batches in
+    a tf.data pipeline that does not autotune.
+
+    Keras turns a PyDataset into a tf.data pipeline with an autotuned prefetch. Autotuning runs a
+    thread that sleeps between tuning rounds, for up to 60 s once the pipeline has run a while,
+    and when model.fit drops the previous epoch's iterator at the start of an epoch, TensorFlow
+    2.21 waits for that thread to wake up (seen with gdb: RootDataset::Iterator::~Iterator waiting
+    on Model::OptimizeLoop). Some epochs therefore began 30-50 s late. Without autotuning there is
+    no such thread; one batch of prefetch is enough, since a batch takes a tenth of a step to make.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import tensorflow as tf
+
+    signature = tuple(tf.TensorSpec((None, *array.shape[1:]), tf.as_dtype(array.dtype)) for array in batches[0])
+    # The generator reads batches.epoch when the iterator starts, as Keras' own adapter does, so
+    # FollowEpochs still decides which epoch's batches are made.
+    stream = tf.data.Dataset.from_generator(lambda: (batches[step] for step in range(len(batches))),
+                                            output_signature=signature)
+    stream = stream.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(1)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return stream.with_options(options)
 
 
 def learning_rate_at(epoch, config):

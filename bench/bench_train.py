@@ -3,6 +3,7 @@ and project the faithful recipe's 100 epochs in each precision the machine compu
 
     python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax] [--skip-epochs]
     python bench/bench_train.py --compare-allocator   # glibc as TensorFlow leaves it vs allocator.py
+    python bench/bench_train.py --compare-input       # Keras' autotuned input pipeline vs training.input_stream
 
 Prints (a) batches/s of the project's augmented crop pipeline and of a reference written in
 the original's style (each batch reads 4 images from disk with PIL and warps each whole image
@@ -12,7 +13,8 @@ than the step eats them; (c) for float32 and, where it is native (a GPU, or a CP
 avx512_bf16 or amx_bf16), mixed bfloat16: a warm-up epoch, then two whole 125-step epochs through
 model.fit as the training scripts run them, beside the train_on_batch step median measured in the
 same run, and where an epoch's time goes: the median step inside model.fit, the time between
-steps, and the batches the input pipeline makes on its own threads. Its last line is the
+steps, how late each epoch's first step began, and the batches the input pipeline makes on its
+own threads. Its last line is the
 projection, e.g. "100 epochs projected: float32 110 min, bfloat16 58 min".
 
 Run it on an idle machine: on 2 cores any other process takes its share of every step (it warns
@@ -40,6 +42,12 @@ def get_args():
                         help="only compare glibc's allocator as TensorFlow leaves it with the project's setting "
                              "(allocator.py): alternating 30-step epochs, with page faults, kernel time and idle CPU "
                              "(about 5 minutes on a 2-core CPU)")
+    parser.add_argument("--compare-input", action="store_true",
+                        help="only compare Keras' own autotuned tf.data pipeline for the PyDataset with the "
+                             "project's (training.input_stream): how late each epoch's first step begins, over "
+                             "--input-epochs epochs of 40 steps each, in the fastest native precision "
+                             "(about 5 minutes on a 2-core CPU)")
+    parser.add_argument("--input-epochs", type=int, default=8, help="epochs per pipeline of --compare-input")
     parser.add_argument("--skip-epochs", action="store_true",
                         help="leave out (c), the whole epochs (3 epochs per precision: 4 to 10 minutes on a 2-core CPU)")
     return parser.parse_args()
@@ -116,6 +124,10 @@ def main():
     if args.compare_allocator:
         compare_allocator(batches.dataset, config)
         return
+    if args.compare_input:
+        precision = "bfloat16" if devices.native_bfloat16() else "float32"
+        compare_input(batches.dataset, {**config, "precision": precision}, args.input_epochs)
+        return
     x, y = batches.dataset[0]
     step_medians = {}
     for jit in (False, True):
@@ -168,12 +180,14 @@ def time_epochs(dataset, config, x, y, repeats):
             self.step_started = time.perf_counter()
             if self.step_ended is not None:
                 between.append(self.step_started - self.step_ended)
+            else:
+                late.append(self.step_started - self.epoch_started)
 
         def on_train_batch_end(self, batch, logs=None):
             self.step_ended = time.perf_counter()
             inside.append(self.step_ended - self.step_started)
 
-    epochs, inside, between = [], [], []
+    epochs, inside, between, late = [], [], [], []
     batches = TimedBatches(dataset)
     training.fit_epochs(model, batches, 0, 3, callbacks=[Timer()], verbose=0)
     step_median = statistics.median(timed(lambda: model.train_on_batch(x, y), repeats, warmup=2))
@@ -185,7 +199,8 @@ def time_epochs(dataset, config, x, y, repeats):
           f"s/step); train_on_batch step median {step_median:.3f} s, so an epoch is "
           f"{statistics.mean(timed_epochs) / (steps * step_median):.2f}x {steps} steps (target <= 1.10x)")
     print(f"    where the timed epochs went: step median {statistics.median(inside[steps:]):.3f} s inside model.fit "
-          f"(max {max(inside[steps:]):.3f}), {sum(between[steps:]):.2f} s between steps in all; the input pipeline "
+          f"(max {max(inside[steps:]):.3f}), {sum(between[steps:]):.2f} s between steps in all, first steps "
+          f"{', '.join(f'{value:.2f}' for value in late[1:])} s after their epochs began; the input pipeline "
           f"made each batch in {statistics.median(batches.seconds):.3f} s on {len(batches.threads)} threads of its "
           "own, which share the CPUs with the step")
     return 100 * statistics.mean(timed_epochs) / 60
@@ -236,6 +251,42 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
     tensorflow, kept = statistics.median(results["tensorflow"]), statistics.median(results["kept"])
     print(f"median s/step: tensorflow {tensorflow:.3f}, kept {kept:.3f}: the project's setting takes "
           f"{kept / tensorflow:.2f}x the time")
+
+
+def compare_input(dataset, config, epochs, steps=40):
+    """Train `epochs` short epochs through model.fit from Keras' own autotuned pipeline for the
+    PyDataset, then as many from training.input_stream, each with a fresh model, and print how
+    late each epoch's first step began: the autotuning thread's sleep delayed some by 30-50 s."""
+    import keras
+
+    import training
+
+    class StartDelay(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started, self.first = time.perf_counter(), None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.first is None:
+                self.first = time.perf_counter() - self.started
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.delays.append(self.first)
+            self.epochs.append(time.perf_counter() - self.started)
+
+    short = training.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
+    training.set_precision(config)
+    print(f"Input pipelines: {epochs} epochs of {steps} steps each through model.fit, {config['precision']}", flush=True)
+    for label, autotuned in (("Keras' autotuned pipeline", True), ("training.input_stream", False)):
+        keras.utils.set_random_seed(0)
+        model = training.build_model(config)
+        training.compile_model(model, config)
+        timer = StartDelay()
+        timer.delays, timer.epochs = [], []
+        training.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
+        print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.delays)} s after their "
+              f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
+              f"{sum(value > 1 for value in timer.delays)} of {epochs} epochs began over 1 s late", flush=True)
+    keras.mixed_precision.set_global_policy("float32")
 
 
 def cpu_jiffies():

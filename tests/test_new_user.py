@@ -76,7 +76,7 @@ def test_shipped_blog_models_say_how_to_evaluate_them(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["predict.py", "baseline_aug.py", "ship_weights.py", "measure.py",
-                                    "measure_agreement.py", "choose_threshold.py", "validation.py", "bench/bench_predict.py",
+                                    "measure_agreement.py", "choose_threshold.py", "validation.py", "compare_runs.py", "bench/bench_predict.py",
                                     "bench/bench_train.py", "bench/bench_measure.py"])
 def test_help_has_no_default_none(script):
     result = subprocess.run([sys.executable, str(PROJECT_DIR / script), "--help"], capture_output=True, text=True,

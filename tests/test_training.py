@@ -336,3 +336,40 @@ def test_training_reapplies_the_allocator_setting_before_every_step(monkeypatch)
     monkeypatch.setattr(training.allocator, "keep_freed_memory", lambda: calls.append(1))
     training.KeepFreedMemory().on_train_batch_begin(0)
     assert calls == [1]
+
+
+def test_model_fit_reads_the_same_batches_from_a_pipeline_without_autotuning():
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 80, 80, 3)).astype(np.float32)
+    masks = (rng.random((3, 80, 80)) < 0.1).astype(np.uint8)
+    batches = training.CropBatches(images, masks, {"seed": 5, "augmentation": True, "batch_size": 8, "crop": 32,
+                                                   "steps_per_epoch": 3})
+    stream = training.input_stream(batches)
+    if keras.backend.backend() != "tensorflow":
+        assert stream is batches
+        return
+    # Autotuning's sleeping thread is what delayed some epochs by 30-50 s (training.input_stream).
+    assert stream.options().autotune.enabled is False
+    training.FollowEpochs(batches).on_epoch_begin(2)
+    streamed = [(x.numpy(), y.numpy()) for x, y in stream]
+    assert len(streamed) == 3 == int(stream.cardinality())
+    for step, (x, y) in enumerate(streamed):
+        expected = batches.batch(2, step)
+        np.testing.assert_array_equal(x, expected[0])
+        np.testing.assert_array_equal(y, expected[1])
+
+
+def test_bfloat16_training_is_recorded_where_native_and_refused_elsewhere(tmp_path, data_dir):
+    from devices import native_bfloat16
+
+    result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--epochs", "1", *SMOKE, "--precision", "bfloat16")
+    if not native_bfloat16():
+        assert result.returncode != 0 and "needs native bfloat16" in result.stderr
+        assert not (tmp_path / "run").exists()
+        return
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == "bfloat16"
+    assert '"precision": "bfloat16"' in (tmp_path / "run" / "train.log").read_text()
+    # The weights are stored as float32 whichever precision computed the steps.
+    model = weights_load(tmp_path / "run", "scratch")
+    assert all(weight.dtype == np.float32 for weight in model.get_weights())

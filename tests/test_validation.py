@@ -73,3 +73,31 @@ def test_scoring_a_run_without_held_out_images_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"validation_images": 0}))
     with pytest.raises(ValueError, match="no held-out images"):
         validation.main(validation.get_args(["--run", str(tmp_path)]))
+
+
+def write_validation_run(run_dir, aucs, validation_images=4):
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"validation_images": validation_images}))
+    rows = ["epoch,loss,val_auc"] + [f"{epoch},0.3,{auc}" for epoch, auc in enumerate(aucs)]
+    (run_dir / "history.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_compare_runs_pairs_epochs_and_measures_the_gap(tmp_path):
+    import compare_runs
+
+    write_validation_run(tmp_path / "float32", [0.90, 0.95, 0.96])
+    write_validation_run(tmp_path / "bfloat16", [0.9005, 0.9480])
+    first, second = (compare_runs.validation_curve(tmp_path / name) for name in ("float32", "bfloat16"))
+    assert first == {1: 0.90, 2: 0.95, 3: 0.96}
+    epochs, differences, own_changes = compare_runs.compare_curves(first, second)
+    np.testing.assert_array_equal(epochs, [1, 2])
+    np.testing.assert_allclose(differences, [0.0005, -0.002])
+    np.testing.assert_allclose(own_changes, [0.05])
+    write_validation_run(tmp_path / "all_images", [0.9], validation_images=0)
+    with pytest.raises(ValueError, match="without --validation-images"):
+        compare_runs.validation_curve(tmp_path / "all_images")
+    result = subprocess.run([sys.executable, str(PROJECT_DIR / "compare_runs.py"), str(tmp_path / "float32"),
+                             str(tmp_path / "bfloat16"), "--figure", str(tmp_path / "curves.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "1 of 2 common epochs within 0.001" in result.stdout and (tmp_path / "curves.png").is_file()

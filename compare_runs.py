@@ -1,0 +1,116 @@
+"""Compare the held-out AUC curves of validation runs that differ in one setting, epoch by epoch.
+
+Two runs trained with the same recipe and `--validation-images N`, for example in float32 and in
+bfloat16, each log the pooled ROC AUC of their held-out training images after every epoch
+(val_auc in history.csv). This prints both curves over the epochs that both runs have finished,
+their difference at each epoch, and, as a yardstick for that difference, how much the first run's
+own AUC moves from one epoch to the next. It also draws the curves and their difference:
+
+    python compare_runs.py output/validation_float32 output/validation_bfloat16
+
+Writes output/compare_runs/<first>_vs_<second>.png (or --figure PATH) and prints everything else.
+"""
+
+import argparse
+import csv
+from pathlib import Path
+
+import quiet_startup  # noqa: F401  (run_folder loads Keras, and with it TensorFlow: drops its start-up noise)
+
+import numpy as np
+
+from cli import HelpFormatter, summary
+from run_folder import read_run_config, recipe_value
+
+# The issue's bar for a bfloat16-trained model: its held-out AUC within this of float32's at the same epoch.
+TOLERANCE = 0.001
+OUTPUT_DIR = Path(__file__).resolve().parent / "output" / "compare_runs"
+
+
+def get_args(argv=None):
+    parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
+    parser.add_argument("runs", nargs=2, metavar="RUN", help="two run folders trained with --validation-images")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
+                        help="largest AUC difference at an epoch that counts as the same")
+    parser.add_argument("--figure", help="where to draw the curves (default: output/compare_runs/<first>_vs_<second>.png)")
+    return parser.parse_args(argv)
+
+
+def validation_curve(run_dir):
+    """The run's held-out AUC after each finished epoch, from its history.csv, as {epoch (1-based): AUC}."""
+    history = Path(run_dir) / "history.csv"
+    if not history.is_file():
+        raise FileNotFoundError(f"{history} does not exist: is {run_dir} a run folder?")
+    if not recipe_value(read_run_config(run_dir), "validation_images"):
+        raise ValueError(f"{run_dir} was trained without --validation-images, so it logged no held-out AUC.")
+    with history.open() as file:
+        return {int(row["epoch"]) + 1: float(row["val_auc"]) for row in csv.DictReader(file)
+                if row.get("val_auc") not in (None, "", "NA")}
+
+
+def compare_curves(first, second):
+    """(epochs both curves have, second - first at each, |first's change from the epoch before| at each
+    but the first epoch): NumPy arrays."""
+    epochs = np.array(sorted(set(first) & set(second)))
+    if not len(epochs):
+        raise ValueError("the two runs have no finished epoch in common")
+    differences = np.array([second[epoch] - first[epoch] for epoch in epochs])
+    own_changes = np.abs(np.diff([first[epoch] for epoch in epochs]))
+    return epochs, differences, own_changes
+
+
+def draw(path, first, second, labels, tolerance):
+    """Both curves above, and below them the second minus the first with the tolerance band, since
+    the curves' early climb would otherwise hide gaps of a thousandth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs, differences, _ = compare_curves(first, second)
+    figure, (curves, gaps) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(3, 2))
+    for curve, label in zip((first, second), labels):
+        curves.plot(list(curve), list(curve.values()), marker=".", label=label)
+    curves.set(ylabel="held-out ROC AUC (FOV, 1st_manual)", title="Validation AUC per epoch")
+    curves.legend()
+    gaps.axhspan(-tolerance, tolerance, color="0.85", label=f"within {tolerance}")
+    gaps.axhline(0, color="0.5", linewidth=0.8)
+    gaps.plot(epochs, differences, marker=".", color="C1", label=f"{labels[1]} - {labels[0]}")
+    gaps.set(xlabel="epoch", ylabel="AUC difference", ylim=(-5 * tolerance, 5 * tolerance))
+    gaps.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+    for axis in (curves, gaps):
+        axis.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+def main(args):
+    labels = [Path(run).name for run in args.runs]
+    first, second = (validation_curve(run) for run in args.runs)
+    epochs, differences, own_changes = compare_curves(first, second)
+    print(f"{'epoch':>5}  {labels[0]:>24}  {labels[1]:>24}  {'difference':>10}")
+    for epoch, difference in zip(epochs, differences):
+        mark = "" if abs(difference) <= args.tolerance else "  (over the tolerance)"
+        print(f"{epoch:>5}  {first[epoch]:>24.5f}  {second[epoch]:>24.5f}  {difference:>+10.5f}{mark}")
+    within = np.abs(differences) <= args.tolerance
+    print(f"{within.sum()} of {len(epochs)} common epochs within {args.tolerance} (largest gap "
+          f"{np.abs(differences).max():.5f}, at epoch {epochs[np.abs(differences).argmax()]}); "
+          f"mean difference {differences.mean():+.5f}")
+    if len(own_changes):
+        print(f"yardstick: {labels[0]}'s own AUC moved by a median {np.median(own_changes):.5f} "
+              f"(largest {own_changes.max():.5f}) from one epoch to the next")
+    tail = epochs >= epochs[-1] - 4
+    print(f"last {tail.sum()} common epochs ({epochs[tail][0]}-{epochs[-1]}): mean {labels[0]} "
+          f"{np.mean([first[epoch] for epoch in epochs[tail]]):.5f}, mean {labels[1]} "
+          f"{np.mean([second[epoch] for epoch in epochs[tail]]):.5f}, largest gap {np.abs(differences[tail]).max():.5f}")
+    figure = Path(args.figure) if args.figure else OUTPUT_DIR / f"{labels[0]}_vs_{labels[1]}.png"
+    draw(figure, first, second, labels, args.tolerance)
+    print(f"curves: {figure}")
+
+
+if __name__ == "__main__":
+    try:
+        main(get_args())
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}")
