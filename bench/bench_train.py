@@ -262,6 +262,10 @@ def compare_input(dataset, config, epochs, steps=40):
     import training
 
     class StartDelay(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.delays, self.epochs = [], []
+
         def on_epoch_begin(self, epoch, logs=None):
             self.started, self.first = time.perf_counter(), None
 
@@ -281,7 +285,6 @@ def compare_input(dataset, config, epochs, steps=40):
         model = training.build_model(config)
         training.compile_model(model, config)
         timer = StartDelay()
-        timer.delays, timer.epochs = [], []
         training.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
         print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.delays)} s after their "
               f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
