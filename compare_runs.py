@@ -3,8 +3,9 @@
 Two runs trained with the same recipe and `--validation-images N`, for example in float32 and in
 bfloat16, each log the pooled ROC AUC of their held-out training images after every epoch
 (val_auc in history.csv). This prints both curves over the epochs that both runs have finished,
-their difference at each epoch, and, as a yardstick for that difference, how much the first run's
-own AUC moves from one epoch to the next. It also draws the curves and their difference:
+their difference at each epoch, a summary of each block of ten epochs and, as a yardstick for the
+difference, how much the first run's own AUC moves from one epoch to the next. It also draws the
+curves and their difference:
 
     python compare_runs.py output/validation_float32 output/validation_bfloat16
 
@@ -24,6 +25,8 @@ from run_folder import read_run_config, recipe_value
 
 # The issue's bar for a bfloat16-trained model: its held-out AUC within this of float32's at the same epoch.
 TOLERANCE = 0.001
+# Epochs per summary line: early epochs, where both runs climb fast, would swamp one overall figure.
+BLOCK = 10
 OUTPUT_DIR = Path(__file__).resolve().parent / "output" / "compare_runs"
 
 
@@ -59,7 +62,7 @@ def compare_curves(first, second):
     return epochs, differences, own_changes
 
 
-def draw(path, first, second, labels, tolerance):
+def draw(path, first, second, labels, epochs, differences, tolerance):
     """Both curves above, and below them the second minus the first with the tolerance band, since
     the curves' early climb would otherwise hide gaps of a thousandth."""
     import matplotlib
@@ -67,7 +70,7 @@ def draw(path, first, second, labels, tolerance):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs, differences, _ = compare_curves(first, second)
+    limit = 5 * tolerance
     figure, (curves, gaps) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(3, 2))
     for curve, label in zip((first, second), labels):
         curves.plot(list(curve), list(curve.values()), marker=".", label=label)
@@ -76,13 +79,34 @@ def draw(path, first, second, labels, tolerance):
     gaps.axhspan(-tolerance, tolerance, color="0.85", label=f"within {tolerance}")
     gaps.axhline(0, color="0.5", linewidth=0.8)
     gaps.plot(epochs, differences, marker=".", color="C1", label=f"{labels[1]} - {labels[0]}")
-    gaps.set(xlabel="epoch", ylabel="AUC difference", ylim=(-5 * tolerance, 5 * tolerance))
+    gaps.set(xlabel="epoch", ylabel="AUC difference", ylim=(-limit, limit))
+    off_axis = np.abs(differences) > limit
+    if off_axis.any():
+        gaps.text(0.99, 0.04, f"{off_axis.sum()} epochs beyond ±{limit:g}, up to {np.abs(differences).max():.3f}",
+                  transform=gaps.transAxes, ha="right", va="bottom", fontsize="small", color="0.3")
     gaps.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     for axis in (curves, gaps):
         axis.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
+
+
+def block_summaries(first, epochs, differences, tolerance, block=BLOCK):
+    """One line per block of `block` epochs: how many lie within the tolerance, how many below
+    zero, the mean and largest gap, and the first run's median change from the epoch before."""
+    lines = []
+    for start in range(1, int(epochs[-1]) + 1, block):
+        inside = (epochs >= start) & (epochs < start + block)
+        if not inside.any():
+            continue
+        gaps, shown = differences[inside], epochs[inside]
+        changes = [abs(first[epoch] - first[epoch - 1]) for epoch in shown if epoch - 1 in first]
+        change = f"{np.median(changes):.5f}" if changes else "-"
+        lines.append(f"epochs {shown[0]}-{shown[-1]}: within {tolerance} at {(np.abs(gaps) <= tolerance).sum()} of "
+                     f"{len(gaps)}, below at {(gaps < 0).sum()}, mean {gaps.mean():+.5f}, largest gap "
+                     f"{np.abs(gaps).max():.5f}; first run's median change between epochs {change}")
+    return lines
 
 
 def main(args):
@@ -100,12 +124,9 @@ def main(args):
     if len(own_changes):
         print(f"yardstick: {labels[0]}'s own AUC moved by a median {np.median(own_changes):.5f} "
               f"(largest {own_changes.max():.5f}) from one epoch to the next")
-    tail = epochs >= epochs[-1] - 4
-    print(f"last {tail.sum()} common epochs ({epochs[tail][0]}-{epochs[-1]}): mean {labels[0]} "
-          f"{np.mean([first[epoch] for epoch in epochs[tail]]):.5f}, mean {labels[1]} "
-          f"{np.mean([second[epoch] for epoch in epochs[tail]]):.5f}, largest gap {np.abs(differences[tail]).max():.5f}")
+    print("\n".join(block_summaries(first, epochs, differences, args.tolerance)))
     figure = Path(args.figure) if args.figure else OUTPUT_DIR / f"{labels[0]}_vs_{labels[1]}.png"
-    draw(figure, first, second, labels, args.tolerance)
+    draw(figure, first, second, labels, epochs, differences, args.tolerance)
     print(f"curves: {figure}")
 
 

@@ -263,8 +263,8 @@ def input_stream(batches):
     import tensorflow as tf
 
     signature = tuple(tf.TensorSpec((None, *array.shape[1:]), tf.as_dtype(array.dtype)) for array in batches[0])
-    # The generator reads batches.epoch when the iterator starts, as Keras' own adapter does, so
-    # FollowEpochs still decides which epoch's batches are made.
+    # Each batches[step] reads batches.epoch when it is made, as under Keras' own adapter, and
+    # model.fit starts an epoch's iterator after FollowEpochs has set it.
     stream = tf.data.Dataset.from_generator(lambda: (batches[step] for step in range(len(batches))),
                                             output_signature=signature)
     stream = stream.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(1)

@@ -167,29 +167,10 @@ def time_epochs(dataset, config, x, y, repeats):
     training.compile_model(model, config)
     steps = config["steps_per_epoch"]
 
-    class Timer(keras.callbacks.Callback):
-        """Records each epoch's seconds, and the seconds inside each step and between steps."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started, self.step_ended = time.perf_counter(), None
-
-        def on_epoch_end(self, epoch, logs=None):
-            epochs.append(time.perf_counter() - self.epoch_started)
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.step_started = time.perf_counter()
-            if self.step_ended is not None:
-                between.append(self.step_started - self.step_ended)
-            else:
-                late.append(self.step_started - self.epoch_started)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.step_ended = time.perf_counter()
-            inside.append(self.step_ended - self.step_started)
-
-    epochs, inside, between, late = [], [], [], []
+    timer = epoch_timer()
     batches = TimedBatches(dataset)
-    training.fit_epochs(model, batches, 0, 3, callbacks=[Timer()], verbose=0)
+    training.fit_epochs(model, batches, 0, 3, callbacks=[timer], verbose=0)
+    epochs, inside, between, late = timer.epochs, timer.inside, timer.between, timer.late
     step_median = statistics.median(timed(lambda: model.train_on_batch(x, y), repeats, warmup=2))
     keras.mixed_precision.set_global_policy("float32")
     timed_epochs = epochs[1:]
@@ -253,6 +234,36 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
           f"{kept / tensorflow:.2f}x the time")
 
 
+def epoch_timer():
+    """A model.fit callback that records, in seconds, each epoch (epochs), how late its first step
+    began after the epoch did (late), each step (inside) and each gap between steps (between)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs, self.late, self.inside, self.between = [], [], [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_started, self.step_ended = time.perf_counter(), None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(time.perf_counter() - self.epoch_started)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.step_started = time.perf_counter()
+            if self.step_ended is None:
+                self.late.append(self.step_started - self.epoch_started)
+            else:
+                self.between.append(self.step_started - self.step_ended)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step_ended = time.perf_counter()
+            self.inside.append(self.step_ended - self.step_started)
+
+    return EpochTimer()
+
+
 def compare_input(dataset, config, epochs, steps=40):
     """Train `epochs` short epochs through model.fit from Keras' own autotuned pipeline for the
     PyDataset, then as many from training.input_stream, each with a fresh model, and print how
@@ -261,22 +272,6 @@ def compare_input(dataset, config, epochs, steps=40):
 
     import training
 
-    class StartDelay(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.delays, self.epochs = [], []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started, self.first = time.perf_counter(), None
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.first is None:
-                self.first = time.perf_counter() - self.started
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.delays.append(self.first)
-            self.epochs.append(time.perf_counter() - self.started)
-
     short = training.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
     training.set_precision(config)
     print(f"Input pipelines: {epochs} epochs of {steps} steps each through model.fit, {config['precision']}", flush=True)
@@ -284,11 +279,11 @@ def compare_input(dataset, config, epochs, steps=40):
         keras.utils.set_random_seed(0)
         model = training.build_model(config)
         training.compile_model(model, config)
-        timer = StartDelay()
+        timer = epoch_timer()
         training.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
-        print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.delays)} s after their "
+        print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.late)} s after their "
               f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
-              f"{sum(value > 1 for value in timer.delays)} of {epochs} epochs began over 1 s late", flush=True)
+              f"{sum(value > 1 for value in timer.late)} of {epochs} epochs began over 1 s late", flush=True)
     keras.mixed_precision.set_global_policy("float32")
 
 
