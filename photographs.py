@@ -1,9 +1,10 @@
 """predict.py --images: segment your own fundus photographs, and score them when annotated.
 
 Each photograph is segmented on its own (streaming, so a folder of any size fits in memory),
-at its own size. Its FOV mask and vessel annotation are found in --masks and --labels by file
-stem, as datasets distribute them (match_companion): CHASE_DB1's `Image_01L.jpg` goes with
-`Image_01L.png` and with `Image_01L_1stHO.png`.
+with its FOV rescaled to each of --fov-diameters in turn and the maps averaged; the map comes back
+at the photograph's own size. Its FOV mask and vessel annotation are found in --masks and --labels
+by file stem, as datasets distribute them (match_companion): CHASE_DB1's `Image_01L.jpg` goes
+with `Image_01L.png` and with `Image_01L_1stHO.png`.
 
 Writes into output/<name>/images/, per photograph: <stem>_prob.npy (float32 probabilities of the
 photograph's own size), <stem>_prob.png, <stem>_vessels.png (the binary map) and <stem>_overlay.png;
@@ -73,7 +74,7 @@ def segment_one(model, path, args, normalisation):
     fov = load_annotation(mask_path, path, image.shape).astype(bool) if mask_path else segment.estimate_fov(image)
     label = load_annotation(label_path, path, image.shape) if label_path else None
     probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation,
-                                               rim_fill_px=args.rim_fill)
+                                               rim_fill_px=args.rim_fill, fov_diameters=args.fov_diameters)
     return image, probabilities, fov, label, "mask" if mask_path else "estimated"
 
 
@@ -152,7 +153,7 @@ def write_scores(out_dir, scored, args):
     pooled = pooled_scores(scored, args.threshold)
     names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
     metrics = {"labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
-               "rim_fill_px": args.rim_fill,
+               "rim_fill_px": args.rim_fill, "fov_diameters": args.fov_diameters,
                "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with open(out_dir / "per_image.csv", "w", newline="") as file:

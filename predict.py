@@ -70,8 +70,12 @@ def get_args(argv=None):
     parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
     parser.add_argument("--rim-fill", type=float, default=segment.RIM_FILL_PX, metavar="PX",
                         help="with --images and a model trained on standardised input: fill the FOV's outer PX "
-                             "pixels (at DRIVE's scale) from further in, so that a mask's dark rim is not taken "
+                             "pixels (at the scale the network sees) from further in, so that a mask's dark rim is not taken "
                              "for a vessel; 0 turns it off")
+    parser.add_argument("--fov-diameters", type=int, nargs="+", default=list(segment.PHOTOGRAPH_FOV_DIAMETERS),
+                        metavar="PX", help="with --images: segment each photograph with its FOV rescaled to each of "
+                                           "these widths in pixels (DRIVE's is 540) and average the maps; one value "
+                                           "is one pass per photograph, as many times faster")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help="probability from which a pixel counts as vessel, strictly between 0 and 1")
@@ -218,6 +222,8 @@ def main(args):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
     if args.rim_fill < 0:
         raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
+    if min(args.fov_diameters) < segment.MIN_IMAGE_SIZE:
+        raise ValueError(f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {args.fov_diameters}.")
     if (args.masks or args.labels) and not args.images:
         raise ValueError("--masks and --labels go with --images.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)

@@ -26,11 +26,16 @@ from unet import SIZE_MULTIPLE, build_unet
 # DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
 DRIVE_FOV_DIAMETER = 540
 # With --images, a standardised photograph's outermost RIM_FILL_PX pixels of the FOV (counted at
-# DRIVE's scale) and everything outside it are filled from the nearest pixel further in: other
+# the scale the network sees) and everything outside it are filled from the nearest pixel further in: other
 # datasets' masks include the dark edge of the disc, which the network took for a vessel (on
 # CHASE_DB1, a sixth of all false positives lay within 10 pixels of the mask's edge). Chosen on
 # CHASE_DB1 (F1 in one pass) among 0, 1.8, 3.5, 5.9, 8.8 and 11.7 pixels (README, Other cameras).
 RIM_FILL_PX = 6
+# With --images, each photograph is segmented with its FOV rescaled to each of these diameters and
+# the maps are averaged. Other cameras' fields of view differ from DRIVE's 45 degrees, so their
+# vessels come out wider or narrower than DRIVE's at 540 px; one scale split CHASE_DB1's wide
+# vessels along their bright central reflex. Chosen on CHASE_DB1 (README, Other cameras).
+PHOTOGRAPH_FOV_DIAMETERS = (540, 450, 380)
 # Photographs smaller than this cannot hold a usable field of view.
 MIN_IMAGE_SIZE = 64
 PREDICT_BATCH_SIZE = 4
@@ -167,22 +172,29 @@ def fov_diameter(fov):
     return max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1) if columns.size else 0
 
 
-def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim_fill_px=RIM_FILL_PX):
+def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim_fill_px=RIM_FILL_PX,
+                       fov_diameters=None):
     """Probabilities for one photograph of any size, normalised as the model was trained and
-    rescaled so its FOV matches DRIVE's.
+    rescaled so that its FOV is as wide as DRIVE's, or each of `fov_diameters` pixels wide in
+    turn, the maps then averaged.
 
-    With the "fov_standardise" normalisation, the FOV's outer `rim_fill_px` pixels (at DRIVE's
-    scale; 0 turns it off) are filled in first (normalise_image's rim_fill). Returns a (H, W) map of the
-    photograph's own size; outside the FOV it is 0.
+    With the "fov_standardise" normalisation, the FOV's outer `rim_fill_px` pixels (at the scale
+    the network sees; 0 turns it off) are filled in first (normalise_image's rim_fill). Returns a
+    (H, W) map of the photograph's own size; outside the FOV it is 0.
     """
     if min(image.shape[:2]) < MIN_IMAGE_SIZE:
         raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed.")
     diameter = fov_diameter(fov)
     if diameter < MIN_IMAGE_SIZE:
         raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
-    scale = DRIVE_FOV_DIAMETER / diameter
+    targets = fov_diameters or (DRIVE_FOV_DIAMETER,)
+    maps = [segment_at_scale(model, image, fov, target / diameter, tta, normalisation, rim_fill_px) for target in targets]
+    return np.where(fov, np.mean(maps, axis=0), 0.0).astype(np.float32)
+
+
+def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
+    """segment_photograph's map (H, W) of one photograph rescaled by `scale` for the network."""
     normalised = normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale)
     scaled = transform.rescale(normalised, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
     probabilities = segment_images(model, scaled[None].astype(np.float32), tta=tta, progress=False)[0]
-    probabilities = transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)
-    return np.where(fov, probabilities, 0.0).astype(np.float32)
+    return transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)

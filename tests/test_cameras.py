@@ -152,6 +152,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     folder = out / "demo" / "images"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["images"] == ["Image_01L", "Image_01R", "Image_02L"] and len(metrics["per_image"]) == 3
+    assert metrics["fov_diameters"] == list(segment.PHOTOGRAPH_FOV_DIAMETERS)
     for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
         assert (folder / name).stat().st_size > 0
     # An independent scorer over the saved maps agrees with the pooled AUC.
@@ -213,3 +214,42 @@ def test_a_dark_rim_inside_the_mask_is_filled_before_the_network(monkeypatch):
     assert abs(filled[ring].mean() - filled[fov & (radius < 40)].mean()) < 0.05
     with pytest.raises(ValueError, match="--rim-fill must be 0"):
         predict.main(predict.get_args(["--images", "x.png", "--rim-fill", "-1"]))
+
+
+def test_the_maps_of_several_fov_diameters_are_averaged(monkeypatch):
+    """segment_photograph rescales the FOV to each diameter in turn and averages the maps; a stand-in
+    for one scale's segmentation returns its scale, so the average is the mean of the scales."""
+    image, fov = photograph_and_fov()
+    diameter = segment.fov_diameter(fov)
+    scales = []
+
+    def one_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
+        scales.append(scale)
+        return np.full(image.shape[:2], scale, dtype=np.float32)
+
+    monkeypatch.setattr(segment, "segment_at_scale", one_scale)
+    monkeypatch.setattr(segment, "MIN_IMAGE_SIZE", 8)
+    averaged = segment.segment_photograph(None, image, fov, fov_diameters=(68, 51, 34))
+    assert scales == [68 / diameter, 51 / diameter, 34 / diameter]
+    np.testing.assert_allclose(averaged[fov], np.mean(scales), rtol=1e-6)
+    assert not averaged[~fov].any()
+    scales.clear()
+    segment.segment_photograph(None, image, fov)
+    assert scales == [segment.DRIVE_FOV_DIAMETER / diameter]
+
+
+def test_a_real_model_at_several_scales_keeps_the_photograph_size(weights_file):
+    model = segment.load_model(weights_file)
+    image, fov = photograph_and_fov(height=100, width=90)
+    fov[:] = False
+    fov[10:90, 5:85] = True
+    one = segment.segment_photograph(model, image, fov, fov_diameters=(80,))
+    several = segment.segment_photograph(model, image, fov, fov_diameters=(80, 64))
+    alone_at_64 = segment.segment_photograph(model, image, fov, fov_diameters=(64,))
+    assert one.shape == several.shape == (100, 90) and several.dtype == np.float32
+    np.testing.assert_allclose(several, (one + alone_at_64) / 2, atol=1e-6)
+
+
+def test_fov_diameters_below_the_smallest_image_are_refused():
+    with pytest.raises(ValueError, match="--fov-diameters must each be at least 64"):
+        predict.main(predict.get_args(["--images", "x.png", "--fov-diameters", "540", "32"]))

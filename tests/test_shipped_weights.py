@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import predict
+import segment
 from drive_data import load_split
 
 # Pooled AUC vs 1st_manual that each published row keeps (README, Results), just below what it
@@ -56,9 +57,9 @@ def test_the_default_model_is_shipped_and_guarded():
 
 
 # Pooled AUC and F1 (threshold 0.5) vs CHASE_DB1's first observer, over the FOV of its 28
-# photographs, that the model for other cameras keeps in one pass (README, Other cameras), just
-# below what it measured.
-CHASE_MINIMUM = {"unet_camera": {"roc_auc": 0.970, "f1": 0.752}}
+# photographs, that the model for other cameras keeps in one pass at predict.py's default FOV
+# diameters (README, Other cameras: 0.9749 and 0.7714), just below what it measured.
+CHASE_MINIMUM = {"unet_camera": {"roc_auc": 0.973, "f1": 0.765}}
 CHASE_DIR = predict.PROJECT_DIR.parent / "shared" / "CHASEDB1"
 
 
@@ -76,3 +77,4 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
     pooled = metrics["pooled"]
     assert pooled["roc_auc"] >= CHASE_MINIMUM[name]["roc_auc"]
     assert pooled["at_threshold"]["f1"] >= CHASE_MINIMUM[name]["f1"]
+    assert metrics["fov_diameters"] == list(segment.PHOTOGRAPH_FOV_DIAMETERS)
