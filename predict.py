@@ -7,6 +7,7 @@
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
     python predict.py --images photos/                  # your own photographs, with the model for other cameras
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
+    python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of a model trained with the default

@@ -26,9 +26,9 @@ from unet import SIZE_MULTIPLE, build_unet
 # DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
 DRIVE_FOV_DIAMETER = 540
 # With --images, a standardised photograph's outermost RIM_FILL_PX pixels of the FOV (counted at
-# the scale the network sees) and everything outside it are filled from the nearest pixel further in: other
-# datasets' masks include the dark edge of the disc, which the network took for a vessel (on
-# CHASE_DB1, a sixth of all false positives lay within 10 pixels of the mask's edge). Chosen on
+# the scale the network sees) and everything outside it are filled from the nearest pixel further
+# in: other datasets' masks include the dark edge of the disc, which the network took for a vessel
+# (on CHASE_DB1, a sixth of all false positives lay within 10 pixels of the mask's edge). Chosen on
 # CHASE_DB1 (F1 in one pass) among 0, 1.8, 3.5, 5.9, 8.8 and 11.7 pixels (README, Other cameras).
 RIM_FILL_PX = 6
 # With --images, each photograph is segmented with its FOV rescaled to each of these diameters and
