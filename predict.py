@@ -64,15 +64,16 @@ def get_args(argv=None):
     parser.add_argument("--encoder", choices=("scratch", "vgg16"),
                         help="architecture of --weights that have no <stem>.config.json beside them (default: scratch)")
     parser.add_argument("--name", help="output name (default: the run folder's name or the weights file's stem, "
-                                       "plus _tta with --tta and _bfloat16 with --precision bfloat16)")
+                                       "plus _tta with --tta, _bfloat16 with --precision bfloat16 and, with --images, "
+                                       "e.g. _fov540-450-380 with other --fov-diameters than 540)")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
     parser.add_argument("--images", help="a photograph or a folder of them, instead of DRIVE")
     parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
     parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
     parser.add_argument("--rim-fill", type=float, default=segment.RIM_FILL_PX, metavar="PX",
                         help="with --images and a model trained on standardised input: fill the FOV's outer PX "
-                             "pixels (at the scale the network sees) from further in, so that a mask's dark rim is not taken "
-                             "for a vessel; 0 turns it off")
+                             "pixels (at the scale the network sees) from further in, so that a mask's dark rim is "
+                             "not taken for a vessel; 0 turns it off")
     parser.add_argument("--fov-diameters", type=int, nargs="+", default=list(segment.PHOTOGRAPH_FOV_DIAMETERS),
                         metavar="PX", help="with --images: segment each photograph with its FOV rescaled to each of "
                                            "these widths in pixels and average the maps; 540 is DRIVE's, right for "
@@ -154,7 +155,10 @@ def weights_choice(weights, encoder=None):
 
 def output_name(args, model_name):
     """--name, or the model's name plus each inference setting, so that no setting refuses another."""
+    widths = tuple(args.fov_diameters)
     suffixes = ("_tta" if args.tta else "") + ("_bfloat16" if args.precision == "bfloat16" else "")
+    if args.images and widths != segment.PHOTOGRAPH_FOV_DIAMETERS:
+        suffixes += "_fov" + "-".join(map(str, widths))
     return args.name or model_name + suffixes
 
 

@@ -176,10 +176,10 @@ def fov_diameter(fov):
 
 
 def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim_fill_px=RIM_FILL_PX,
-                       fov_diameters=None):
+                       fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
     """Probabilities for one photograph of any size, normalised as the model was trained and
-    rescaled so that its FOV is as wide as DRIVE's, or each of `fov_diameters` pixels wide in
-    turn, the maps then averaged.
+    rescaled so that its FOV is each of `fov_diameters` pixels wide in turn (by default DRIVE's
+    width), the maps then averaged.
 
     With the "fov_standardise" normalisation, the FOV's outer `rim_fill_px` pixels (at the scale
     the network sees; 0 turns it off) are filled in first (normalise_image's rim_fill). Returns a
@@ -190,9 +190,10 @@ def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim
     diameter = fov_diameter(fov)
     if diameter < MIN_IMAGE_SIZE:
         raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
-    targets = fov_diameters or (DRIVE_FOV_DIAMETER,)
-    maps = [segment_at_scale(model, image, fov, target / diameter, tta, normalisation, rim_fill_px) for target in targets]
-    return np.where(fov, np.mean(maps, axis=0), 0.0).astype(np.float32)
+    # A running sum: a large photograph's full-size maps are not all held at once.
+    total = sum(segment_at_scale(model, image, fov, target / diameter, tta, normalisation, rim_fill_px)
+                for target in fov_diameters)
+    return np.where(fov, total / len(fov_diameters), 0.0).astype(np.float32)
 
 
 def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):

@@ -197,7 +197,7 @@ def test_fill_outside_copies_the_nearest_inside_pixel():
     np.testing.assert_array_equal(fill_outside(image, np.ones((5, 6), dtype=bool)), image)
 
 
-def test_a_dark_rim_inside_the_mask_is_filled_before_the_network(monkeypatch):
+def test_a_dark_rim_inside_the_mask_is_filled_before_the_network():
     """A model that returns its red input channel shows what the network sees: with the rim fill
     the mask's dark outer ring takes the values further in; without it the ring stays darker."""
     rows, columns = np.mgrid[0:120, 0:120]
@@ -207,9 +207,11 @@ def test_a_dark_rim_inside_the_mask_is_filled_before_the_network(monkeypatch):
     inputs = keras.Input((None, None, 3))
     red = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
     ring = fov & (radius > 52)
-    monkeypatch.setattr(segment, "DRIVE_FOV_DIAMETER", 109)  # keep the photograph at its own scale
-    plain = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=0)
-    filled = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=6)
+    own_scale = (segment.fov_diameter(fov),)  # keep the photograph at its own scale
+    plain = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=0,
+                                       fov_diameters=own_scale)
+    filled = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=6,
+                                        fov_diameters=own_scale)
     assert plain[ring].mean() < plain[fov & (radius < 40)].mean() - 1
     assert abs(filled[ring].mean() - filled[fov & (radius < 40)].mean()) < 0.05
     with pytest.raises(ValueError, match="--rim-fill must be 0"):
@@ -253,3 +255,10 @@ def test_a_real_model_at_several_scales_keeps_the_photograph_size(weights_file):
 def test_fov_diameters_below_the_smallest_image_are_refused():
     with pytest.raises(ValueError, match="--fov-diameters must each be at least 64"):
         predict.main(predict.get_args(["--images", "x.png", "--fov-diameters", "540", "32"]))
+
+
+def test_other_fov_diameters_get_their_own_output_folder():
+    default = predict.get_args(["--images", "x.png", "--no-tta"])
+    narrow = predict.get_args(["--images", "x.png", "--no-tta", "--fov-diameters", "540", "450", "380"])
+    assert predict.output_name(default, "unet_camera") == "unet_camera"
+    assert predict.output_name(narrow, "unet_camera") == "unet_camera_fov540-450-380"

@@ -74,7 +74,7 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
                              "--masks", str(CHASE_DIR / "mask"), "--output-dir", str(output), "--no-tta",
                              "--fov-diameters", *map(str, segment.NARROW_FIELD_FOV_DIAMETERS)])
     assert predict.main(args) == 0
-    metrics = json.loads((output / name / "images" / "metrics.json").read_text())
+    metrics = json.loads((output / predict.output_name(args, name) / "images" / "metrics.json").read_text())
     assert len(metrics["images"]) == 28
     pooled = metrics["pooled"]
     assert pooled["roc_auc"] >= CHASE_MINIMUM[name]["roc_auc"]
