@@ -12,7 +12,7 @@ the compute threads then waited on each other's page faults, leaving the CPUs up
 (`python bench/bench_train.py --compare-allocator`).
 
 keep_freed_memory() sets both thresholds high again. It has to run after TensorFlow's call, so
-training.fit_epochs re-applies it before every step (a microsecond's work). The heap then keeps up
+training_batches.fit_epochs re-applies it before every step (a microsecond's work). The heap then keeps up
 to TRIM_THRESHOLD_BYTES of freed memory for reuse instead of returning it.
 """
 

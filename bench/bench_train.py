@@ -3,7 +3,7 @@ and project the faithful recipe's 100 epochs in each precision the machine compu
 
     python bench/bench_train.py [--repeats 10] [--backend tensorflow|jax] [--skip-epochs]
     python bench/bench_train.py --compare-allocator   # glibc as TensorFlow leaves it vs allocator.py
-    python bench/bench_train.py --compare-input       # Keras' autotuned input pipeline vs training.input_stream
+    python bench/bench_train.py --compare-input       # Keras' autotuned input pipeline vs training_batches.input_stream
 
 Prints (a) batches/s of the project's augmented crop pipeline and of a reference written in
 the original's style (each batch reads 4 images from disk with PIL and warps each whole image
@@ -44,7 +44,7 @@ def get_args():
                              "(about 5 minutes on a 2-core CPU)")
     parser.add_argument("--compare-input", action="store_true",
                         help="only compare Keras' own autotuned tf.data pipeline for the PyDataset with the "
-                             "project's (training.input_stream): how late each epoch's first step begins, over "
+                             "project's (training_batches.input_stream): how late each epoch's first step begins, over "
                              "--input-epochs epochs of 40 steps each, in the fastest native precision "
                              "(about 5 minutes on a 2-core CPU)")
     parser.add_argument("--input-epochs", type=int, default=8, help="epochs per pipeline of --compare-input")
@@ -100,6 +100,7 @@ def main():
 
     import devices
     import training
+    import training_batches
     from drive_data import find_drive_dir_for_checks, load_split
 
     drive_dir = find_drive_dir_for_checks(args.data_dir)
@@ -112,7 +113,7 @@ def main():
     script_args = training.get_parser("", "baseline_aug").parse_args(["--data-dir", str(drive_dir)])
     config = training.resolve_config(script_args, "scratch", True, "baseline_aug")
     data = load_split(drive_dir, "training")
-    batches = CropCounter(training.CropBatches(data.images, data.manual1, config))
+    batches = CropCounter(training_batches.CropBatches(data.images, data.manual1, config))
     ours = timed(batches.next, args.repeats * 10)
     rng = np.random.default_rng(0)
     reference = timed(lambda: reference_batch(drive_dir, data.ids, rng), args.repeats)
@@ -160,6 +161,7 @@ def time_epochs(dataset, config, x, y, repeats):
     import keras
 
     import training
+    import training_batches
 
     training.set_precision(config)
     keras.utils.set_random_seed(0)
@@ -169,7 +171,7 @@ def time_epochs(dataset, config, x, y, repeats):
 
     timer = epoch_timer()
     batches = TimedBatches(dataset)
-    training.fit_epochs(model, batches, 0, 3, callbacks=[timer], verbose=0)
+    training_batches.fit_epochs(model, batches, 0, 3, callbacks=[timer], verbose=0)
     epochs, inside, between, late = timer.epochs, timer.inside, timer.between, timer.late
     step_median = statistics.median(timed(lambda: model.train_on_batch(x, y), repeats, warmup=2))
     keras.mixed_precision.set_global_policy("float32")
@@ -197,6 +199,7 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
 
     import allocator
     import training
+    import training_batches
 
     keras.utils.set_random_seed(0)
     model = training.build_model(config)
@@ -227,8 +230,8 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
 
     print(f"Allocator: {len(modes)} epochs of {steps} steps through model.fit, the first a warm-up; 'tensorflow' is "
           "glibc as TensorFlow's generator dataset leaves it, 'kept' is allocator.keep_freed_memory()")
-    short = training.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
-    training.fit_epochs(model, short, 0, len(modes), callbacks=[Compare()], verbose=0, keep_freed_memory=False)
+    short = training_batches.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
+    training_batches.fit_epochs(model, short, 0, len(modes), callbacks=[Compare()], verbose=0, keep_freed_memory=False)
     tensorflow, kept = statistics.median(results["tensorflow"]), statistics.median(results["kept"])
     print(f"median s/step: tensorflow {tensorflow:.3f}, kept {kept:.3f}: the project's setting takes "
           f"{kept / tensorflow:.2f}x the time")
@@ -266,21 +269,22 @@ def epoch_timer():
 
 def compare_input(dataset, config, epochs, steps=40):
     """Train `epochs` short epochs through model.fit from Keras' own autotuned pipeline for the
-    PyDataset, then as many from training.input_stream, each with a fresh model, and print how
+    PyDataset, then as many from training_batches.input_stream, each with a fresh model, and print how
     late each epoch's first step began: the autotuning thread's sleep delayed some by 30-50 s."""
     import keras
 
     import training
+    import training_batches
 
-    short = training.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
+    short = training_batches.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
     training.set_precision(config)
     print(f"Input pipelines: {epochs} epochs of {steps} steps each through model.fit, {config['precision']}", flush=True)
-    for label, autotuned in (("Keras' autotuned pipeline", True), ("training.input_stream", False)):
+    for label, autotuned in (("Keras' autotuned pipeline", True), ("training_batches.input_stream", False)):
         keras.utils.set_random_seed(0)
         model = training.build_model(config)
         training.compile_model(model, config)
         timer = epoch_timer()
-        training.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
+        training_batches.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
         print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.late)} s after their "
               f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
               f"{sum(value > 1 for value in timer.late)} of {epochs} epochs began over 1 s late", flush=True)

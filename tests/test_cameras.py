@@ -14,7 +14,7 @@ import camera_aug
 import photographs
 import predict
 import segment
-import training
+import training_batches
 from conftest import synthetic_sample
 from image_files import match_companion
 from normalisation import fill_outside, fold_standardisation, model_normalisation, normalise_image, normalise_images
@@ -81,7 +81,7 @@ def test_faithful_batches_are_unchanged_by_the_new_options():
     masks = np.zeros((2, 40, 40))
     config = {"seed": 3, "augmentation": True, "batch_size": 8, "crop": 16, "steps_per_epoch": 2}
     old_style = aug_utils.sample_batch(images, masks, np.random.default_rng([3, 0, 0]), images_per_batch=2, crop=16)
-    new_style = training.CropBatches(images, masks, config)[0]
+    new_style = training_batches.CropBatches(images, masks, config)[0]
     np.testing.assert_array_equal(old_style[0], new_style[0])
 
 

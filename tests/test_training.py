@@ -14,6 +14,7 @@ import pytest
 
 import run_folder
 import training
+import training_batches
 from conftest import PROJECT_DIR, real_drive_dir, write_synthetic_drive
 from unet import build_unet, VGG16_NOTOP_FILE
 
@@ -208,14 +209,14 @@ def test_same_seed_gives_the_same_first_batch():
     images = rng.random((3, 80, 80, 3)).astype(np.float32)
     masks = (rng.random((3, 80, 80)) < 0.1).astype(np.uint8)
     config = {"seed": 5, "augmentation": True, "batch_size": 16, "crop": 64, "steps_per_epoch": 4}
-    first = training.CropBatches(images, masks, config)[0]
-    again = training.CropBatches(images, masks, config)[0]
-    other = training.CropBatches(images, masks, dict(config, seed=6))[0]
+    first = training_batches.CropBatches(images, masks, config)[0]
+    again = training_batches.CropBatches(images, masks, config)[0]
+    other = training_batches.CropBatches(images, masks, dict(config, seed=6))[0]
     np.testing.assert_array_equal(first[0], again[0])
     assert not np.array_equal(first[0], other[0])
-    resumed = training.CropBatches(images, masks, config, first_epoch=1)
-    fresh = training.CropBatches(images, masks, config)
-    training.FollowEpochs(fresh).on_epoch_begin(1)
+    resumed = training_batches.CropBatches(images, masks, config, first_epoch=1)
+    fresh = training_batches.CropBatches(images, masks, config)
+    training_batches.FollowEpochs(fresh).on_epoch_begin(1)
     np.testing.assert_array_equal(resumed[2][0], fresh[2][0])
 
 
@@ -333,8 +334,8 @@ def test_kept_memory_reuses_freed_buffers_instead_of_returning_them():
 
 def test_training_reapplies_the_allocator_setting_before_every_step(monkeypatch):
     calls = []
-    monkeypatch.setattr(training.allocator, "keep_freed_memory", lambda: calls.append(1))
-    training.KeepFreedMemory().on_train_batch_begin(0)
+    monkeypatch.setattr(training_batches.allocator, "keep_freed_memory", lambda: calls.append(1))
+    training_batches.KeepFreedMemory().on_train_batch_begin(0)
     assert calls == [1]
 
 
@@ -342,15 +343,15 @@ def test_model_fit_reads_the_same_batches_from_a_pipeline_without_autotuning():
     rng = np.random.default_rng(0)
     images = rng.random((3, 80, 80, 3)).astype(np.float32)
     masks = (rng.random((3, 80, 80)) < 0.1).astype(np.uint8)
-    batches = training.CropBatches(images, masks, {"seed": 5, "augmentation": True, "batch_size": 8, "crop": 32,
+    batches = training_batches.CropBatches(images, masks, {"seed": 5, "augmentation": True, "batch_size": 8, "crop": 32,
                                                    "steps_per_epoch": 3})
-    stream = training.input_stream(batches)
+    stream = training_batches.input_stream(batches)
     if keras.backend.backend() != "tensorflow":
         assert stream is batches
         return
-    # Autotuning's sleeping thread is what delayed some epochs by 30-50 s (training.input_stream).
+    # Autotuning's sleeping thread is what delayed some epochs by 30-50 s (training_batches.input_stream).
     assert stream.options().autotune.enabled is False
-    training.FollowEpochs(batches).on_epoch_begin(2)
+    training_batches.FollowEpochs(batches).on_epoch_begin(2)
     streamed = [(x.numpy(), y.numpy()) for x, y in stream]
     assert len(streamed) == 3 == int(stream.cardinality())
     for step, (x, y) in enumerate(streamed):
