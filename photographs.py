@@ -91,8 +91,9 @@ def save_maps(out_dir, stem, image, probabilities, threshold):
     report.save_overlay(out_dir / f"{stem}_overlay.png", image, binary, threshold)
 
 
-def predict_photographs(model, files, out_dir, args, normalisation):
-    """Segment, save and (with --labels) score each photograph; returns the number of failures."""
+def predict_photographs(model, files, out_dir, args, normalisation, weights=()):
+    """Segment, save and (with --labels) score each photograph; returns the number of failures.
+    `weights`, the model's weights files (several for an ensemble), go into metrics.json."""
     check_folders(args)
     failures, fractions, scored, measurements = 0, [], [], []
     for number, path in enumerate(files, start=1):
@@ -120,7 +121,7 @@ def predict_photographs(model, files, out_dir, args, normalisation):
     write_fractions(out_dir / "vessel_fractions.csv", fractions)
     measure.write_csv(out_dir / "measurements.csv", measurements, pixel_size_um=None)
     if scored:
-        write_scores(out_dir, scored, args)
+        write_scores(out_dir, scored, args, weights)
     return failures
 
 
@@ -147,12 +148,12 @@ def pooled_scores(scored, threshold):
                     np.ones((1, sum(len(p) for p, _ in pixels)), dtype=bool), threshold)["pooled"]
 
 
-def write_scores(out_dir, scored, args):
+def write_scores(out_dir, scored, args, weights=()):
     """metrics.json, per_image.csv and difference_grid.png of the annotated photographs, whose
     own scores (their last element) were computed as each was segmented."""
     pooled = pooled_scores(scored, args.threshold)
     names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
-    metrics = {"labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
+    metrics = {"weights": [str(path) for path in weights], "labels": str(args.labels), "masks": str(args.masks), "threshold": args.threshold, "tta": args.tta,
                "rim_fill_px": args.rim_fill, "fov_diameters": args.fov_diameters,
                "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -5,6 +5,7 @@
     python predict.py --precision bfloat16              # 2x faster where bfloat16 is native
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
+    python predict.py --weights a.weights.h5 b.weights.h5   # an ensemble: the two models' maps averaged
     python predict.py --images photos/                  # your own photographs, with the model for other cameras
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
@@ -59,8 +60,10 @@ THRESHOLD = 0.5
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--run", help="training run folder (output/<run-name>); reads its config and weights")
-    parser.add_argument("--weights", help=f"weights file (default: {SHIPPED_WEIGHTS.relative_to(PROJECT_DIR)} for DRIVE, "
-                                          f"{CAMERA_WEIGHTS.relative_to(PROJECT_DIR)} for --images)")
+    parser.add_argument("--weights", nargs="+", metavar="FILE",
+                        help=f"weights file (default: {SHIPPED_WEIGHTS.relative_to(PROJECT_DIR)} for DRIVE, "
+                             f"{CAMERA_WEIGHTS.relative_to(PROJECT_DIR)} for --images); several files make an "
+                             "ensemble that averages their maps, and must share an input normalisation")
     parser.add_argument("--encoder", choices=("scratch", "vgg16"),
                         help="architecture of --weights that have no <stem>.config.json beside them (default: scratch)")
     parser.add_argument("--name", help="output name (default: the run folder's name or the weights file's stem, "
@@ -114,8 +117,9 @@ def default_weights(drive_dir):
     return SHIPPED_WEIGHTS
 
 
-def resolve_model(args, drive_dir=None):
-    """The ModelChoice of --run / --weights / the default.
+def resolve_models(args, drive_dir=None):
+    """The ModelChoice of --run, or of each --weights file (several make an ensemble), or of the
+    default weights, as a list.
 
     Training facts (for the results table) come from a run folder's config.json and train.log,
     or from the <stem>.config.json and <stem>.train.log that ship_weights.py puts beside shipped
@@ -125,20 +129,34 @@ def resolve_model(args, drive_dir=None):
         weights, encoder, dropout = segment.run_settings(args.run)
         run_dir = Path(args.run)
         training = report.training_facts(run_dir / "config.json", run_dir / "train.log")
-        name = run_dir.resolve().name
+        choices = [ModelChoice(weights, encoder, dropout, run_dir.resolve().name, training,
+                               model_normalisation(training))]
     else:
-        weights = Path(args.weights) if args.weights else default_weights(drive_dir)
-        if not weights.is_file():
-            hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
-                    if not args.weights else "Check the path.")
-            raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
-        choice = weights_choice(weights, args.encoder)
-        weights, encoder, dropout, name, training = (choice.weights, choice.encoder, choice.dropout, choice.name,
-                                                     choice.training)
-    if args.encoder and args.encoder != encoder:
-        raise ValueError(f"--encoder {args.encoder} contradicts the model's config, which says {encoder}; "
-                         "drop --encoder, which is only for weights without a config.")
-    return ModelChoice(weights, encoder, dropout, name, training, model_normalisation(training))
+        choices = []
+        for weights in map(Path, args.weights or [default_weights(drive_dir)]):
+            if not weights.is_file():
+                hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
+                        if not args.weights else "Check the path.")
+                raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
+            choices.append(weights_choice(weights, args.encoder))
+    for choice in choices:
+        if args.encoder and args.encoder != choice.encoder:
+            raise ValueError(f"--encoder {args.encoder} contradicts {choice.name}'s config, which says "
+                             f"{choice.encoder}; drop --encoder, which is only for weights without a config.")
+    normalisations = {choice.normalisation for choice in choices}
+    if len(normalisations) > 1:
+        raise ValueError("The models of an ensemble must share an input normalisation, since each map is made "
+                         "from the same input; these were trained with "
+                         + ", ".join(f"{choice.name}: {choice.normalisation}" for choice in choices) + ".")
+    return choices
+
+
+def load_models(choices, precision):
+    """One Keras model for the chosen weights: the U-Net itself, or for several the ensemble that
+    averages their probabilities (segment.average_models)."""
+    names = [None] if len(choices) == 1 else [f"member{index}" for index in range(1, len(choices) + 1)]
+    return segment.average_models([segment.load_model(choice.weights, choice.encoder, choice.dropout, precision, name)
+                                   for choice, name in zip(choices, names)])
 
 
 def weights_choice(weights, encoder=None):
@@ -169,20 +187,23 @@ def prepare_output(folder, overwrite):
     return folder
 
 
-def predict_drive(model, drive_dir, out_dir, args, choice):
+def predict_drive(model, drive_dir, out_dir, args, choices):
     """Segment and score the DRIVE test split; returns the metrics dict."""
     test = load_split(drive_dir, "test")
     print(f"Segmenting the {len(test.ids)} DRIVE test images in {drive_dir}")
     started = time.perf_counter()
     probabilities = segment.segment_images(model, test.images, batch_size=args.batch_size, tta=args.tta,
-                                           fovs=test.masks, normalisation=choice.normalisation)
+                                           fovs=test.masks, normalisation=choices[0].normalisation)
     segmented = time.perf_counter()
     scores = {
         "vs_1st_manual": evaluate(probabilities, test.manual1, test.masks, args.threshold),
         "vs_2nd_manual": evaluate(probabilities, test.manual2, test.masks, args.threshold),
     }
     scored = time.perf_counter()
-    metrics = {"weights": str(choice.weights), "training": choice.training, "tta": args.tta, "precision": args.precision,
+    # An ensemble lists its members' weights and has no single training run to describe.
+    weights = [str(choice.weights) for choice in choices]
+    metrics = {"weights": weights[0] if len(weights) == 1 else weights,
+               "training": choices[0].training if len(choices) == 1 else None, "tta": args.tta, "precision": args.precision,
                "threshold": args.threshold,
                "ids": test.ids, **scores}
     for index, image_id in enumerate(test.ids):
@@ -234,19 +255,23 @@ def main(args):
     if (args.masks or args.labels) and not args.images:
         raise ValueError("--masks and --labels go with --images.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
-    choice = resolve_model(args, drive_dir)
-    name = output_name(args, choice.name)
+    choices = resolve_models(args, drive_dir)
+    normalisation = choices[0].normalisation
+    name = output_name(args, "+".join(choice.name for choice in choices))
     sample = args.images is None and drive_dir is None
     out_dir = Path(args.output_dir) / name / ("test" if drive_dir else "images")
     # Load first: a wrong weights file must leave nothing behind.
-    model = segment.load_model(choice.weights, choice.encoder, choice.dropout, args.precision)
-    print(f"Model: {choice.weights} ({choice.encoder}, input normalisation {choice.normalisation})")
+    model = load_models(choices, args.precision)
+    for choice in choices:
+        print(f"Model: {choice.weights} ({choice.encoder}, input normalisation {choice.normalisation})")
+    if len(choices) > 1:
+        print(f"Ensemble of {len(choices)} models: their probabilities are averaged.")
     if args.precision == "bfloat16" and not devices.native_bfloat16():
         print("warning: this machine shows no native bfloat16 (no GPU, no avx512_bf16 or amx_bf16 CPU flag); "
               "--precision bfloat16 will likely be slower than float32 here.", file=sys.stderr)
     prepare_output(out_dir, args.overwrite)
     if drive_dir:
-        metrics = predict_drive(model, drive_dir, out_dir, args, choice)
+        metrics = predict_drive(model, drive_dir, out_dir, args, choices)
         print_summary(metrics)
         report.write_results_table(Path(args.output_dir))
         print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
@@ -259,7 +284,8 @@ def main(args):
               f"segmenting scikit-image's sample retina {files[0]} instead.")
     else:
         files = list_images(args.images)
-    failures = photographs.predict_photographs(model, files, out_dir, args, choice.normalisation)
+    failures = photographs.predict_photographs(model, files, out_dir, args, normalisation,
+                                                [choice.weights for choice in choices])
     print(f"Wrote {out_dir}" + (f"; {failures} image(s) could not be processed" if failures else ""))
     return 1 if failures else 0
 

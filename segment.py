@@ -4,6 +4,7 @@ predict.py and the benchmarks call these; they hold no file handling of their ow
 
     model = load_model(weights="output/baseline_aug/model.weights.h5", encoder="scratch")
     model = load_model(weights, precision="bfloat16")      # 2x faster where bfloat16 is native
+    model = average_models([load_model(a, name="member1"), load_model(b, name="member2")])  # an ensemble
     probabilities = segment_images(model, images)          # (N, H, W) for (N, H, W, 3)
     fov = estimate_fov(image)                              # bool (H, W)
 """
@@ -73,18 +74,19 @@ def check_weights_file(weights):
         raise ValueError(f"{weights} is unreadable or truncated ({error}); download or copy it again.") from error
 
 
-def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
+def load_model(weights, encoder="scratch", dropout=0.1, precision="float32", name=None):
     """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file.
 
     precision "bfloat16" computes in bfloat16 with the same float32 weights: twice as fast on the
     project's AVX-512-BF16 CPU, but slower than float32 where bfloat16 is not native.
+    name: the model's name, which the members of an ensemble (average_models) need to differ.
     """
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"Weights file {weights} does not exist.")
     check_weights_file(weights)
     with dtype_policy(precision):
-        model = build_unet(encoder, dropout=dropout, vgg_weights=None)
+        model = build_unet(encoder, dropout=dropout, vgg_weights=None, name=name)
     try:
         # A mismatched file makes Keras warn once per layer before it fails; the error says it all.
         with warnings.catch_warnings():
@@ -98,6 +100,18 @@ def load_model(weights, encoder="scratch", dropout=0.1, precision="float32"):
             "Pass the matching --encoder, or use --run with the run folder that produced it."
         ) from error
     return model
+
+
+def average_models(models):
+    """One model whose output is the mean of the probabilities of `models` (an ensemble), so that
+    the flips, the FOV widths and the batching run it exactly as they run one U-Net; a single model
+    comes back unchanged. The members need distinct names (load_model's `name`)."""
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    # Built outside any bfloat16 policy, the mean is taken in float32, as each member's output is.
+    outputs = keras.layers.Average(name="mean_probability")([model(inputs) for model in models])
+    return keras.Model(inputs, outputs, name="ensemble")
 
 
 def run_settings(run_dir):

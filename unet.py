@@ -123,11 +123,12 @@ def vgg16_encoder(inputs, vgg_weights):
     return skips, vgg.get_layer(VGG16_BOTTOM).output
 
 
-def build_unet(encoder="scratch", dropout=0.1, vgg_weights="imagenet", input_shape=(None, None, 3)):
+def build_unet(encoder="scratch", dropout=0.1, vgg_weights="imagenet", input_shape=(None, None, 3), name=None):
     """Build the U-Net with the chosen encoder ("scratch" or "vgg16").
 
     vgg_weights: "imagenet", a path to a notop weights file, or None (random), for vgg16 only.
     input_shape: (height, width, 3); None sizes accept any multiple of 16 at run time.
+    name: the model's name (default unet_<encoder>); the members of an ensemble need their own.
     """
     if encoder not in ENCODERS:
         raise ValueError(f"encoder must be one of {ENCODERS}, not {encoder!r}")
@@ -149,4 +150,4 @@ def build_unet(encoder="scratch", dropout=0.1, vgg_weights="imagenet", input_sha
         x = decoder_block(x, skips[level - 1], decoder_filters[level - 1], dropout, name=f"decoder{level}")
     # float32 output keeps the loss numerically stable under mixed precision.
     outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="vessel_probability")(x)
-    return keras.Model(inputs, outputs, name=f"unet_{encoder}")
+    return keras.Model(inputs, outputs, name=name or f"unet_{encoder}")

@@ -153,6 +153,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["images"] == ["Image_01L", "Image_01R", "Image_02L"] and len(metrics["per_image"]) == 3
     assert metrics["fov_diameters"] == list(segment.PHOTOGRAPH_FOV_DIAMETERS)
+    assert metrics["weights"] == [str(weights_file)]
     for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
         assert (folder / name).stat().st_size > 0
     # An independent scorer over the saved maps agrees with the pooled AUC.

@@ -12,6 +12,7 @@ import drive_data
 import predict
 import segment
 from conftest import PROJECT_DIR, write_synthetic_drive, synthetic_sample
+from unet import build_unet
 
 
 def first_channel_model():
@@ -147,3 +148,35 @@ def test_without_drive_it_segments_the_sample_retina(tmp_path, weights_file, mon
     assert predict.main(predict.get_args(["--weights", str(weights_file), "--output-dir", str(tmp_path / "out")])) == 0
     assert "sample retina" in capsys.readouterr().out
     assert np.load(tmp_path / "out" / "random_tta" / "images" / "retina_prob.npy").shape == (1411, 1411)
+
+
+def test_an_ensemble_averages_its_members_maps(tmp_path, weights_file):
+    other = tmp_path / "other.weights.h5"
+    keras.utils.set_random_seed(2)
+    build_unet("scratch").save_weights(other)
+    data_dir = write_synthetic_drive(tmp_path / "DRIVE", height=64, width=72, test_ids=(1, 2))
+    output = tmp_path / "out"
+    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file), str(other),
+                                          "--output-dir", str(output), "--no-tta"])) == 0
+    test_dir = output / "random+other" / "test"
+    metrics = json.loads((test_dir / "metrics.json").read_text())
+    assert metrics["weights"] == [str(weights_file), str(other)] and metrics["training"] is None
+
+    test = drive_data.load_split(data_dir, "test")
+    members = [segment.segment_images(segment.load_model(path), test.images, progress=False)
+               for path in (weights_file, other)]
+    assert not np.allclose(members[0], members[1])
+    for index, image_id in enumerate(test.ids):
+        saved = np.load(test_dir / f"{image_id:02d}_prob.npy")
+        np.testing.assert_allclose(saved, (members[0][index] + members[1][index]) / 2, atol=1e-6)
+
+
+def test_an_ensemble_refuses_members_of_different_normalisations(tmp_path, weights_file):
+    standardised = tmp_path / "standardised.weights.h5"
+    standardised.write_bytes(weights_file.read_bytes())
+    (tmp_path / "standardised.config.json").write_text(json.dumps(
+        {"run_name": "standardised", "encoder": "scratch", "dropout": 0.1, "normalisation": "fov_standardise"}))
+    args = predict.get_args(["--weights", str(weights_file), str(standardised), "--output-dir", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match="share an input normalisation.*standardised: fov_standardise"):
+        predict.main(args)
+    assert not (tmp_path / "out").exists()
