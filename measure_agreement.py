@@ -2,8 +2,11 @@
 second observer's do: Pearson r and mean absolute relative difference over the 20 DRIVE test
 images, and a Bland-Altman figure per measure.
 
-    python predict.py                       # writes output/unet_aug_lr_drop_tta/test/NN_prob.npy
+    python predict.py --weights weights/unet_aug_lr_drop.weights.h5   # writes output/unet_aug_lr_drop_tta/test/
     python measure_agreement.py             # then this: prints the table, writes the figure
+
+It reads unet_aug_lr_drop's maps by default, the model whose agreement the README reports and
+for which choose_threshold.py chose its threshold; --maps takes any predict.py DRIVE folder.
 
 Each measure (vessel_measures.py) is taken from the model's maps cut at --threshold, from
 2nd_manual and from 1st_manual, inside the FOV. Writes output/measure_agreement/agreement.md
@@ -110,7 +113,8 @@ def main(args):
     missing = [path.name for path in map_files if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{maps_dir} lacks {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}; "
-                                "run `python predict.py` first (or pass --maps).")
+                                "run `python predict.py --weights weights/unet_aug_lr_drop.weights.h5` first "
+                                "(or pass --maps).")
     print(f"Measuring {len(test.ids)} maps each of the model ({maps_dir}), 2nd_manual and 1st_manual")
     model = measure_all([np.load(path) >= args.threshold for path in map_files], test.masks)
     second, first = measure_all(test.manual2, test.masks), measure_all(test.manual1, test.masks)

@@ -196,7 +196,10 @@ def describe_training(training):
     inputs = (f"{normalisation} input, {training.get('photometric')} photometric augmentation; "
               if normalisation != DEFAULT_NORMALISATION else "")
     trained_in = "trained in bfloat16; " if training.get("precision") == "bfloat16" else ""
-    return f"{origin}{inputs}{trained_in}{recipe}{duration}, {training['hardware']}, {training['backend']}"
+    # A model from a validation run never saw its held-out images, so the row says it had fewer.
+    held_out = training.get("validation_images") or 0
+    images = f"{20 - held_out} of the 20 training images ({held_out} held out); " if held_out else ""
+    return f"{origin}{inputs}{trained_in}{images}{recipe}{duration}, {training['hardware']}, {training['backend']}"
 
 
 def result_row(name, metrics):

@@ -130,7 +130,7 @@ def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
 
 def test_missing_weights_say_how_to_train(tmp_path, monkeypatch):
     args = predict.get_args(["--output-dir", str(tmp_path / "out")])
-    monkeypatch.setattr(predict, "SHIPPED_WEIGHTS", tmp_path / "weights" / "unet_aug.weights.h5")
+    monkeypatch.setattr(predict, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug.weights.h5")
     with pytest.raises(FileNotFoundError, match="python baseline_aug.py"):
         predict.main(args)
     assert not (tmp_path / "out").exists()

@@ -33,6 +33,8 @@ def test_training_facts_add_up_the_epochs_of_a_resumed_run(tmp_path):
     scheduled = dict(facts, epochs=125, lr_drop_epochs=[100])
     assert report.describe_training(scheduled) == (
         "125 epochs, learning rate /10 after epoch 100; 3 min, Some CPU (2 CPUs), tensorflow")
+    assert report.describe_training(dict(facts, validation_images=4)) == (
+        "16 of the 20 training images (4 held out); 3 min, Some CPU (2 CPUs), tensorflow")
 
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path):
