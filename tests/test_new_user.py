@@ -46,7 +46,7 @@ def test_encoder_that_contradicts_the_config_is_refused(tmp_path, weights_file):
     shipped = tmp_path / "shipped.weights.h5"
     shipped.write_bytes(weights_file.read_bytes())
     (tmp_path / "shipped.config.json").write_text(json.dumps({"encoder": "scratch", "dropout": 0.1}))
-    with pytest.raises(ValueError, match="--encoder vgg16 contradicts the model's config, which says scratch"):
+    with pytest.raises(ValueError, match="--encoder vgg16 contradicts shipped's config, which says scratch"):
         predict.main(predict.get_args(["--weights", str(shipped), "--encoder", "vgg16", "--output-dir", str(tmp_path)]))
 
 
