@@ -24,6 +24,8 @@ DEFAULT_INPUT_DIR = PROJECT_DIR / "input"
 # Where the development team's copy lies beside the checkout; tests and benchmarks fall back on it.
 SHARED_DRIVE_DIR = PROJECT_DIR.parent / "shared" / "DRIVE"
 SPLITS = ("training", "test")
+# DRIVE's training split holds images 21-40; a validation run holds the last of them out.
+TRAINING_IMAGES = 20
 
 # File name patterns of the distribution; each captures the numeric image id.
 IMAGE_PATTERN = r"(\d+)_(?:training|test)\.tif"

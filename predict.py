@@ -12,8 +12,8 @@
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of models trained with the previous
-default's recipe and with the current one's (README, Results). --no-tta makes one pass per image, as the blog did, and takes
-about a quarter of the segmentation time. --precision bfloat16 computes in bfloat16 with the same
+default's recipe and with the current one's (README, Results). --no-tta makes one pass per image,
+as the blog did, and takes about a quarter of the segmentation time. --precision bfloat16 computes in bfloat16 with the same
 weights: on held-out training images it scored within 0.0001 of float32, at half the time on this
 project's CPU (README, Performance); float32 stays the default because it gives the same numbers on
 every machine, and bfloat16 is slower than float32 where the hardware lacks it.
@@ -50,7 +50,6 @@ from metrics import evaluate, roc_and_pr_curves
 from normalisation import model_normalisation
 
 PROJECT_DIR = Path(__file__).resolve().parent
-# The default model for DRIVE, and for photographs from other cameras (--images).
 # The default model for DRIVE and for photographs: trained with standardised input and the
 # augmentation for other cameras, it scored higher than the blog's recipe on held-out DRIVE
 # training images and than unet_camera on CHASE_DB1 (README, Other cameras).

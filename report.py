@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
+from drive_data import TRAINING_IMAGES  # noqa: E402
 from normalisation import DEFAULT_NORMALISATION, model_normalisation  # noqa: E402
 from run_folder import RECIPE_KEYS, training_seconds  # noqa: E402
 from training import LR_DROP_FACTOR  # noqa: E402
@@ -198,7 +199,8 @@ def describe_training(training):
     trained_in = "trained in bfloat16; " if training.get("precision") == "bfloat16" else ""
     # A model from a validation run never saw its held-out images, so the row says it had fewer.
     held_out = training.get("validation_images") or 0
-    images = f"{20 - held_out} of the 20 training images ({held_out} held out); " if held_out else ""
+    images = (f"{TRAINING_IMAGES - held_out} of the {TRAINING_IMAGES} training images ({held_out} held out); "
+              if held_out else "")
     return f"{origin}{inputs}{trained_in}{images}{recipe}{duration}, {training['hardware']}, {training['backend']}"
 
 
