@@ -26,12 +26,14 @@ from unet import SIZE_MULTIPLE, build_unet
 
 # DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
 DRIVE_FOV_DIAMETER = 540
-# With --images, a standardised photograph's outermost RIM_FILL_PX pixels of the FOV (counted at
-# the scale the network sees) and everything outside it are filled from the nearest pixel further
-# in: other datasets' masks include the dark edge of the disc, which the network took for a vessel
-# (on CHASE_DB1, a sixth of all false positives lay within 10 pixels of the mask's edge). Chosen on
-# CHASE_DB1 (F1 in one pass) among 0, 1.8, 3.5, 5.9, 8.8 and 11.7 pixels (README, Other cameras).
-RIM_FILL_PX = 6
+# With --images and --rim-fill N, a standardised photograph's outermost N pixels of the FOV (counted
+# at the scale the network sees) and everything outside it are filled from the nearest pixel
+# further in: other datasets' masks include the dark edge of the disc, which unet_camera took for a
+# vessel (on CHASE_DB1, a sixth of its false positives lay within 10 pixels of the mask's edge), and
+# 6 pixels suit it. The default model does better without the fill, on CHASE_DB1 and on held-out
+# DRIVE images alike, since the fill draws vessels that reach the rim out into radial streaks; so
+# it is off by default (README, Other cameras).
+RIM_FILL_PX = 0
 # With --images, each photograph is segmented with its FOV rescaled to each of these diameters and
 # the maps are averaged: by default once, at DRIVE's width, which is right for cameras with DRIVE's
 # 45-degree field (on held-out DRIVE images, averaging more widths lowered the AUC). A narrower
@@ -195,9 +197,10 @@ def segment_photograph(model, image, fov, tta=False, normalisation="rgb255", rim
     rescaled so that its FOV is each of `fov_diameters` pixels wide in turn (by default DRIVE's
     width), the maps then averaged.
 
-    With the "fov_standardise" normalisation, the FOV's outer `rim_fill_px` pixels (at the scale
-    the network sees; 0 turns it off) are filled in first (normalise_image's rim_fill). Returns a
-    (H, W) map of the photograph's own size; outside the FOV it is 0.
+    With the "fov_standardise" normalisation and a `rim_fill_px` above 0 (off by default), the
+    FOV's outer `rim_fill_px` pixels at the scale the network sees are filled in first
+    (normalise_image's rim_fill). Returns a (H, W) map of the photograph's own size; outside the
+    FOV it is 0.
     """
     if min(image.shape[:2]) < MIN_IMAGE_SIZE:
         raise ValueError(f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed.")

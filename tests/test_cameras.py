@@ -198,9 +198,10 @@ def test_fill_outside_copies_the_nearest_inside_pixel():
     np.testing.assert_array_equal(fill_outside(image, np.ones((5, 6), dtype=bool)), image)
 
 
-def test_a_dark_rim_inside_the_mask_is_filled_before_the_network():
+def test_the_rim_fill_hides_a_dark_rim_inside_the_mask():
     """A model that returns its red input channel shows what the network sees: with the rim fill
-    the mask's dark outer ring takes the values further in; without it the ring stays darker."""
+    (--rim-fill 6, off by default) the mask's dark outer ring takes the values further in;
+    without it the ring stays darker."""
     rows, columns = np.mgrid[0:120, 0:120]
     radius = np.hypot(rows - 60, columns - 60)
     fov = radius <= 54
@@ -215,6 +216,7 @@ def test_a_dark_rim_inside_the_mask_is_filled_before_the_network():
                                         fov_diameters=own_scale)
     assert plain[ring].mean() < plain[fov & (radius < 40)].mean() - 1
     assert abs(filled[ring].mean() - filled[fov & (radius < 40)].mean()) < 0.05
+    assert predict.get_args([]).rim_fill == 0
     with pytest.raises(ValueError, match="--rim-fill must be 0"):
         predict.main(predict.get_args(["--images", "x.png", "--rim-fill", "-1"]))
 

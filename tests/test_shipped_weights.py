@@ -60,9 +60,9 @@ def test_the_default_model_is_shipped_and_guarded():
 
 # Pooled AUC and F1 (threshold 0.5) vs CHASE_DB1's first observer, over the FOV of its 28
 # photographs, that the default model keeps in one pass at the FOV widths that the README gives
-# for narrow-field cameras such as CHASE_DB1's (README, Other cameras: 0.9768 and 0.7734), just
-# below what it measured.
-CHASE_MINIMUM = {"unet_camera_scratch": {"roc_auc": 0.975, "f1": 0.770}}
+# for narrow-field cameras such as CHASE_DB1's, without the rim fill (README, Other cameras: 0.9770
+# and 0.7755), just below what it measured.
+CHASE_MINIMUM = {"unet_camera_scratch": {"roc_auc": 0.975, "f1": 0.772}}
 CHASE_DIR = predict.PROJECT_DIR.parent / "shared" / "CHASEDB1"
 
 
