@@ -154,7 +154,8 @@ def write_scores(out_dir, scored, args, weights=()):
     pooled = pooled_scores(scored, args.threshold)
     names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
     metrics = {"weights": [str(path) for path in weights], "labels": str(args.labels), "masks": str(args.masks),
-               "threshold": args.threshold, "tta": args.tta, "rim_fill_px": args.rim_fill, "fov_diameters": args.fov_diameters,
+               "threshold": args.threshold, "tta": args.tta, "rim_fill_px": args.rim_fill,
+               "fov_diameters": args.fov_diameters,
                "precision": args.precision, "images": names, "pooled": pooled, "per_image": per_image}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with open(out_dir / "per_image.csv", "w", newline="") as file:
