@@ -10,7 +10,8 @@ Writes into output/<name>/images/, per photograph: <stem>_prob.npy (float32 prob
 photograph's own size), <stem>_prob.png, <stem>_vessels.png (the binary map) and <stem>_overlay.png;
 for the folder: vessel_fractions.csv, measurements.csv (measure.py's columns: width, length, branching,
 tortuosity, fractal dimension, in pixels of the photograph), and with --labels metrics.json (pooled and per photograph,
-inside the FOV), per_image.csv and difference_grid.png.
+inside the FOV), per_image.csv and difference_grid.png. --no-figures leaves out the overlays and
+the difference grid.
 """
 
 import csv
@@ -83,12 +84,14 @@ def save_probability_png(path, probabilities):
     Image.fromarray(np.round(probabilities * 255).astype(np.uint8)).save(path)
 
 
-def save_maps(out_dir, stem, image, probabilities, threshold):
+def save_maps(out_dir, stem, image, probabilities, threshold, figures=True):
+    """The probability map (.npy and PNG), the binary vessel map and, with `figures`, the overlay."""
     np.save(out_dir / f"{stem}_prob.npy", probabilities)
     save_probability_png(out_dir / f"{stem}_prob.png", probabilities)
     binary = probabilities >= threshold
     Image.fromarray(binary.astype(np.uint8) * 255).save(out_dir / f"{stem}_vessels.png")
-    report.save_overlay(out_dir / f"{stem}_overlay.png", image, binary, threshold)
+    if figures:
+        report.save_overlay(out_dir / f"{stem}_overlay.png", image, binary, threshold)
 
 
 def predict_photographs(model, files, out_dir, args, normalisation, weights=()):
@@ -103,7 +106,7 @@ def predict_photographs(model, files, out_dir, args, normalisation, weights=()):
             print(f"[{number}/{len(files)}] skipped {path}: {error}", file=sys.stderr)
             failures += 1
             continue
-        save_maps(out_dir, path.stem, image, probabilities, args.threshold)
+        save_maps(out_dir, path.stem, image, probabilities, args.threshold, args.figures)
         fraction = vessel_fraction(probabilities, fov, args.threshold)
         measured = measure_map(path.name, probabilities >= args.threshold, fov)
         if measured:
@@ -149,8 +152,8 @@ def pooled_scores(scored, threshold):
 
 
 def write_scores(out_dir, scored, args, weights=()):
-    """metrics.json, per_image.csv and difference_grid.png of the annotated photographs, whose
-    own scores (their last element) were computed as each was segmented."""
+    """metrics.json, per_image.csv and (with args.figures) difference_grid.png of the annotated
+    photographs, whose own scores (their last element) were computed as each was segmented."""
     pooled = pooled_scores(scored, args.threshold)
     names, per_image = [stem for stem, *_ in scored], [scores for *_, scores in scored]
     metrics = {"weights": [str(path) for path in weights], "labels": str(args.labels), "masks": str(args.masks),
@@ -165,9 +168,10 @@ def write_scores(out_dir, scored, args, weights=()):
             at = scores["at_threshold"]
             writer.writerow([name] + [f"{value:.5f}" for value in (scores["roc_auc"], scores["pr_auc"], at["f1"],
                                                                    at["accuracy"], at["sensitivity"], at["specificity"])])
-    report.save_difference_grid(out_dir / "difference_grid.png", [s[1] for s in scored], [s[2] for s in scored],
-                                [s[3] for s in scored], names, args.threshold,
-                                f"{out_dir.parent.name}, {len(scored)} photographs vs {Path(args.labels).name}")
+    if args.figures:
+        report.save_difference_grid(out_dir / "difference_grid.png", [s[1] for s in scored], [s[2] for s in scored],
+                                    [s[3] for s in scored], names, args.threshold,
+                                    f"{out_dir.parent.name}, {len(scored)} photographs vs {Path(args.labels).name}")
     at = pooled["at_threshold"]
     worst = min(zip((s["at_threshold"]["f1"] for s in per_image), names))
     print(f"Pooled over the FOV of {len(scored)} photographs: AUC {pooled['roc_auc']:.4f}, PR AUC {pooled['pr_auc']:.4f}, "

@@ -21,7 +21,8 @@ every machine, and bfloat16 is slower than float32 where the hardware lacks it.
 DRIVE mode writes output/<name>/test/: NN_prob.npy (float32 584x565 probabilities), NN_prob.png,
 NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.png,
 metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
-regenerates output/results.md and output/results.json from every evaluated run.
+regenerates output/results.md and output/results.json from every evaluated run. --no-figures
+leaves out the figures (the PNGs but NN_prob.png) in both modes.
 --images mode (photographs.py) writes output/<name>/images/: per photograph a probability map, a
 binary vessel map and an overlay; for the folder each photograph's vessel fraction and vessel
 measurements, and with --labels the scores and a difference grid. Without DRIVE and without
@@ -92,6 +93,10 @@ def get_args(argv=None):
     parser.add_argument("--precision", choices=tuple(segment.PRECISIONS), default="float32",
                         help="arithmetic of the forward pass; bfloat16 was 2x faster on an AVX-512-BF16 CPU, and is "
                              "slower where bfloat16 is not native (the output folder gets _bfloat16)")
+    parser.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                        help="draw the figures: per image the prediction and difference figures (DRIVE) or the "
+                             "overlay (--images), the difference grid and the curves; --no-figures writes only "
+                             "the maps, scores and tables, for large batches")
     parser.add_argument("--batch-size", type=int, default=segment.PREDICT_BATCH_SIZE, help="images per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser.parse_args(argv)
@@ -201,14 +206,8 @@ def predict_drive(model, drive_dir, out_dir, args, choices):
     for index, image_id in enumerate(test.ids):
         np.save(out_dir / f"{image_id:02d}_prob.npy", probabilities[index])
         photographs.save_probability_png(out_dir / f"{image_id:02d}_prob.png", probabilities[index])
-        report.save_image_figures(out_dir / f"{image_id:02d}", test.images[index], probabilities[index],
-                                  test.manual1[index], test.masks[index], args.threshold, f"DRIVE test image {image_id:02d}")
-    title = f"{out_dir.parent.name}, {len(test.ids)} DRIVE test images vs 1st_manual"
-    report.save_difference_grid(out_dir / "difference_grid.png", probabilities, test.manual1, test.masks,
-                                [f"image {image_id:02d}" for image_id in test.ids], args.threshold, title)
-    pooled = scores["vs_1st_manual"]["pooled"]
-    report.save_curves(out_dir / "curves.png", *roc_and_pr_curves(probabilities, test.manual1, test.masks),
-                       pooled["roc_auc"], pooled["pr_auc"], title)
+    if args.figures:
+        save_drive_figures(out_dir, test, probabilities, scores, args.threshold)
     with open(out_dir / "per_image.csv", "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"])
@@ -223,6 +222,20 @@ def predict_drive(model, drive_dir, out_dir, args, choices):
     print(f"Seconds: segmentation {metrics['seconds']['segmentation']}, scoring {metrics['seconds']['scoring']}, "
           f"files and figures {metrics['seconds']['files_and_figures']}")
     return metrics
+
+
+def save_drive_figures(out_dir, test, probabilities, scores, threshold):
+    """Per test image its prediction and difference figures, then the difference grid and the
+    ROC and precision-recall curves of all of them, against 1st_manual."""
+    for index, image_id in enumerate(test.ids):
+        report.save_image_figures(out_dir / f"{image_id:02d}", test.images[index], probabilities[index],
+                                  test.manual1[index], test.masks[index], threshold, f"DRIVE test image {image_id:02d}")
+    title = f"{out_dir.parent.name}, {len(test.ids)} DRIVE test images vs 1st_manual"
+    report.save_difference_grid(out_dir / "difference_grid.png", probabilities, test.manual1, test.masks,
+                                [f"image {image_id:02d}" for image_id in test.ids], threshold, title)
+    pooled = scores["vs_1st_manual"]["pooled"]
+    report.save_curves(out_dir / "curves.png", *roc_and_pr_curves(probabilities, test.manual1, test.masks),
+                       pooled["roc_auc"], pooled["pr_auc"], title)
 
 
 def print_summary(metrics):

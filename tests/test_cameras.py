@@ -143,10 +143,10 @@ def write_dataset(folder, rng, names, label_suffix="_1stHO", size=(120, 112)):
 def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, capsys):
     write_dataset(tmp_path / "set", np.random.default_rng(7), ["Image_01L", "Image_01R", "Image_02L"])
     out = tmp_path / "out"
-    args = predict.get_args(["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
-                             "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file),
-                             "--output-dir", str(out), "--no-tta", "--name", "demo"])
-    assert predict.main(args) == 0
+    flags = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
+                 "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file),
+                 "--output-dir", str(out), "--no-tta"]
+    assert predict.main(predict.get_args([*flags, "--name", "demo"])) == 0
     printed = capsys.readouterr()
     assert "Pooled over the FOV of 3 photographs: AUC" in printed.out and "vessel fraction" in printed.out
     folder = out / "demo" / "images"
@@ -167,6 +167,14 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
         assert np.load(folder / f"{name}_prob.npy").shape == (120, 112)
     expected = roc_auc_score(np.concatenate(truths), np.concatenate(maps))
     assert round(metrics["pooled"]["roc_auc"], 4) == round(expected, 4)
+    assert len(list(folder.glob("*_overlay.png"))) == 3
+
+    # --no-figures: the same maps and scores, without the overlays and the difference grid.
+    assert predict.main(predict.get_args([*flags, "--no-figures", "--name", "bare"])) == 0
+    bare = out / "bare" / "images"
+    assert not list(bare.glob("*_overlay.png")) and not (bare / "difference_grid.png").exists()
+    assert len(list(bare.glob("*_vessels.png"))) == 3
+    assert json.loads((bare / "metrics.json").read_text())["pooled"] == metrics["pooled"]
 
 
 def test_a_missing_label_or_a_label_of_another_size_is_an_error(tmp_path, weights_file, capsys):

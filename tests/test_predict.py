@@ -83,6 +83,14 @@ def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_f
     table = (output / "results.md").read_text()
     assert "| random_bfloat16 (bfloat16) |" in table and "| demo (TTA) |" in table
 
+    # --no-figures keeps the maps and the scores, and draws nothing.
+    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
+                                          "--output-dir", str(output), "--no-figures", "--name", "bare"])) == 0
+    bare = output / "bare" / "test"
+    assert sorted(path.name for path in bare.glob("*.png")) == ["01_prob.png", "02_prob.png", "03_prob.png"]
+    assert len(list(bare.glob("*_prob.npy"))) == 3
+    assert json.loads((bare / "metrics.json").read_text())["vs_1st_manual"] == metrics["vs_1st_manual"]
+
 
 def test_bfloat16_computes_in_bfloat16_and_returns_float32_probabilities(weights_file):
     images = np.random.default_rng(2).random((2, 48, 64, 3)).astype(np.float32)

@@ -34,8 +34,9 @@ def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name, tta)
         pytest.fail(f"{weights} is missing: the repository ships it")
     output = tmp_path / "out"
     # predict.py run the way a user runs it: the default model with no flags, the others with --weights.
+    # Figures are left out: these guards check the numbers, and tests/test_predict.py the figures.
     flags = ([] if weights == predict.DEFAULT_WEIGHTS else ["--weights", str(weights)]) + ([] if tta else ["--no-tta"])
-    args = predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags])
+    args = predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), "--no-figures", *flags])
     assert predict.main(args) == 0
     test_dir = output / predict.output_name(args, name) / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
@@ -81,7 +82,7 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
     flags = [] if weights == predict.DEFAULT_WEIGHTS else ["--weights", str(weights)]
     args = predict.get_args([*flags, "--images", str(CHASE_DIR / "images"), "--labels", str(CHASE_DIR / "1st_manual"),
                              "--masks", str(CHASE_DIR / "mask"), "--output-dir", str(output), "--no-tta",
-                             "--fov-diameters", *map(str, segment.NARROW_FIELD_FOV_DIAMETERS)])
+                             "--no-figures", "--fov-diameters", *map(str, segment.NARROW_FIELD_FOV_DIAMETERS)])
     assert predict.main(args) == 0
     metrics = json.loads((output / predict.output_name(args, name) / "images" / "metrics.json").read_text())
     assert len(metrics["images"]) == 28
