@@ -9,6 +9,7 @@
     python predict.py --images photos/                  # your own photographs, any camera
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
+    python predict.py --images DIR --no-figures         # maps, scores and tables only, for large batches
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of models trained with the previous
