@@ -16,8 +16,9 @@ training images held out from training, it raised the AUC of models trained with
 default's recipe and with the current one's (README, Results). --no-tta makes one pass per image,
 as the blog did, and takes about a quarter of the segmentation time. --precision bfloat16
 computes in bfloat16 with the same weights: on held-out training images it scored within 0.0001
-of float32, at half the time on this project's CPU (README, Performance); float32 stays the default because it gives the same numbers on
-every machine, and bfloat16 is slower than float32 where the hardware lacks it.
+of float32, at half the time on this project's CPU (README, Performance); float32 stays the
+default because it gives the same numbers on every machine, and bfloat16 is slower than float32
+where the hardware lacks it.
 
 DRIVE mode writes output/<name>/test/: NN_prob.npy (float32 584x565 probabilities), NN_prob.png,
 NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.png,

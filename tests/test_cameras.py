@@ -144,8 +144,8 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     write_dataset(tmp_path / "set", np.random.default_rng(7), ["Image_01L", "Image_01R", "Image_02L"])
     out = tmp_path / "out"
     flags = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
-                 "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file),
-                 "--output-dir", str(out), "--no-tta"]
+             "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file), "--output-dir", str(out),
+             "--no-tta"]
     assert predict.main(predict.get_args([*flags, "--name", "demo"])) == 0
     printed = capsys.readouterr()
     assert "Pooled over the FOV of 3 photographs: AUC" in printed.out and "vessel fraction" in printed.out

@@ -27,16 +27,22 @@ MINIMUM_AUC = {
 }
 
 
-@pytest.mark.parametrize("name, tta", sorted(MINIMUM_AUC))
-def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name, tta):
+def shipped_model(name):
+    """A shipped model's weights file and predict.py's flags for it, as a user runs it: none for
+    the default model, --weights for the others. The guards add --no-figures: they check the
+    numbers, and tests/test_predict.py and tests/test_cameras.py the figures."""
     weights = predict.PROJECT_DIR / "weights" / f"{name}.weights.h5"
     if not weights.is_file():
         pytest.fail(f"{weights} is missing: the repository ships it")
+    return weights, ["--no-figures"] + ([] if weights == predict.DEFAULT_WEIGHTS else ["--weights", str(weights)])
+
+
+@pytest.mark.parametrize("name, tta", sorted(MINIMUM_AUC))
+def test_shipped_weights_reach_the_published_auc(tmp_path, drive_dir, name, tta):
+    weights, flags = shipped_model(name)
     output = tmp_path / "out"
-    # predict.py run the way a user runs it: the default model with no flags, the others with --weights.
-    # Figures are left out: these guards check the numbers, and tests/test_predict.py the figures.
-    flags = ([] if weights == predict.DEFAULT_WEIGHTS else ["--weights", str(weights)]) + ([] if tta else ["--no-tta"])
-    args = predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), "--no-figures", *flags])
+    args = predict.get_args(["--data-dir", str(drive_dir), "--output-dir", str(output), *flags,
+                             *([] if tta else ["--no-tta"])])
     assert predict.main(args) == 0
     test_dir = output / predict.output_name(args, name) / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
@@ -77,12 +83,11 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
     if not (CHASE_DIR / "images").is_dir():
         pytest.skip(f"CHASE_DB1 not found in {CHASE_DIR}")
     output = tmp_path / "out"
-    # predict.py run the way the README runs it on CHASE_DB1: other models by --weights, the default without.
-    weights = predict.PROJECT_DIR / "weights" / f"{name}.weights.h5"
-    flags = [] if weights == predict.DEFAULT_WEIGHTS else ["--weights", str(weights)]
-    args = predict.get_args([*flags, "--images", str(CHASE_DIR / "images"), "--labels", str(CHASE_DIR / "1st_manual"),
-                             "--masks", str(CHASE_DIR / "mask"), "--output-dir", str(output), "--no-tta",
-                             "--no-figures", "--fov-diameters", *map(str, segment.NARROW_FIELD_FOV_DIAMETERS)])
+    # predict.py run the way the README runs it on CHASE_DB1, in one pass at the narrow-field widths.
+    args = predict.get_args([*shipped_model(name)[1], "--images", str(CHASE_DIR / "images"),
+                             "--labels", str(CHASE_DIR / "1st_manual"), "--masks", str(CHASE_DIR / "mask"),
+                             "--output-dir", str(output), "--no-tta",
+                             "--fov-diameters", *map(str, segment.NARROW_FIELD_FOV_DIAMETERS)])
     assert predict.main(args) == 0
     metrics = json.loads((output / predict.output_name(args, name) / "images" / "metrics.json").read_text())
     assert len(metrics["images"]) == 28
