@@ -154,9 +154,14 @@ def warp(image, matrix, rows, columns):
 
 
 def warp_pair(image, mask, matrix, rows, columns):
-    """Warp an image and its binary annotation with the same matrix; the mask stays binary."""
+    """Warp an image and its binary annotation with the same matrix; the mask stays binary.
+
+    mask is (H, W), or (H, W, C) for several binary targets (the artery/vein model's), each
+    warped and thresholded alike; the warped mask keeps its channel axis only when it had one."""
     warped_image = warp(image, matrix, rows, columns)
-    warped_mask = warp(mask[..., None].astype(np.float32), matrix, rows, columns)[..., 0]
+    channels = mask if mask.ndim == 3 else mask[..., None]
+    warped_mask = warp(channels.astype(np.float32), matrix, rows, columns)
+    warped_mask = warped_mask if mask.ndim == 3 else warped_mask[..., 0]
     return warped_image.astype(np.float32), (warped_mask >= 0.5).astype(np.float32)
 
 
@@ -197,7 +202,8 @@ def sample_batch(
     `zoom` is the zoom augmentation's (range, probability). `camera`, when given, is a
     camera_aug.CameraAugmentation: it applies the stronger photometric transforms (when the
     run asks for them) and the input normalisation to each image's crops.
-    Returns images (B, crop, crop, 3) and annotations (B, crop, crop, 1), B = images x crops.
+    Returns images (B, crop, crop, 3) and annotations (B, crop, crop, 1), B = images x crops;
+    masks (N, H, W, C) of several targets give annotations (B, crop, crop, C).
     """
     height, width = images.shape[1:3]
     if crop > min(height, width):
@@ -215,4 +221,5 @@ def sample_batch(
             crop_images = camera.apply(index, crop_images, matrix, rows, columns, rng)
         batch_images.append(crop_images)
         batch_masks.append(crop_masks)
-    return np.concatenate(batch_images), np.concatenate(batch_masks)[..., None]
+    batch_masks = np.concatenate(batch_masks)
+    return np.concatenate(batch_images), batch_masks if masks.ndim == 4 else batch_masks[..., None]

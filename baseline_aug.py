@@ -7,8 +7,8 @@ Writes output/baseline_aug/ (see training.py): final weights model.weights.h5, c
 history.csv and train.log. Run the same command again to resume an interrupted run.
 """
 
-import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
-import training
+from vesselseg import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
+from vesselseg.training import recipe
 
 # What distinguishes this script from its two siblings.
 ENCODER = "scratch"
@@ -16,4 +16,4 @@ AUGMENTATION = True
 RUN_NAME = "baseline_aug"
 
 if __name__ == "__main__":
-    training.main(__doc__.splitlines()[0], ENCODER, AUGMENTATION, RUN_NAME)
+    recipe.main(__doc__.splitlines()[0], ENCODER, AUGMENTATION, RUN_NAME)

@@ -9,9 +9,9 @@ The encoder sees images in [0, 1] without VGG's caffe preprocessing, as in the b
 Writes output/baseline_pretrained/ (see training.py). Rerun the same command to resume.
 """
 
-import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
-import training
-from unet import VGG16_NOTOP_FILE
+from vesselseg import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
+from vesselseg.training import recipe
+from vesselseg.unet import VGG16_NOTOP_FILE
 
 # What distinguishes this script from its two siblings.
 ENCODER = "vgg16"
@@ -28,4 +28,4 @@ def add_vgg_weights_flag(parser):
 
 
 if __name__ == "__main__":
-    training.main(__doc__.splitlines()[0], ENCODER, AUGMENTATION, RUN_NAME, extra_arguments=add_vgg_weights_flag)
+    recipe.main(__doc__.splitlines()[0], ENCODER, AUGMENTATION, RUN_NAME, extra_arguments=add_vgg_weights_flag)

@@ -2,21 +2,22 @@
 
     python predict.py                                   # the default model (weights/unet_camera_scratch), with TTA
     python predict.py --no-tta                          # one pass per image, the blog's method
-    python predict.py --precision bfloat16              # 2x faster where bfloat16 is native
+    python predict.py --precision bfloat16              # faster where bfloat16 is native
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
     python predict.py --weights a.weights.h5 b.weights.h5   # an ensemble: the two models' maps averaged
-    python predict.py --images photos/                  # your own photographs, any camera
+    python predict.py --images photos/                  # your own photographs: vessels, A/V, CRAE/CRVE/AVR
+    python predict.py --images DIR --disc-centre 480 290 --disc-diameter 80 --pixel-size-um 12
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
     python predict.py --images DIR --no-figures         # maps, scores and tables only, for large batches
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of models trained with the previous
-default's recipe and with the current one's (README, Results). --no-tta makes one pass per image,
+default's recipe and with the current one's (docs/results/drive.md). --no-tta makes one pass per image,
 as the blog did, and takes about a quarter of the segmentation time. --precision bfloat16
 computes in bfloat16 with the same weights: on held-out training images it scored within 0.0001
-of float32, at half the time on this project's CPU (README, Performance); float32 stays the
+of float32, at half the time on the development CPU (docs/performance.md); float32 stays the
 default because it gives the same numbers on every machine, and bfloat16 is slower than float32
 where the hardware lacks it.
 
@@ -25,15 +26,17 @@ NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.p
 metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
 regenerates output/results.md and output/results.json from every evaluated run. --no-figures
 leaves out the figures (the PNGs but NN_prob.png) in both modes.
---images mode (photographs.py) writes output/<name>/images/: per photograph a probability map, a
-binary vessel map and an overlay; for the folder each photograph's vessel fraction and vessel
-measurements, and with --labels the scores and a difference grid. Without DRIVE and without
---images it runs on scikit-image's sample retina.
+--images mode (vesselseg/inference/photographs.py) writes output/<name>/images/: per photograph a
+probability map, a binary vessel map and an overlay, and, with the artery/vein model (--clinical,
+the default), <stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and
+each measured vessel's width); for the folder each photograph's vessel fraction and vessel
+measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py),
+and with --labels the scores and a difference grid. Without DRIVE and without --images it runs on
+scikit-image's sample retina.
 """
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 import time
@@ -41,133 +44,129 @@ from pathlib import Path
 
 import numpy as np
 
-import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
-import devices
-import photographs
-import report
-import segment
-from cli import HelpFormatter, summary
-from drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
-from image_files import list_images
 from metrics import evaluate, roc_and_pr_curves
-from normalisation import model_normalisation
+from vesselseg import (
+    figures,
+    quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
+)
+from vesselseg.cli import HelpFormatter, add_disc_flags, summary
+from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
+from vesselseg.data.image_files import list_images
+from vesselseg.inference import photographs, segment
+from vesselseg.inference.models import (
+    ARTERY_VEIN_WEIGHTS,
+    DEFAULT_WEIGHTS,
+    load_artery_vein_model,
+    load_models,
+    relative_name,
+    resolve_models,
+)
+from vesselseg.paths import OUTPUT_DIR
+from vesselseg.results_table import write_results_table
+from vesselseg.training import devices
 
-PROJECT_DIR = Path(__file__).resolve().parent
-# The default model for DRIVE and for photographs: trained with standardised input and the
-# augmentation for other cameras, it scored higher than the blog's recipe on held-out DRIVE
-# training images and than unet_camera on CHASE_DB1 (README, Other cameras).
-DEFAULT_WEIGHTS = PROJECT_DIR / "weights" / "unet_camera_scratch.weights.h5"
-OUTPUT_DIR = PROJECT_DIR / "output"
 THRESHOLD = 0.5
 
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--run", help="training run folder (output/<run-name>); reads its config and weights")
-    parser.add_argument("--weights", nargs="+", metavar="FILE",
-                        help=f"weights file (default: {DEFAULT_WEIGHTS.relative_to(PROJECT_DIR)}); several files "
-                             "make an ensemble that averages their maps, and must share an input normalisation")
-    parser.add_argument("--encoder", choices=("scratch", "vgg16"),
-                        help="architecture of --weights that have no <stem>.config.json beside them (default: scratch)")
-    parser.add_argument("--name", help="output name (default: the run folder's name or the weights file's stem, "
-                                       "plus _tta with --tta, _bfloat16 with --precision bfloat16 and, with --images, "
-                                       "e.g. _fov540-450-380 with other --fov-diameters than 540)")
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        metavar="FILE",
+        help=f"weights file (default: {relative_name(DEFAULT_WEIGHTS)}); several files "
+        "make an ensemble that averages their maps, and must share an input normalisation",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("scratch", "vgg16"),
+        help="architecture of --weights that have no config.json beside them (default: scratch)",
+    )
+    parser.add_argument(
+        "--name",
+        help="output name (default: the run folder's name or the weights file's stem, "
+        "plus _tta with --tta, _bfloat16 with --precision bfloat16 and, with --images, "
+        "e.g. _fov540-450-380 with other --fov-diameters than 540)",
+    )
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
     parser.add_argument("--images", help="a photograph or a folder of them, instead of DRIVE")
     parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
     parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
-    parser.add_argument("--rim-fill", type=float, default=segment.RIM_FILL_PX, metavar="PX",
-                        help="with --images and a model trained on standardised input: fill the FOV's outer PX "
-                             "pixels (at the scale the network sees) from further in, so that a mask's dark rim is "
-                             "not taken for a vessel (default: 0, off; 6 suits unet_camera on CHASE_DB1's masks)")
-    parser.add_argument("--fov-diameters", type=int, nargs="+", default=list(segment.PHOTOGRAPH_FOV_DIAMETERS),
-                        metavar="PX", help="with --images: segment each photograph with its FOV rescaled to each of "
-                                           "these widths in pixels and average the maps; 540 is DRIVE's, right for "
-                                           "45-degree cameras; for narrower fields such as CHASE_DB1's 30 degrees, "
-                                           f"{' '.join(map(str, segment.NARROW_FIELD_FOV_DIAMETERS))} (README, Other "
-                                           "cameras), at 2.2 times the segmentation time")
+    parser.add_argument(
+        "--rim-fill",
+        type=float,
+        default=segment.RIM_FILL_PX,
+        metavar="PX",
+        help="with --images and a model trained on standardised input: fill the FOV's outer PX "
+        "pixels (at the scale the network sees) from further in, so that a mask's dark rim is "
+        "not taken for a vessel (default: 0, off; 6 suits unet_camera on CHASE_DB1's masks)",
+    )
+    parser.add_argument(
+        "--fov-diameters",
+        type=int,
+        nargs="+",
+        default=list(segment.PHOTOGRAPH_FOV_DIAMETERS),
+        metavar="PX",
+        help="with --images: segment each photograph with its FOV rescaled to each of "
+        "these widths in pixels and average the maps; 540 is DRIVE's, right for "
+        "45-degree cameras; for narrower fields such as CHASE_DB1's 30 degrees, "
+        f"{' '.join(map(str, segment.NARROW_FIELD_FOV_DIAMETERS))} (docs/results/other_cameras.md), "
+        "at about twice the segmentation time",
+    )
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help="probability from which a pixel counts as vessel, strictly between 0 and 1")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                        help="average the predictions of the four flips (chosen on held-out training images); "
-                             "--no-tta is the blog's single pass, four times faster")
-    parser.add_argument("--precision", choices=tuple(segment.PRECISIONS), default="float32",
-                        help="arithmetic of the forward pass; bfloat16 was 2x faster on an AVX-512-BF16 CPU, and is "
-                             "slower where bfloat16 is not native (the output folder gets _bfloat16)")
-    parser.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
-                        help="draw the figures: per image the prediction and difference figures (DRIVE) or the "
-                             "overlay (--images), the difference grid and the curves; --no-figures writes only "
-                             "the maps, scores and tables, for large batches")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help="probability from which a pixel counts as vessel, strictly between 0 and 1",
+    )
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average the predictions of the four flips (chosen on held-out training images); "
+        "--no-tta is the blog's single pass, four times faster",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=tuple(segment.PRECISIONS),
+        default="float32",
+        help="arithmetic of the forward pass; bfloat16 is faster where the CPU or GPU has it, and is "
+        "slower where bfloat16 is not native (the output folder gets _bfloat16)",
+    )
+    parser.add_argument(
+        "--figures",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw the figures: per image the prediction and difference figures (DRIVE) or the "
+        "overlay (--images), the difference grid and the curves; --no-figures writes only "
+        "the maps, scores and tables, for large batches",
+    )
+    parser.add_argument(
+        "--clinical",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --images: also segment arteries and veins with the artery/vein model, locate the "
+        "optic disc and write <stem>_av.png, <stem>_clinical.png and clinical.csv (CRAE, CRVE, "
+        "AVR); --no-clinical segments vessels only",
+    )
+    parser.add_argument(
+        "--av-weights",
+        metavar="FILE",
+        help=f"the artery/vein model's weights (default: {relative_name(ARTERY_VEIN_WEIGHTS)})",
+    )
+    add_disc_flags(parser, "the photograph's")
+    parser.add_argument(
+        "--pixel-size-um",
+        type=float,
+        metavar="UM",
+        help="micrometres per pixel, for the clinical measures' micrometre columns (default: from "
+        "the disc diameter taken as 1,800 um)",
+    )
     parser.add_argument("--batch-size", type=int, default=segment.PREDICT_BATCH_SIZE, help="images per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser.parse_args(argv)
-
-
-@dataclasses.dataclass
-class ModelChoice:
-    """The model predict.py runs, as --run / --weights / the defaults resolve it."""
-
-    weights: Path
-    encoder: str
-    dropout: float
-    name: str
-    training: dict  # facts for the results table; None for bare weights
-    normalisation: str  # the input normalisation it was trained with (normalisation.py)
-
-
-def resolve_models(args):
-    """The ModelChoice of --run, or of each --weights file (several make an ensemble), or of the
-    default weights, as a list.
-
-    Training facts (for the results table) come from a run folder's config.json and train.log,
-    or from the <stem>.config.json and <stem>.train.log that ship_weights.py puts beside shipped
-    weights; weights without either have none, and --encoder says their architecture.
-    """
-    if args.run:
-        weights, encoder, dropout = segment.run_settings(args.run)
-        run_dir = Path(args.run)
-        training = report.training_facts(run_dir / "config.json", run_dir / "train.log")
-        choices = [ModelChoice(weights, encoder, dropout, run_dir.resolve().name, training,
-                               model_normalisation(training))]
-    else:
-        choices = []
-        for weights in map(Path, args.weights or [DEFAULT_WEIGHTS]):
-            if not weights.is_file():
-                hint = ("Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."
-                        if not args.weights else "Check the path.")
-                raise FileNotFoundError(f"Weights file {weights} does not exist. {hint}")
-            choices.append(weights_choice(weights, args.encoder))
-    for choice in choices:
-        if args.encoder and args.encoder != choice.encoder:
-            raise ValueError(f"--encoder {args.encoder} contradicts {choice.name}'s config, which says "
-                             f"{choice.encoder}; drop --encoder, which is only for weights without a config.")
-    normalisations = {choice.normalisation for choice in choices}
-    if len(normalisations) > 1:
-        raise ValueError("The models of an ensemble must share an input normalisation, since each map is made "
-                         "from the same input; these were trained with "
-                         + ", ".join(f"{choice.name}: {choice.normalisation}" for choice in choices) + ".")
-    return choices
-
-
-def load_models(choices, precision):
-    """One Keras model for the chosen weights: the U-Net itself, or for several the ensemble that
-    averages their probabilities (segment.average_models)."""
-    names = [None] if len(choices) == 1 else [f"member{index}" for index in range(1, len(choices) + 1)]
-    return segment.average_models([segment.load_model(choice.weights, choice.encoder, choice.dropout, precision, name)
-                                   for choice, name in zip(choices, names)])
-
-
-def weights_choice(weights, encoder=None):
-    """The ModelChoice of a weights file, from the <stem>.config.json and <stem>.train.log beside
-    it; without a config, `encoder` (default scratch) and the blog's dropout."""
-    weights = Path(weights)
-    name = weights.name.removesuffix(".weights.h5").removesuffix(".h5")
-    config_path = weights.with_name(f"{name}.config.json")
-    training = (report.training_facts(config_path, weights.with_name(f"{name}.train.log"))
-                if config_path.is_file() else None)
-    architecture, dropout = (training["encoder"], training["dropout"]) if training else (encoder or "scratch", 0.1)
-    return ModelChoice(weights, architecture, dropout, name, training, model_normalisation(training))
 
 
 def output_name(args, model_name):
@@ -191,8 +190,14 @@ def predict_drive(model, drive_dir, out_dir, args, choices):
     test = load_split(drive_dir, "test")
     print(f"Segmenting the {len(test.ids)} DRIVE test images in {drive_dir}")
     started = time.perf_counter()
-    probabilities = segment.segment_images(model, test.images, batch_size=args.batch_size, tta=args.tta,
-                                           fovs=test.masks, normalisation=choices[0].normalisation)
+    probabilities = segment.segment_images(
+        model,
+        test.images,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        fovs=test.masks,
+        normalisation=choices[0].normalisation,
+    )
     segmented = time.perf_counter()
     scores = {
         "vs_1st_manual": evaluate(probabilities, test.manual1, test.masks, args.threshold),
@@ -201,10 +206,15 @@ def predict_drive(model, drive_dir, out_dir, args, choices):
     scored = time.perf_counter()
     # An ensemble lists its members' weights and has no single training run to describe.
     weights = [str(choice.weights) for choice in choices]
-    metrics = {"weights": weights[0] if len(weights) == 1 else weights,
-               "training": choices[0].training if len(choices) == 1 else None, "tta": args.tta, "precision": args.precision,
-               "threshold": args.threshold,
-               "ids": test.ids, **scores}
+    metrics = {
+        "weights": weights[0] if len(weights) == 1 else weights,
+        "training": choices[0].training if len(choices) == 1 else None,
+        "tta": args.tta,
+        "precision": args.precision,
+        "threshold": args.threshold,
+        "ids": test.ids,
+        **scores,
+    }
     for index, image_id in enumerate(test.ids):
         np.save(out_dir / f"{image_id:02d}_prob.npy", probabilities[index])
         photographs.save_probability_png(out_dir / f"{image_id:02d}_prob.png", probabilities[index])
@@ -212,17 +222,39 @@ def predict_drive(model, drive_dir, out_dir, args, choices):
         save_drive_figures(out_dir, test, probabilities, scores, args.threshold)
     with open(out_dir / "per_image.csv", "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"])
-        for image_id, first, second in zip(test.ids, scores["vs_1st_manual"]["per_image"], scores["vs_2nd_manual"]["per_image"]):
+        writer.writerow(
+            ["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"]
+        )
+        for image_id, first, second in zip(
+            test.ids, scores["vs_1st_manual"]["per_image"], scores["vs_2nd_manual"]["per_image"]
+        ):
             at = first["at_threshold"]
-            writer.writerow([image_id] + [f"{value:.5f}" for value in (first["roc_auc"], second["roc_auc"], first["pr_auc"],
-                                                                       at["f1"], at["accuracy"], at["sensitivity"], at["specificity"])])
+            writer.writerow(
+                [image_id]
+                + [
+                    f"{value:.5f}"
+                    for value in (
+                        first["roc_auc"],
+                        second["roc_auc"],
+                        first["pr_auc"],
+                        at["f1"],
+                        at["accuracy"],
+                        at["sensitivity"],
+                        at["specificity"],
+                    )
+                ]
+            )
     # Wall seconds of each phase, for bench/bench_predict.py and for curious users.
-    metrics["seconds"] = {"segmentation": round(segmented - started, 2), "scoring": round(scored - segmented, 2),
-                          "files_and_figures": round(time.perf_counter() - scored, 2)}
+    metrics["seconds"] = {
+        "segmentation": round(segmented - started, 2),
+        "scoring": round(scored - segmented, 2),
+        "files_and_figures": round(time.perf_counter() - scored, 2),
+    }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"Seconds: segmentation {metrics['seconds']['segmentation']}, scoring {metrics['seconds']['scoring']}, "
-          f"files and figures {metrics['seconds']['files_and_figures']}")
+    print(
+        f"Seconds: segmentation {metrics['seconds']['segmentation']}, scoring {metrics['seconds']['scoring']}, "
+        f"files and figures {metrics['seconds']['files_and_figures']}"
+    )
     return metrics
 
 
@@ -230,14 +262,33 @@ def save_drive_figures(out_dir, test, probabilities, scores, threshold):
     """Per test image its prediction and difference figures, then the difference grid and the
     ROC and precision-recall curves of all of them, against 1st_manual."""
     for index, image_id in enumerate(test.ids):
-        report.save_image_figures(out_dir / f"{image_id:02d}", test.images[index], probabilities[index],
-                                  test.manual1[index], test.masks[index], threshold, f"DRIVE test image {image_id:02d}")
+        figures.save_image_figures(
+            out_dir / f"{image_id:02d}",
+            test.images[index],
+            probabilities[index],
+            test.manual1[index],
+            test.masks[index],
+            threshold,
+            f"DRIVE test image {image_id:02d}",
+        )
     title = f"{out_dir.parent.name}, {len(test.ids)} DRIVE test images vs 1st_manual"
-    report.save_difference_grid(out_dir / "difference_grid.png", probabilities, test.manual1, test.masks,
-                                [f"image {image_id:02d}" for image_id in test.ids], threshold, title)
+    figures.save_difference_grid(
+        out_dir / "difference_grid.png",
+        probabilities,
+        test.manual1,
+        test.masks,
+        [f"image {image_id:02d}" for image_id in test.ids],
+        threshold,
+        title,
+    )
     pooled = scores["vs_1st_manual"]["pooled"]
-    report.save_curves(out_dir / "curves.png", *roc_and_pr_curves(probabilities, test.manual1, test.masks),
-                       pooled["roc_auc"], pooled["pr_auc"], title)
+    figures.save_curves(
+        out_dir / "curves.png",
+        *roc_and_pr_curves(probabilities, test.manual1, test.masks),
+        pooled["roc_auc"],
+        pooled["pr_auc"],
+        title,
+    )
 
 
 def print_summary(metrics):
@@ -246,8 +297,10 @@ def print_summary(metrics):
     for key in ("vs_1st_manual", "vs_2nd_manual"):
         pooled = metrics[key]["pooled"]
         at = pooled["at_threshold"]
-        print(f"{key[3:]:<14}{pooled['roc_auc']:>9.4f}{pooled['pr_auc']:>9.4f}{at['f1']:>8.4f}"
-              f"{at['accuracy']:>8.4f}{at['sensitivity']:>8.4f}{at['specificity']:>8.4f}")
+        print(
+            f"{key[3:]:<14}{pooled['roc_auc']:>9.4f}{pooled['pr_auc']:>9.4f}{at['f1']:>8.4f}"
+            f"{at['accuracy']:>8.4f}{at['sensitivity']:>8.4f}{at['specificity']:>8.4f}"
+        )
 
 
 def main(args):
@@ -258,41 +311,53 @@ def main(args):
     if args.rim_fill < 0:
         raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
     if min(args.fov_diameters) < segment.MIN_IMAGE_SIZE:
-        raise ValueError(f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {args.fov_diameters}.")
+        raise ValueError(
+            f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {args.fov_diameters}."
+        )
     if (args.masks or args.labels) and not args.images:
         raise ValueError("--masks and --labels go with --images.")
+    for flag in ("disc_diameter", "pixel_size_um"):
+        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag):g}.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
-    choices = resolve_models(args)
+    choices = resolve_models(args.run, args.weights, args.encoder)
     normalisation = choices[0].normalisation
     name = output_name(args, "+".join(choice.name for choice in choices))
     sample = args.images is None and drive_dir is None
     out_dir = Path(args.output_dir) / name / ("test" if drive_dir else "images")
     # Load first: a wrong weights file must leave nothing behind.
     model = load_models(choices, args.precision)
+    av_model = load_artery_vein_model(args.av_weights, args.precision) if args.clinical and not drive_dir else None
     for choice in choices:
         print(f"Model: {choice.weights} ({choice.encoder}, input normalisation {choice.normalisation})")
     if len(choices) > 1:
         print(f"Ensemble of {len(choices)} models: their probabilities are averaged.")
     if args.precision == "bfloat16" and not devices.native_bfloat16():
-        print("warning: this machine shows no native bfloat16 (no GPU, no avx512_bf16 or amx_bf16 CPU flag); "
-              "--precision bfloat16 will likely be slower than float32 here.", file=sys.stderr)
+        print(
+            "warning: this machine shows no native bfloat16 (no GPU, no avx512_bf16 or amx_bf16 CPU flag); "
+            "--precision bfloat16 will likely be slower than float32 here.",
+            file=sys.stderr,
+        )
     prepare_output(out_dir, args.overwrite)
     if drive_dir:
         metrics = predict_drive(model, drive_dir, out_dir, args, choices)
         print_summary(metrics)
-        report.write_results_table(Path(args.output_dir))
+        write_results_table(Path(args.output_dir))
         print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
         return 0
     if sample:
         import skimage.data
 
         files = [Path(skimage.data.__file__).parent / "retina.jpg"]
-        print(f"No DRIVE found (unzip it into {DEFAULT_INPUT_DIR}, see input/README.md); "
-              f"segmenting scikit-image's sample retina {files[0]} instead.")
+        print(
+            f"No DRIVE found (unzip it into {DEFAULT_INPUT_DIR}, see input/README.md); "
+            f"segmenting scikit-image's sample retina {files[0]} instead."
+        )
     else:
         files = list_images(args.images)
-    failures = photographs.predict_photographs(model, files, out_dir, args, normalisation,
-                                                [choice.weights for choice in choices])
+    failures = photographs.predict_photographs(
+        model, files, out_dir, args, normalisation, [choice.weights for choice in choices], av_model
+    )
     print(f"Wrote {out_dir}" + (f"; {failures} image(s) could not be processed" if failures else ""))
     return 1 if failures else 0
 

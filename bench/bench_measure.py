@@ -1,9 +1,13 @@
-"""Benchmark vessel_measures.measure on DRIVE-sized maps (target: at most 1 s per 584x565 map).
+"""Benchmark the measurements on DRIVE-sized maps (target: at most 1 s per 584x565 map for each).
 
     python bench/bench_measure.py [--repeats 3]
 
-Times every measurement of the 20 DRIVE test annotations (1st_manual, inside their FOV), and
-prints the median and the slowest seconds per map. Without DRIVE it says so and exits.
+Times (a) vessel_measures.measure on the 20 DRIVE test annotations (1st_manual, inside their FOV)
+and (b) the clinical measures of a photograph beyond its segmentation, as predict.py --images
+runs them: the optic disc located in the photograph, calibre in zone B, CRAE, CRVE, AVR and the
+per-class measures, on RITE's artery/vein labels of the 20 DRIVE training photographs, and the
+clinical figure. Prints the median and the slowest seconds per map. Without DRIVE it says so and
+exits; without RITE it leaves (b) out.
 """
 
 import argparse
@@ -15,9 +19,11 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-import vessel_measures  # noqa: E402
-from cli import HelpFormatter, summary  # noqa: E402
-from drive_data import find_drive_dir_for_checks, load_split  # noqa: E402
+from vesselseg.cli import HelpFormatter, summary  # noqa: E402
+from vesselseg.data.drive_data import find_drive_dir_for_checks, find_rite_dir, load_rite_labels, load_split  # noqa: E402  # noqa: E402
+from vesselseg.figures import save_clinical_figure  # noqa: E402
+from vesselseg.measurement import vessel_measures  # noqa: E402
+from vesselseg.measurement.clinical import measure_photograph  # noqa: E402
 
 TARGET_SECONDS = 1.0
 
@@ -42,9 +48,43 @@ def main(args):
             seconds.append(time.perf_counter() - started)
     height, width = test.manual1.shape[1:]
     median = statistics.median(seconds)
-    print(f"measure() on {len(test.ids)} DRIVE maps ({width}x{height}) x {args.repeats}: median {median:.3f} s, "
-          f"slowest {max(seconds):.3f} s per map (target at most {TARGET_SECONDS:g} s: "
-          f"{'met' if median <= TARGET_SECONDS else 'not met'})")
+    print(
+        f"measure() on {len(test.ids)} DRIVE maps ({width}x{height}) x {args.repeats}: median {median:.3f} s, "
+        f"slowest {max(seconds):.3f} s per map (target at most {TARGET_SECONDS:g} s: "
+        f"{'met' if median <= TARGET_SECONDS else 'not met'})"
+    )
+    report_clinical(drive_dir, args.repeats)
+
+
+def clinical_seconds(drive_dir, repeats, figure_path):
+    """Seconds per photograph of the clinical measures and figure on RITE's training labels."""
+    training = load_split(drive_dir, "training")
+    labels = load_rite_labels(find_rite_dir(), "training", training.ids)
+    seconds = []
+    for _ in range(repeats):
+        for image, fov, classes in zip(training.images, training.masks, labels):
+            started = time.perf_counter()
+            row = measure_photograph("bench", classes, fov, image=image)
+            save_clinical_figure(figure_path, image, classes, row)
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def report_clinical(drive_dir, repeats):
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            seconds = clinical_seconds(drive_dir, repeats, Path(folder) / "clinical.png")
+    except FileNotFoundError as error:
+        print(f"clinical measures left out: {error}")
+        return
+    median = statistics.median(seconds)
+    print(
+        f"clinical measures and figure of {len(seconds) // repeats} DRIVE photographs x {repeats}: median "
+        f"{median:.3f} s, slowest {max(seconds):.3f} s per photograph beyond its segmentation (target at most "
+        f"{TARGET_SECONDS:g} s: {'met' if median <= TARGET_SECONDS else 'not met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from cli import HelpFormatter, summary  # noqa: E402
+from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 
 
 def get_args():
@@ -57,9 +57,9 @@ def main():
     os.environ["KERAS_BACKEND"] = args.backend
     import keras
 
-    import segment
-    from drive_data import find_drive_dir_for_checks, load_split
-    from unet import build_unet
+    from vesselseg.data.drive_data import find_drive_dir_for_checks, load_split
+    from vesselseg.inference import segment
+    from vesselseg.unet import build_unet
 
     drive_dir = find_drive_dir_for_checks(args.data_dir)
     if drive_dir is None:
@@ -71,8 +71,10 @@ def main():
         build_unet("scratch").save_weights(weights)
     models = {precision: segment.load_model(weights, precision=precision) for precision in segment.PRECISIONS}
     images = load_split(drive_dir, "test").images[: args.count]
-    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
-          f"{len(images)} images timed per pass")
+    print(
+        f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+        f"{len(images)} images timed per pass"
+    )
 
     padded = segment.pad_to_multiple(images)
 
@@ -80,8 +82,10 @@ def main():
         for image in padded:
             models["float32"].predict(image[None], batch_size=1, verbose=0)
 
-    timed = {f"segment_images, {precision}": lambda model=model: segment.segment_images(model, images, progress=False)
-             for precision, model in models.items()}
+    timed = {
+        f"segment_images, {precision}": lambda model=model: segment.segment_images(model, images, progress=False)
+        for precision, model in models.items()
+    }
     timed["plain model.predict, float32"] = plain
     results = {}
     for name, function in timed.items():
@@ -94,22 +98,40 @@ def main():
         results[name] = statistics.median(per_image)
         print(f"{name:<30} median {results[name]:.3f} s/image (min {min(per_image):.3f}, max {max(per_image):.3f})")
     for precision in models:
-        print(f"speed-up of segment_images, {precision} over plain predict: "
-              f"{results['plain model.predict, float32'] / results[f'segment_images, {precision}']:.2f}x "
-              "(target >= 1.5x; CPU target <= 1.5 s/image)")
+        print(
+            f"speed-up of segment_images, {precision} over plain predict: "
+            f"{results['plain model.predict, float32'] / results[f'segment_images, {precision}']:.2f}x "
+            "(target >= 1.5x; CPU target <= 1.5 s/image)"
+        )
 
     # predict.py as users run it: one pass per image (--no-tta, the blog's method), the default,
     # which averages the four flips of each image, and the default computed in bfloat16.
     for name, flags in (("plain", ["--no-tta"]), ("tta", []), ("tta_bfloat16", ["--precision", "bfloat16"])):
-        command = [sys.executable, str(PROJECT_DIR / "predict.py"), "--weights", str(weights), "--name", name,
-                   "--data-dir", str(drive_dir), "--output-dir", str(scratch / "out"), *flags]
+        command = [
+            sys.executable,
+            str(PROJECT_DIR / "predict.py"),
+            "--weights",
+            str(weights),
+            "--name",
+            name,
+            "--data-dir",
+            str(drive_dir),
+            "--output-dir",
+            str(scratch / "out"),
+            *flags,
+        ]
         wall, peak_mib = run_measured(command, dict(os.environ, KERAS_BACKEND=args.backend))
         seconds = json.loads((scratch / "out" / name / "test" / "metrics.json").read_text())["seconds"]
-        print(f"predict.py {' '.join(flags) or '(default, --tta)'} on the 20 test images: {wall:.1f} s wall in all, "
-              f"peak memory {peak_mib:.0f} MiB (target <= 3072 MiB)")
-        print(f"    segmentation {seconds['segmentation']:.1f} s + scoring {seconds['scoring']:.1f} s = "
-              f"{seconds['segmentation'] + seconds['scoring']:.1f} s (target <= 30 s); "
-              f"files and figures {seconds['files_and_figures']:.1f} s; the rest is start-up and loading")
+        print(
+            f"predict.py {' '.join(flags) or '(default, --tta)'} on the 20 test images: {wall:.1f} s wall in all, "
+            f"peak memory {peak_mib:.0f} MiB (target <= 3072 MiB)"
+        )
+        print(
+            f"    segmentation {seconds['segmentation']:.1f} s + scoring {seconds['scoring']:.1f} s = "
+            f"{seconds['segmentation'] + seconds['scoring']:.1f} s (target <= 30 s); "
+            f"files and figures {seconds['files_and_figures']:.1f} s; the rest is start-up and loading"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cli import HelpFormatter, summary  # noqa: E402
+from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 
 
 def get_args():
@@ -38,18 +38,27 @@ def get_args():
     parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of each measurement")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="Keras backend")
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/ or ../shared/DRIVE)")
-    parser.add_argument("--compare-allocator", action="store_true",
-                        help="only compare glibc's allocator as TensorFlow leaves it with the project's setting "
-                             "(allocator.py): alternating 30-step epochs, with page faults, kernel time and idle CPU "
-                             "(about 5 minutes on a 2-core CPU)")
-    parser.add_argument("--compare-input", action="store_true",
-                        help="only compare Keras' own autotuned tf.data pipeline for the PyDataset with the "
-                             "project's (training_batches.input_stream): how late each epoch's first step begins, over "
-                             "--input-epochs epochs of 40 steps each, in the fastest native precision "
-                             "(about 5 minutes on a 2-core CPU)")
+    parser.add_argument(
+        "--compare-allocator",
+        action="store_true",
+        help="only compare glibc's allocator as TensorFlow leaves it with the project's setting "
+        "(allocator.py): alternating 30-step epochs, with page faults, kernel time and idle CPU "
+        "(about 5 minutes on a 2-core CPU)",
+    )
+    parser.add_argument(
+        "--compare-input",
+        action="store_true",
+        help="only compare Keras' own autotuned tf.data pipeline for the PyDataset with the "
+        "project's (training_batches.input_stream): how late each epoch's first step begins, over "
+        "--input-epochs epochs of 40 steps each, in the fastest native precision "
+        "(about 5 minutes on a 2-core CPU)",
+    )
     parser.add_argument("--input-epochs", type=int, default=8, help="epochs per pipeline of --compare-input")
-    parser.add_argument("--skip-epochs", action="store_true",
-                        help="leave out (c), the whole epochs (3 epochs per precision: 4 to 10 minutes on a 2-core CPU)")
+    parser.add_argument(
+        "--skip-epochs",
+        action="store_true",
+        help="leave out (c), the whole epochs (3 epochs per precision: 4 to 10 minutes on a 2-core CPU)",
+    )
     return parser.parse_args()
 
 
@@ -77,12 +86,16 @@ def reference_batch(drive_dir, ids, rng):
     images, masks = [], []
     for image_id in rng.choice(ids, size=4):
         image = np.asarray(Image.open(drive_dir / "training" / "images" / f"{image_id}_training.tif"), np.float32) / 255
-        mask = np.asarray(Image.open(drive_dir / "training" / "1st_manual" / f"{image_id}_manual1.gif"), np.float32) / 255
+        mask = (
+            np.asarray(Image.open(drive_dir / "training" / "1st_manual" / f"{image_id}_manual1.gif"), np.float32) / 255
+        )
         angle = np.deg2rad(rng.uniform(-10, 10))
         matrix = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * rng.uniform(0.9, 1.1)
         center = np.array(mask.shape) / 2
         offset = center - matrix @ center
-        image = np.stack([ndimage.affine_transform(image[..., c], matrix, offset, order=1, mode="reflect") for c in range(3)], -1)
+        image = np.stack(
+            [ndimage.affine_transform(image[..., c], matrix, offset, order=1, mode="reflect") for c in range(3)], -1
+        )
         mask = ndimage.affine_transform(mask, matrix, offset, order=0, mode="reflect")
         for _ in range(4):
             top, left = rng.integers(0, mask.shape[0] - 64), rng.integers(0, mask.shape[1] - 64)
@@ -94,20 +107,22 @@ def reference_batch(drive_dir, ids, rng):
 def main():
     args = get_args()
     os.environ["KERAS_BACKEND"] = args.backend
-    import quiet_startup  # noqa: F401  (drops TensorFlow's start-up noise)
     import keras
     import numpy as np
 
-    import devices
-    import training
-    import training_batches
-    from drive_data import find_drive_dir_for_checks, load_split
+    from vesselseg import quiet_startup  # noqa: F401  (drops TensorFlow's start-up noise)
+    from vesselseg.data.drive_data import find_drive_dir_for_checks, load_split
+    from vesselseg.training import batches as training_batches
+    from vesselseg.training import devices
+    from vesselseg.training import recipe as training
 
     drive_dir = find_drive_dir_for_checks(args.data_dir)
     if drive_dir is None:
         sys.exit("error: DRIVE not found; pass --data-dir or set DRIVE_DIR.")
-    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
-          f"accelerator: {training.accelerator_present()}")
+    print(
+        f"backend {keras.backend.backend()}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+        f"accelerator: {training.accelerator_present()}"
+    )
     # The settings `python baseline_aug.py` would train with on this machine: the blog's recipe
     # (batch 16 of 64x64 crops, 125 steps per epoch) and the --jit / --precision auto choices.
     script_args = training.get_parser("", "baseline_aug").parse_args(["--data-dir", str(drive_dir)])
@@ -140,18 +155,25 @@ def main():
         print(f"(b) training step (batch 16 of 64x64), XLA {'on ' if jit else 'off'}: {describe(steps)}")
     default_jit = config["jit"]
     step_median = step_medians[default_jit]
-    print(f"    the training scripts' default (--jit auto) is XLA {'on' if default_jit else 'off'} here: "
-          f"{step_median:.3f} s per step (CPU target <= 1.2 s); XLA on / off: "
-          f"{step_medians[True] / step_medians[False]:.2f}x the time")
+    print(
+        f"    the training scripts' default (--jit auto) is XLA {'on' if default_jit else 'off'} here: "
+        f"{step_median:.3f} s per step (CPU target <= 1.2 s); XLA on / off: "
+        f"{step_medians[True] / step_medians[False]:.2f}x the time"
+    )
     print(f"    pipeline makes batches {step_median / ours_median:.0f}x faster than the step uses them (target >= 10x)")
     if not args.skip_epochs:
         warn_if_busy()
         precisions = ["float32"] + (["bfloat16"] if devices.native_bfloat16() else [])
-        minutes = {precision: time_epochs(batches.dataset, {**config, "precision": precision}, x, y, args.repeats)
-                   for precision in precisions}
+        minutes = {
+            precision: time_epochs(batches.dataset, {**config, "precision": precision}, x, y, args.repeats)
+            for precision in precisions
+        }
         missing = "" if "bfloat16" in minutes else " (bfloat16 not native here: no GPU, no avx512_bf16 or amx_bf16)"
-        print("100 epochs projected: " + ", ".join(f"{precision} {value:.0f} min" for precision, value in minutes.items())
-              + missing)
+        print(
+            "100 epochs projected: "
+            + ", ".join(f"{precision} {value:.0f} min" for precision, value in minutes.items())
+            + missing
+        )
 
 
 def time_epochs(dataset, config, x, y, repeats):
@@ -160,8 +182,8 @@ def time_epochs(dataset, config, x, y, repeats):
     projected minutes of 100 epochs."""
     import keras
 
-    import training
-    import training_batches
+    from vesselseg.training import batches as training_batches
+    from vesselseg.training import recipe as training
 
     training.set_precision(config)
     keras.utils.set_random_seed(0)
@@ -177,15 +199,19 @@ def time_epochs(dataset, config, x, y, repeats):
     keras.mixed_precision.set_global_policy("float32")
     timed_epochs = epochs[1:]
     per_step = [epoch / steps for epoch in timed_epochs]
-    print(f"(c) {config['precision']}, XLA {'on' if config['jit'] else 'off'}: warm-up epoch {epochs[0]:.1f} s, then "
-          f"{', '.join(f'{epoch:.1f}' for epoch in timed_epochs)} s ({', '.join(f'{value:.3f}' for value in per_step)} "
-          f"s/step); train_on_batch step median {step_median:.3f} s, so an epoch is "
-          f"{statistics.mean(timed_epochs) / (steps * step_median):.2f}x {steps} steps (target <= 1.10x)")
-    print(f"    where the timed epochs went: step median {statistics.median(inside[steps:]):.3f} s inside model.fit "
-          f"(max {max(inside[steps:]):.3f}), {sum(between[steps:]):.2f} s between steps in all, first steps "
-          f"{', '.join(f'{value:.2f}' for value in late[1:])} s after their epochs began; the input pipeline "
-          f"made each batch in {statistics.median(batches.seconds):.3f} s on {len(batches.threads)} threads of its "
-          "own, which share the CPUs with the step")
+    print(
+        f"(c) {config['precision']}, XLA {'on' if config['jit'] else 'off'}: warm-up epoch {epochs[0]:.1f} s, then "
+        f"{', '.join(f'{epoch:.1f}' for epoch in timed_epochs)} s ({', '.join(f'{value:.3f}' for value in per_step)} "
+        f"s/step); train_on_batch step median {step_median:.3f} s, so an epoch is "
+        f"{statistics.mean(timed_epochs) / (steps * step_median):.2f}x {steps} steps (target <= 1.10x)"
+    )
+    print(
+        f"    where the timed epochs went: step median {statistics.median(inside[steps:]):.3f} s inside model.fit "
+        f"(max {max(inside[steps:]):.3f}), {sum(between[steps:]):.2f} s between steps in all, first steps "
+        f"{', '.join(f'{value:.2f}' for value in late[1:])} s after their epochs began; the input pipeline "
+        f"made each batch in {statistics.median(batches.seconds):.3f} s on {len(batches.threads)} threads of its "
+        "own, which share the CPUs with the step"
+    )
     return 100 * statistics.mean(timed_epochs) / 60
 
 
@@ -197,9 +223,9 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
 
     import keras
 
-    import allocator
-    import training
-    import training_batches
+    from vesselseg.training import allocator
+    from vesselseg.training import batches as training_batches
+    from vesselseg.training import recipe as training
 
     keras.utils.set_random_seed(0)
     model = training.build_model(config)
@@ -210,8 +236,11 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
     class Compare(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.mode = modes[epoch]
-            self.usage, self.machine, self.started = (resource.getrusage(resource.RUSAGE_SELF), cpu_jiffies(),
-                                                      time.perf_counter())
+            self.usage, self.machine, self.started = (
+                resource.getrusage(resource.RUSAGE_SELF),
+                cpu_jiffies(),
+                time.perf_counter(),
+            )
 
         def on_train_batch_begin(self, batch, logs=None):
             (allocator.keep_freed_memory if self.mode == "kept" else allocator.tensorflow_default)()
@@ -223,18 +252,25 @@ def compare_allocator(dataset, config, steps=30, rounds=4):
             kernel = (usage.ru_stime - self.usage.ru_stime) / steps
             idle_share = (idle - self.machine[0]) / max(total - self.machine[1], 1)
             label = "warm-up" if epoch == 0 else self.mode
-            print(f"    epoch {epoch + 1} ({label}): {seconds:.3f} s/step, {faults:,.0f} page faults/step, "
-                  f"kernel {kernel:.3f} s/step, CPUs idle {idle_share:.0%}", flush=True)
+            print(
+                f"    epoch {epoch + 1} ({label}): {seconds:.3f} s/step, {faults:,.0f} page faults/step, "
+                f"kernel {kernel:.3f} s/step, CPUs idle {idle_share:.0%}",
+                flush=True,
+            )
             if epoch:
                 results[self.mode].append(seconds)
 
-    print(f"Allocator: {len(modes)} epochs of {steps} steps through model.fit, the first a warm-up; 'tensorflow' is "
-          "glibc as TensorFlow's generator dataset leaves it, 'kept' is allocator.keep_freed_memory()")
+    print(
+        f"Allocator: {len(modes)} epochs of {steps} steps through model.fit, the first a warm-up; 'tensorflow' is "
+        "glibc as TensorFlow's generator dataset leaves it, 'kept' is allocator.keep_freed_memory()"
+    )
     short = training_batches.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
     training_batches.fit_epochs(model, short, 0, len(modes), callbacks=[Compare()], verbose=0, keep_freed_memory=False)
     tensorflow, kept = statistics.median(results["tensorflow"]), statistics.median(results["kept"])
-    print(f"median s/step: tensorflow {tensorflow:.3f}, kept {kept:.3f}: the project's setting takes "
-          f"{kept / tensorflow:.2f}x the time")
+    print(
+        f"median s/step: tensorflow {tensorflow:.3f}, kept {kept:.3f}: the project's setting takes "
+        f"{kept / tensorflow:.2f}x the time"
+    )
 
 
 def epoch_timer():
@@ -273,21 +309,26 @@ def compare_input(dataset, config, epochs, steps=40):
     late each epoch's first step began: the autotuning thread's sleep delayed some by 30-50 s."""
     import keras
 
-    import training
-    import training_batches
+    from vesselseg.training import batches as training_batches
+    from vesselseg.training import recipe as training
 
     short = training_batches.CropBatches(dataset.images, dataset.masks, {**config, "steps_per_epoch": steps})
     training.set_precision(config)
-    print(f"Input pipelines: {epochs} epochs of {steps} steps each through model.fit, {config['precision']}", flush=True)
+    print(
+        f"Input pipelines: {epochs} epochs of {steps} steps each through model.fit, {config['precision']}", flush=True
+    )
     for label, autotuned in (("Keras' autotuned pipeline", True), ("training_batches.input_stream", False)):
         keras.utils.set_random_seed(0)
         model = training.build_model(config)
         training.compile_model(model, config)
         timer = epoch_timer()
         training_batches.fit_epochs(model, short, 0, epochs, callbacks=[timer], verbose=0, autotuned_input=autotuned)
-        print(f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.late)} s after their "
-              f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
-              f"{sum(value > 1 for value in timer.late)} of {epochs} epochs began over 1 s late", flush=True)
+        print(
+            f"    {label}: first steps began {', '.join(f'{value:.2f}' for value in timer.late)} s after their "
+            f"epochs began; epochs {', '.join(f'{value:.1f}' for value in timer.epochs)} s; "
+            f"{sum(value > 1 for value in timer.late)} of {epochs} epochs began over 1 s late",
+            flush=True,
+        )
     keras.mixed_precision.set_global_policy("float32")
 
 
@@ -315,8 +356,10 @@ def warn_if_busy():
     epochs measured beside them are not the project's figures."""
     busy = busy_cpus()
     if busy is not None and busy > 0.25:
-        print(f"WARNING: other processes kept {busy:.1f} of {os.cpu_count()} CPUs busy just before the epochs; "
-              "the epoch times below include their share.")
+        print(
+            f"WARNING: other processes kept {busy:.1f} of {os.cpu_count()} CPUs busy just before the epochs; "
+            "the epoch times below include their share."
+        )
 
 
 def TimedBatches(dataset):

@@ -12,8 +12,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
-from drive_data import find_drive_dir_for_checks  # noqa: E402
+from vesselseg import quiet_startup  # noqa: F401, E402  (before TensorFlow loads: drops its start-up noise)
+from vesselseg.data.drive_data import find_drive_dir_for_checks  # noqa: E402
+
 
 def real_drive_dir():
     """DRIVE from $DRIVE_DIR or input/, else the team's copy in ../shared/DRIVE, else None."""
@@ -81,7 +82,7 @@ def weights_file(tmp_path_factory):
     """Weights of a scratch U-Net with random (seeded) weights, for tests of the plumbing."""
     import keras
 
-    from unet import build_unet
+    from vesselseg.unet import build_unet
 
     path = tmp_path_factory.mktemp("weights") / "random.weights.h5"
     keras.utils.set_random_seed(1)

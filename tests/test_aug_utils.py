@@ -41,7 +41,11 @@ def test_augmentation_keeps_image_and_annotation_aligned():
     for _ in range(20):
         matrix = aug_utils.random_affine(rng, image.shape)
         # Force a strong transform too, not only the rare faithful draws.
-        matrix = matrix @ aug_utils.random_rotation(rng, image.shape, p=1.0) @ aug_utils.random_shear(rng, image.shape, p=1.0)
+        matrix = (
+            matrix
+            @ aug_utils.random_rotation(rng, image.shape, p=1.0)
+            @ aug_utils.random_shear(rng, image.shape, p=1.0)
+        )
         warped_image, warped_mask = aug_utils.warp_pair(image, blobs, matrix, rows, columns)
         agreement = ((warped_image[..., 0] >= 0.5) == (warped_mask >= 0.5)).mean()
         assert agreement > 0.995
@@ -87,7 +91,9 @@ def test_no_augmentation_gives_plain_crops_of_the_data():
     rng = np.random.default_rng(8)
     images = rng.random((1, 70, 80, 3)).astype(np.float32)
     masks = (rng.random((1, 70, 80)) < 0.5).astype(np.uint8)
-    batch_images, batch_masks = aug_utils.sample_batch(images, masks, rng, augmentation=False, images_per_batch=1, crop=16)
+    batch_images, batch_masks = aug_utils.sample_batch(
+        images, masks, rng, augmentation=False, images_per_batch=1, crop=16
+    )
     for crop_image, crop_mask in zip(batch_images, batch_masks):
         # Find where the crop came from by its top-left pixel and check the whole window.
         top, left = np.argwhere(np.isclose(images[0, :, :, 0], crop_image[0, 0, 0], atol=1e-7))[0]

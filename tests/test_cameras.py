@@ -1,4 +1,4 @@
-"""Other cameras (issue 13): the input normalisation, strong augmentation, and --images with labels."""
+"""Other cameras: the input normalisation, strong augmentation, and --images with labels."""
 
 import argparse
 import json
@@ -10,14 +10,19 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 import aug_utils
-import camera_aug
-import photographs
 import predict
-import segment
-import training_batches
 from conftest import synthetic_sample
-from image_files import match_companion
-from normalisation import fill_outside, fold_standardisation, model_normalisation, normalise_image, normalise_images
+from vesselseg.data.image_files import match_companion
+from vesselseg.inference import photographs, segment
+from vesselseg.inference.normalisation import (
+    fill_outside,
+    fold_standardisation,
+    model_normalisation,
+    normalise_image,
+    normalise_images,
+)
+from vesselseg.training import batches as training_batches
+from vesselseg.training import camera_aug
 
 
 def photograph_and_fov(seed=0, height=40, width=48):
@@ -57,17 +62,32 @@ def test_training_crops_equal_the_inference_input():
     image, fov = photograph_and_fov(1, 32, 32)
     masks = np.zeros((1, 32, 32))
     camera = camera_aug.CameraAugmentation(image[None], fov[None], normalisation="fov_standardise")
-    crops, _ = aug_utils.sample_batch(image[None], masks, np.random.default_rng(0), augmentation=False,
-                                      images_per_batch=1, crops_per_image=1, crop=32, camera=camera)
+    crops, _ = aug_utils.sample_batch(
+        image[None],
+        masks,
+        np.random.default_rng(0),
+        augmentation=False,
+        images_per_batch=1,
+        crops_per_image=1,
+        crop=32,
+        camera=camera,
+    )
     np.testing.assert_allclose(crops[0], normalise_images(image[None], fov[None], "fov_standardise")[0], atol=1e-5)
 
 
 def test_strong_augmentation_standardises_with_the_augmented_statistics():
     image, fov = photograph_and_fov(2, 64, 64)
     camera = camera_aug.CameraAugmentation(image[None], fov[None], normalisation="fov_standardise", strong=True)
-    batch, _ = aug_utils.sample_batch(image[None], np.zeros((1, 64, 64)), np.random.default_rng(3),
-                                      images_per_batch=8, crops_per_image=1, crop=32, camera=camera,
-                                      zoom=((0.7, 1.4), 0.5))
+    batch, _ = aug_utils.sample_batch(
+        image[None],
+        np.zeros((1, 64, 64)),
+        np.random.default_rng(3),
+        images_per_batch=8,
+        crops_per_image=1,
+        crop=32,
+        camera=camera,
+        zoom=((0.7, 1.4), 0.5),
+    )
     inside = batch[batch != 0]
     assert batch.shape == (8, 32, 32, 3) and np.isfinite(batch).all()
     assert abs(inside.mean()) < 0.5 and 0.5 < inside.std() < 2
@@ -107,8 +127,15 @@ def test_segment_images_normalises_as_the_model_was_trained():
 
 
 def test_labels_and_masks_are_matched_as_datasets_name_them(tmp_path):
-    for name in ("Image_01L_1stHO.png", "Image_01R-vessels.png", "Image_02L.png", "Image_02L_1stHO.png",
-                 "Image_03L.gif", "01_test_mask.gif", "notes.txt"):
+    for name in (
+        "Image_01L_1stHO.png",
+        "Image_01R-vessels.png",
+        "Image_02L.png",
+        "Image_02L_1stHO.png",
+        "Image_03L.gif",
+        "01_test_mask.gif",
+        "notes.txt",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert match_companion(tmp_path, "Image_01L").name == "Image_01L_1stHO.png"
     assert match_companion(tmp_path, "Image_01R").name == "Image_01R-vessels.png"
@@ -143,9 +170,19 @@ def write_dataset(folder, rng, names, label_suffix="_1stHO", size=(120, 112)):
 def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, capsys):
     write_dataset(tmp_path / "set", np.random.default_rng(7), ["Image_01L", "Image_01R", "Image_02L"])
     out = tmp_path / "out"
-    flags = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
-             "--masks", str(tmp_path / "set" / "masks"), "--weights", str(weights_file), "--output-dir", str(out),
-             "--no-tta"]
+    flags = [
+        "--images",
+        str(tmp_path / "set" / "images"),
+        "--labels",
+        str(tmp_path / "set" / "labels"),
+        "--masks",
+        str(tmp_path / "set" / "masks"),
+        "--weights",
+        str(weights_file),
+        "--output-dir",
+        str(out),
+        "--no-tta",
+    ]
     assert predict.main(predict.get_args([*flags, "--name", "demo"])) == 0
     printed = capsys.readouterr()
     assert "Pooled over the FOV of 3 photographs: AUC" in printed.out and "vessel fraction" in printed.out
@@ -157,7 +194,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
         assert (folder / name).stat().st_size > 0
     # An independent scorer over the saved maps agrees with the pooled AUC.
-    from drive_data import read_binary_map
+    from vesselseg.data.drive_data import read_binary_map
 
     maps, truths = [], []
     for name in metrics["images"]:
@@ -181,8 +218,19 @@ def test_a_missing_label_or_a_label_of_another_size_is_an_error(tmp_path, weight
     write_dataset(tmp_path / "set", np.random.default_rng(8), ["a", "b"])
     (tmp_path / "set" / "labels" / "b_1stHO.png").unlink()
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "set" / "labels" / "a_1stHO.png")
-    args = predict.get_args(["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels"),
-                             "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"), "--no-tta"])
+    args = predict.get_args(
+        [
+            "--images",
+            str(tmp_path / "set" / "images"),
+            "--labels",
+            str(tmp_path / "set" / "labels"),
+            "--weights",
+            str(weights_file),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--no-tta",
+        ]
+    )
     assert predict.main(args) == 1
     errors = capsys.readouterr().err
     assert "no annotation for b" in errors
@@ -218,10 +266,12 @@ def test_the_rim_fill_hides_a_dark_rim_inside_the_mask():
     red = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
     ring = fov & (radius > 52)
     own_scale = (segment.fov_diameter(fov),)  # keep the photograph at its own scale
-    plain = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=0,
-                                       fov_diameters=own_scale)
-    filled = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", rim_fill_px=6,
-                                        fov_diameters=own_scale)
+    plain = segment.segment_photograph(
+        red, image, fov, normalisation="fov_standardise", rim_fill_px=0, fov_diameters=own_scale
+    )
+    filled = segment.segment_photograph(
+        red, image, fov, normalisation="fov_standardise", rim_fill_px=6, fov_diameters=own_scale
+    )
     assert plain[ring].mean() < plain[fov & (radius < 40)].mean() - 1
     assert abs(filled[ring].mean() - filled[fov & (radius < 40)].mean()) < 0.05
     assert predict.get_args([]).rim_fill == 0

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import drive_data
 from conftest import write_synthetic_drive
+from vesselseg.data import drive_data
 
 
 def test_synthetic_tree_loads_with_the_real_encodings(synthetic_drive):

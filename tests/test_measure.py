@@ -1,4 +1,4 @@
-"""Vessel measurements (issue 15) on synthetic maps with known answers, and measure.py's inputs."""
+"""Vessel measurements on synthetic maps with known answers, and measure.py's inputs."""
 
 import csv
 
@@ -9,7 +9,8 @@ from scipy import ndimage
 from skimage.draw import line
 
 import measure
-import vessel_measures
+from vesselseg.measurement import maps as map_files
+from vesselseg.measurement import vessel_measures
 
 
 def bar(width=7, length=200):
@@ -87,7 +88,7 @@ def test_measure_writes_the_columns_and_a_figure_per_map(tmp_path):
     run(tmp_path, maps / "01_manual1.gif", "--pixel-size-um", 10)
     with open(tmp_path / "m.csv") as file:
         rows = list(csv.DictReader(file))
-    assert list(rows[0]) == list(measure.COLUMNS + measure.PHYSICAL_COLUMNS)
+    assert list(rows[0]) == list(map_files.COLUMNS + map_files.PHYSICAL_COLUMNS)
     assert abs(float(rows[0]["mean_width_um"]) - 70) <= 5
     assert (tmp_path / "m_figures" / "01_manual1_widths.png").stat().st_size > 0
     with pytest.raises(FileExistsError, match="--overwrite"):
@@ -134,7 +135,7 @@ def random_vessel_maps(count=6, size=160, seed=0):
 
 
 def test_choose_threshold_picks_the_threshold_that_reproduces_the_annotation():
-    import choose_threshold
+    from tools import choose_threshold
 
     manual = random_vessel_maps()
     # Blurred annotations: cut at 0.5 they give the annotation back, cut lower they are fatter

@@ -62,9 +62,11 @@ def test_one_sort_gives_scikit_learns_scores_with_and_without_ties(levels):
         scores = np.round(scores * (levels - 1)) / (levels - 1)
     thresholds, true_positives, false_positives = metrics.ranked_counts(scores, labels)
     assert metrics.roc_auc_from_counts(true_positives, false_positives) == pytest.approx(
-        roc_auc_score(labels, scores), abs=1e-12)
+        roc_auc_score(labels, scores), abs=1e-12
+    )
     assert metrics.average_precision_from_counts(true_positives, false_positives) == pytest.approx(
-        average_precision_score(labels, scores), abs=1e-12)
+        average_precision_score(labels, scores), abs=1e-12
+    )
     precision, recall, curve_thresholds = precision_recall_curve(labels, scores)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = metrics.best_f1_threshold_from_counts(thresholds, true_positives, false_positives)
@@ -111,8 +113,8 @@ def test_bad_input_gives_a_clear_error(probabilities, truth, fov, message):
 
 
 def test_second_observer_reference_matches_drive(drive_dir):
-    import drive_data
-    import report
+    from vesselseg import results_table as report
+    from vesselseg.data import drive_data
 
     test = drive_data.load_split(drive_dir, "test")
     at = metrics.evaluate(test.manual2.astype(float), test.manual1, test.masks)["pooled"]["at_threshold"]

@@ -1,4 +1,4 @@
-"""What a new user hit (issue 16): bad locations and flags, start-up noise, the results table."""
+"""What a new user hit: bad locations and flags, start-up noise, the results table."""
 
 import json
 import os
@@ -9,28 +9,44 @@ import numpy as np
 import pytest
 
 import predict
-import report
 from conftest import PROJECT_DIR, write_synthetic_drive
+from vesselseg import results_table as report
 
 
 def run_predict(*flags, env=None):
-    return subprocess.run([sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags)], capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def test_a_missing_drive_dir_is_one_line_that_names_it(tmp_path):
     result = run_predict("--output-dir", tmp_path / "out", env={"DRIVE_DIR": str(tmp_path / "nonexistent")})
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [f"error: DRIVE_DIR {tmp_path / 'nonexistent'} holds no DRIVE "
-                                                  f"database (expected training/images and test/images in it or in "
-                                                  f"{tmp_path / 'nonexistent' / 'DRIVE'})."]
+    assert result.stderr.strip().splitlines() == [
+        f"error: DRIVE_DIR {tmp_path / 'nonexistent'} holds no DRIVE "
+        f"database (expected training/images and test/images in it or in "
+        f"{tmp_path / 'nonexistent' / 'DRIVE'})."
+    ]
     assert not (tmp_path / "out").exists()
 
 
 def test_start_up_prints_no_cuda_noise():
-    code = "import quiet_startup, keras, numpy; from unet import build_unet; build_unet('scratch').predict(numpy.zeros((1, 32, 32, 3)), verbose=0)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
-                            env={key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"})
+    code = (
+        "from vesselseg import quiet_startup; import keras, numpy; from vesselseg.unet import build_unet; "
+        "build_unet('scratch').predict(numpy.zeros((1, 32, 32, 3)), verbose=0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        timeout=300,
+        env={key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "cuInit" not in result.stderr and "cuda" not in result.stderr.lower()
 
@@ -38,8 +54,11 @@ def test_start_up_prints_no_cuda_noise():
 def test_threshold_must_lie_between_zero_and_one(tmp_path, weights_file):
     for threshold in ("2", "0", "1"):
         with pytest.raises(ValueError, match="--threshold must lie strictly between 0 and 1"):
-            predict.main(predict.get_args(["--weights", str(weights_file), "--threshold", threshold,
-                                           "--output-dir", str(tmp_path)]))
+            predict.main(
+                predict.get_args(
+                    ["--weights", str(weights_file), "--threshold", threshold, "--output-dir", str(tmp_path)]
+                )
+            )
 
 
 def test_encoder_that_contradicts_the_config_is_refused(tmp_path, weights_file):
@@ -62,25 +81,54 @@ def test_truncated_weights_are_named_as_such_and_mismatches_print_one_line(tmp_p
 
 def test_a_threshold_other_than_half_is_named_in_the_results_table(tmp_path, weights_file):
     data_dir = write_synthetic_drive(tmp_path / "DRIVE", height=64, width=72, test_ids=(1, 2))
-    args = ["--data-dir", str(data_dir), "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"), "--no-tta"]
+    args = [
+        "--data-dir",
+        str(data_dir),
+        "--weights",
+        str(weights_file),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--no-tta",
+    ]
     assert predict.main(predict.get_args([*args, "--threshold", "0.3"])) == 0
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| random (threshold 0.3) |" in table and "at threshold 0.3 against 1st_manual" in table
 
 
 def test_shipped_blog_models_say_how_to_evaluate_them(tmp_path):
-    (tmp_path / "unet_no_aug.weights.h5").write_bytes(b"")
-    assert "python predict.py --weights weights/unet_no_aug.weights.h5" in report.not_run_note("baseline_no_aug", tmp_path)
+    (tmp_path / "unet_no_aug").mkdir()
+    (tmp_path / "unet_no_aug" / "model.weights.h5").write_bytes(b"")
+    assert "python predict.py --weights weights/unet_no_aug/model.weights.h5" in report.not_run_note(
+        "baseline_no_aug", tmp_path
+    )
     assert report.not_run_note("baseline_aug", tmp_path) == report.NOT_RUN["baseline_aug"]
     assert "shipped, not evaluated yet" in report.results_markdown([])  # this checkout ships unet_aug and unet_no_aug
 
 
-@pytest.mark.parametrize("script", ["predict.py", "baseline_aug.py", "ship_weights.py", "measure.py",
-                                    "measure_agreement.py", "choose_threshold.py", "validation.py", "compare_runs.py", "bench/bench_predict.py",
-                                    "bench/bench_train.py", "bench/bench_measure.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "predict.py",
+        "baseline_aug.py",
+        "baseline_no_aug.py",
+        "baseline_pretrained.py",
+        "measure.py",
+        "tools/ship_weights.py",
+        "tools/measure_agreement.py",
+        "tools/choose_threshold.py",
+        "tools/score_validation_run.py",
+        "tools/compare_runs.py",
+        "tools/results_table.py",
+        "tools/train_artery_vein.py",
+        "bench/bench_predict.py",
+        "bench/bench_train.py",
+        "bench/bench_measure.py",
+    ],
+)
 def test_help_has_no_default_none(script):
-    result = subprocess.run([sys.executable, str(PROJECT_DIR / script), "--help"], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / script), "--help"], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(default: None)" not in result.stdout and "usage:" in result.stdout
 
@@ -93,16 +141,38 @@ def test_the_overlay_has_a_key_under_the_photograph(tmp_path, weights_file):
 
     image, _, _ = synthetic_sample(rng, 96, 96)
     Image.fromarray(image).save(tmp_path / "eye.png")
-    assert predict.main(predict.get_args(["--images", str(tmp_path / "eye.png"), "--weights", str(weights_file),
-                                          "--output-dir", str(tmp_path / "out"), "--no-tta"])) == 0
+    assert (
+        predict.main(
+            predict.get_args(
+                [
+                    "--images",
+                    str(tmp_path / "eye.png"),
+                    "--weights",
+                    str(weights_file),
+                    "--output-dir",
+                    str(tmp_path / "out"),
+                    "--no-tta",
+                ]
+            )
+        )
+        == 0
+    )
     overlay = np.asarray(Image.open(tmp_path / "out" / "random" / "images" / "eye_overlay.png"))
     assert overlay.shape[1] == 96 and overlay.shape[0] > 96  # the photograph at its size, and the key under it
 
 
 def test_the_training_column_names_what_is_not_the_blogs():
-    facts = {"train_seconds": 5400, "hardware": "CPU", "backend": "tensorflow", "epochs": 16, "lr_drop_epochs": [13],
-             "precision": "bfloat16", "normalisation": "fov_standardise", "photometric": "strong",
-             "init_weights": "weights/unet_aug_lr_drop.weights.h5"}
+    facts = {
+        "train_seconds": 5400,
+        "hardware": "CPU",
+        "backend": "tensorflow",
+        "epochs": 16,
+        "lr_drop_epochs": [13],
+        "precision": "bfloat16",
+        "normalisation": "fov_standardise",
+        "photometric": "strong",
+        "init_weights": "weights/unet_aug_lr_drop/model.weights.h5",
+    }
     described = report.describe_training(facts)
     assert described.startswith("fine-tuned from unet_aug_lr_drop; fov_standardise input, strong photometric")
     assert "trained in bfloat16" in described and "learning rate /10 after epoch 13" in described

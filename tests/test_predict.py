@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-import drive_data
 import predict
-import segment
-from conftest import PROJECT_DIR, write_synthetic_drive, synthetic_sample
-from unet import build_unet
+from conftest import PROJECT_DIR, synthetic_sample, write_synthetic_drive
+from vesselseg.data import drive_data
+from vesselseg.inference import models, segment
+from vesselseg.unet import build_unet
 
 
 def first_channel_model():
@@ -45,15 +45,31 @@ def test_fov_estimate_matches_drive_masks(drive_dir):
 
 
 def run_predict(*flags):
-    return subprocess.run([sys.executable, str(PROJECT_DIR / "predict.py"), *flags],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "predict.py"), *flags], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_file):
     data_dir = write_synthetic_drive(tmp_path / "DRIVE", height=64, width=72, test_ids=(1, 2, 3))
     output = tmp_path / "out"
-    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
-                                          "--output-dir", str(output), "--name", "demo"])) == 0
+    assert (
+        predict.main(
+            predict.get_args(
+                [
+                    "--data-dir",
+                    str(data_dir),
+                    "--weights",
+                    str(weights_file),
+                    "--output-dir",
+                    str(output),
+                    "--name",
+                    "demo",
+                ]
+            )
+        )
+        == 0
+    )
     test_dir = output / "demo" / "test"
     for image_id in (1, 2, 3):
         for suffix in ("_prob.npy", "_prob.png", "_prediction.png", "_difference.png"):
@@ -73,19 +89,63 @@ def test_drive_run_writes_every_file_and_scores_reproducibly(tmp_path, weights_f
     assert len(metrics["vs_1st_manual"]["per_image"]) == 3
 
     with pytest.raises(FileExistsError, match="--overwrite"):
-        predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
-                                       "--output-dir", str(output), "--name", "demo"]))
+        predict.main(
+            predict.get_args(
+                [
+                    "--data-dir",
+                    str(data_dir),
+                    "--weights",
+                    str(weights_file),
+                    "--output-dir",
+                    str(output),
+                    "--name",
+                    "demo",
+                ]
+            )
+        )
 
     # Another inference setting of the same weights goes to its own folder and row.
-    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
-                                          "--output-dir", str(output), "--no-tta", "--precision", "bfloat16"])) == 0
+    assert (
+        predict.main(
+            predict.get_args(
+                [
+                    "--data-dir",
+                    str(data_dir),
+                    "--weights",
+                    str(weights_file),
+                    "--output-dir",
+                    str(output),
+                    "--no-tta",
+                    "--precision",
+                    "bfloat16",
+                ]
+            )
+        )
+        == 0
+    )
     assert json.loads((output / "random_bfloat16" / "test" / "metrics.json").read_text())["precision"] == "bfloat16"
     table = (output / "results.md").read_text()
     assert "| random_bfloat16 (bfloat16) |" in table and "| demo (TTA) |" in table
 
     # --no-figures keeps the maps and the scores, and draws nothing.
-    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file),
-                                          "--output-dir", str(output), "--no-figures", "--name", "bare"])) == 0
+    assert (
+        predict.main(
+            predict.get_args(
+                [
+                    "--data-dir",
+                    str(data_dir),
+                    "--weights",
+                    str(weights_file),
+                    "--output-dir",
+                    str(output),
+                    "--no-figures",
+                    "--name",
+                    "bare",
+                ]
+            )
+        )
+        == 0
+    )
     bare = output / "bare" / "test"
     assert sorted(path.name for path in bare.glob("*.png")) == ["01_prob.png", "02_prob.png", "03_prob.png"]
     assert len(list(bare.glob("*_prob.npy"))) == 3
@@ -100,7 +160,9 @@ def test_bfloat16_computes_in_bfloat16_and_returns_float32_probabilities(weights
     assert fast.get_layer("encoder1_conv1").kernel.dtype == "float32"
     assert fast.get_layer("vessel_probability").compute_dtype == "float32"
     # The policy applies to the model being built only.
-    assert keras.config.dtype_policy().name == "float32" and exact.get_layer("encoder1_conv1").compute_dtype == "float32"
+    assert (
+        keras.config.dtype_policy().name == "float32" and exact.get_layer("encoder1_conv1").compute_dtype == "float32"
+    )
     maps = segment.segment_images(fast, images, progress=False)
     assert maps.dtype == np.float32
     # bfloat16 keeps 8 bits of mantissa: close to float32, and not equal to it.
@@ -138,7 +200,7 @@ def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
 
 def test_missing_weights_say_how_to_train(tmp_path, monkeypatch):
     args = predict.get_args(["--output-dir", str(tmp_path / "out")])
-    monkeypatch.setattr(predict, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug.weights.h5")
+    monkeypatch.setattr(models, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug" / "model.weights.h5")
     with pytest.raises(FileNotFoundError, match="python baseline_aug.py"):
         predict.main(args)
     assert not (tmp_path / "out").exists()
@@ -164,15 +226,31 @@ def test_an_ensemble_averages_its_members_maps(tmp_path, weights_file):
     build_unet("scratch").save_weights(other)
     data_dir = write_synthetic_drive(tmp_path / "DRIVE", height=64, width=72, test_ids=(1, 2))
     output = tmp_path / "out"
-    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(weights_file), str(other),
-                                          "--output-dir", str(output), "--no-tta"])) == 0
+    assert (
+        predict.main(
+            predict.get_args(
+                [
+                    "--data-dir",
+                    str(data_dir),
+                    "--weights",
+                    str(weights_file),
+                    str(other),
+                    "--output-dir",
+                    str(output),
+                    "--no-tta",
+                ]
+            )
+        )
+        == 0
+    )
     test_dir = output / "random+other" / "test"
     metrics = json.loads((test_dir / "metrics.json").read_text())
     assert metrics["weights"] == [str(weights_file), str(other)] and metrics["training"] is None
 
     test = drive_data.load_split(data_dir, "test")
-    members = [segment.segment_images(segment.load_model(path), test.images, progress=False)
-               for path in (weights_file, other)]
+    members = [
+        segment.segment_images(segment.load_model(path), test.images, progress=False) for path in (weights_file, other)
+    ]
     assert not np.allclose(members[0], members[1])
     for index, image_id in enumerate(test.ids):
         saved = np.load(test_dir / f"{image_id:02d}_prob.npy")
@@ -182,8 +260,11 @@ def test_an_ensemble_averages_its_members_maps(tmp_path, weights_file):
 def test_an_ensemble_refuses_members_of_different_normalisations(tmp_path, weights_file):
     standardised = tmp_path / "standardised.weights.h5"
     standardised.write_bytes(weights_file.read_bytes())
-    (tmp_path / "standardised.config.json").write_text(json.dumps(
-        {"run_name": "standardised", "encoder": "scratch", "dropout": 0.1, "normalisation": "fov_standardise"}))
+    (tmp_path / "standardised.config.json").write_text(
+        json.dumps(
+            {"run_name": "standardised", "encoder": "scratch", "dropout": 0.1, "normalisation": "fov_standardise"}
+        )
+    )
     args = predict.get_args(["--weights", str(weights_file), str(standardised), "--output-dir", str(tmp_path / "out")])
     with pytest.raises(ValueError, match="share an input normalisation.*standardised: fov_standardise"):
         predict.main(args)

@@ -1,4 +1,4 @@
-"""ship_weights.py and the provenance that predict.py and the results table read from it."""
+"""tools/ship_weights.py and the provenance that predict.py and the results table read from it."""
 
 import json
 import subprocess
@@ -9,16 +9,21 @@ import numpy as np
 import pytest
 
 import predict
-import report
-import ship_weights
-import training
 from conftest import PROJECT_DIR, write_synthetic_drive
-from unet import build_unet
+from tools import ship_weights
+from vesselseg import results_table as report
+from vesselseg.training import recipe as training
+from vesselseg.unet import build_unet
 
 
 def test_training_facts_add_up_the_epochs_of_a_resumed_run(tmp_path):
-    config = {"run_name": "baseline_aug", "encoder": "scratch", "dropout": 0.1, "backend": "tensorflow",
-              "hardware": "Some CPU (2 CPUs)"}
+    config = {
+        "run_name": "baseline_aug",
+        "encoder": "scratch",
+        "dropout": 0.1,
+        "backend": "tensorflow",
+        "hardware": "Some CPU (2 CPUs)",
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "train.log").write_text(
         "2026-01-01 00:00:00 Starting run\n"
@@ -32,9 +37,11 @@ def test_training_facts_add_up_the_epochs_of_a_resumed_run(tmp_path):
     assert report.describe_training(facts) == "3 min, Some CPU (2 CPUs), tensorflow"
     scheduled = dict(facts, epochs=125, lr_drop_epochs=[100])
     assert report.describe_training(scheduled) == (
-        "125 epochs, learning rate /10 after epoch 100; 3 min, Some CPU (2 CPUs), tensorflow")
+        "125 epochs, learning rate /10 after epoch 100; 3 min, Some CPU (2 CPUs), tensorflow"
+    )
     assert report.describe_training(dict(facts, validation_images=4)) == (
-        "16 of the 20 training images (4 held out); 3 min, Some CPU (2 CPUs), tensorflow")
+        "16 of the 20 training images (4 held out); 3 min, Some CPU (2 CPUs), tensorflow"
+    )
 
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path):
@@ -59,9 +66,22 @@ def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("ship")
     data_dir = write_synthetic_drive(root / "DRIVE", height=64, width=80)
     run_dir = root / "run"
-    command = [sys.executable, str(PROJECT_DIR / "baseline_aug.py"), "--data-dir", str(data_dir),
-               "--output-dir", str(run_dir), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8",
-               "--crop", "32"]
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "baseline_aug.py"),
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(run_dir),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--crop",
+        "32",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, data_dir
@@ -70,9 +90,12 @@ def finished_run(tmp_path_factory):
 def test_shipped_copy_is_float16_and_predict_reads_its_provenance(tmp_path, finished_run):
     run_dir, data_dir = finished_run
     weights_dir = tmp_path / "weights"
-    ship_weights.ship(ship_weights.get_args(["--run", str(run_dir), "--name", "demo", "--weights-dir", str(weights_dir),
-                                             "--data-dir", str(data_dir)]))
-    shipped = weights_dir / "demo.weights.h5"
+    ship_weights.ship(
+        ship_weights.get_args(
+            ["--run", str(run_dir), "--name", "demo", "--weights-dir", str(weights_dir), "--data-dir", str(data_dir)]
+        )
+    )
+    shipped = weights_dir / "demo" / "model.weights.h5"
     with h5py.File(shipped) as file:
         dtypes = set()
         file.visititems(lambda name, item: dtypes.add(item.dtype) if isinstance(item, h5py.Dataset) else None)
@@ -83,19 +106,35 @@ def test_shipped_copy_is_float16_and_predict_reads_its_provenance(tmp_path, fini
     half.load_weights(shipped)
     for full_weights, half_weights in zip(original.get_weights(), half.get_weights()):
         np.testing.assert_allclose(half_weights, full_weights, rtol=1e-3, atol=1e-4)
-    provenance = json.loads((weights_dir / "demo.json").read_text())
+    provenance = json.loads((weights_dir / "demo" / "provenance.json").read_text())
     assert provenance["stored_as"] == "float16" and provenance["epochs"] == 1
     assert abs(provenance["auc_vs_1st_manual_float32"] - provenance["auc_vs_1st_manual_float16"]) < 0.0005
-    for suffix in ("config.json", "history.csv", "train.log"):
-        assert (weights_dir / f"demo.{suffix}").is_file()
+    for name in ("config.json", "history.csv", "train.log"):
+        assert (weights_dir / "demo" / name).is_file()
 
     with pytest.raises(FileExistsError, match="--overwrite"):
-        ship_weights.ship(ship_weights.get_args(["--run", str(run_dir), "--name", "demo",
-                                                 "--weights-dir", str(weights_dir), "--data-dir", str(data_dir)]))
+        ship_weights.ship(
+            ship_weights.get_args(
+                [
+                    "--run",
+                    str(run_dir),
+                    "--name",
+                    "demo",
+                    "--weights-dir",
+                    str(weights_dir),
+                    "--data-dir",
+                    str(data_dir),
+                ]
+            )
+        )
 
     output = tmp_path / "out"
-    assert predict.main(predict.get_args(["--data-dir", str(data_dir), "--weights", str(shipped),
-                                          "--output-dir", str(output)])) == 0
+    assert (
+        predict.main(
+            predict.get_args(["--data-dir", str(data_dir), "--weights", str(shipped), "--output-dir", str(output)])
+        )
+        == 0
+    )
     # predict.py averages the flips by default and says so in the output's name.
     metrics = json.loads((output / "demo_tta" / "test" / "metrics.json").read_text())
     assert metrics["training"]["run_name"] == "baseline_aug" and metrics["training"]["train_seconds"] > 0

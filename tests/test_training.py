@@ -12,11 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-import run_folder
-import training
-import training_batches
 from conftest import PROJECT_DIR, real_drive_dir, write_synthetic_drive
-from unet import build_unet, VGG16_NOTOP_FILE
+from vesselseg.training import batches as training_batches
+from vesselseg.training import recipe as training
+from vesselseg.training import run_folder
+from vesselseg.unet import VGG16_NOTOP_FILE, build_unet
 
 # Small runs: they check the plumbing, not the result.
 SMOKE = ["--steps-per-epoch", "2", "--batch-size", "8", "--crop", "32", "--no-jit"]
@@ -30,13 +30,25 @@ def data_dir(tmp_path_factory):
 
 
 def script_command(script, data_dir, output_dir, *flags):
-    return [sys.executable, str(PROJECT_DIR / script), "--data-dir", str(data_dir), "--output-dir", str(output_dir), *flags]
+    return [
+        sys.executable,
+        str(PROJECT_DIR / script),
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(output_dir),
+        *flags,
+    ]
 
 
 def run_script(script, data_dir, output_dir, *flags, env=None):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
     return subprocess.run(
-        script_command(script, data_dir, output_dir, *flags), capture_output=True, text=True, env=environment, timeout=600
+        script_command(script, data_dir, output_dir, *flags),
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
     )
 
 
@@ -78,8 +90,9 @@ def test_each_script_trains_and_writes_its_run_folder(tmp_path, data_dir, script
 def test_killed_run_resumes_at_the_next_epoch(tmp_path, data_dir):
     run_dir = tmp_path / "run"
     command = script_command("baseline_aug.py", data_dir, run_dir, "--epochs", "3", *SMOKE)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    )
     checkpoint = run_dir / run_folder.CHECKPOINT_FILE
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
@@ -115,8 +128,13 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path, data_dir):
 def test_sigterm_saves_the_current_weights(tmp_path, data_dir):
     run_dir = tmp_path / "run"
     command = script_command("baseline_no_aug.py", data_dir, run_dir, "--epochs", "50", *SMOKE)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     deadline = time.time() + 300
     while not (run_dir / run_folder.CHECKPOINT_FILE).exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -160,8 +178,18 @@ def test_learning_rate_drops_tenfold_after_each_listed_epoch():
 def test_a_run_starts_from_another_runs_checkpoint_with_a_learning_rate_drop(tmp_path, data_dir):
     parent, child = tmp_path / "parent", tmp_path / "child"
     assert run_script("baseline_aug.py", data_dir, parent, "--epochs", "2", *SMOKE).returncode == 0
-    result = run_script("baseline_aug.py", data_dir, child, "--epochs", "3", "--lr-drop-epochs", "2",
-                        "--start-from", str(parent), *SMOKE)
+    result = run_script(
+        "baseline_aug.py",
+        data_dir,
+        child,
+        "--epochs",
+        "3",
+        "--lr-drop-epochs",
+        "2",
+        "--start-from",
+        str(parent),
+        *SMOKE,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Epoch 3/3" in result.stdout and "Epoch 1/3" not in result.stdout
     log = (child / "train.log").read_text()
@@ -176,8 +204,18 @@ def test_a_run_starts_from_another_runs_checkpoint_with_a_learning_rate_drop(tmp
     assert int(model.optimizer.iterations) == 6
     assert np.isclose(float(model.optimizer.learning_rate), 1e-4)
 
-    other = run_script("baseline_aug.py", data_dir, tmp_path / "other", "--epochs", "3", "--seed", "7",
-                       "--start-from", str(parent), *SMOKE)
+    other = run_script(
+        "baseline_aug.py",
+        data_dir,
+        tmp_path / "other",
+        "--epochs",
+        "3",
+        "--seed",
+        "7",
+        "--start-from",
+        str(parent),
+        *SMOKE,
+    )
     assert other.returncode != 0 and "seed differ" in other.stderr
 
 
@@ -187,8 +225,13 @@ def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
     result = run_script("baseline_aug.py", tmp_path / "nowhere", tmp_path / "run")
     assert result.returncode != 0 and f"--data-dir {tmp_path / 'nowhere'} holds no DRIVE" in result.stderr
     # A DRIVE_DIR that names a missing folder is an error that names it, never a fall-back to input/.
-    result = subprocess.run(script_command("baseline_aug.py", data_dir, tmp_path / "run")[:2] + ["--output-dir", str(tmp_path / "run")],
-                            capture_output=True, text=True, env=dict(os.environ, DRIVE_DIR=str(tmp_path / "gone")), timeout=600)
+    result = subprocess.run(
+        script_command("baseline_aug.py", data_dir, tmp_path / "run")[:2] + ["--output-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, DRIVE_DIR=str(tmp_path / "gone")),
+        timeout=600,
+    )
     assert result.returncode != 0 and f"DRIVE_DIR {tmp_path / 'gone'} holds no DRIVE" in result.stderr
     result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--photometric", "strong")
     assert result.returncode != 0 and "this script does not use" in result.stderr
@@ -254,8 +297,16 @@ def test_data_parallel_splits_batches_over_two_devices(tmp_path, data_dir, backe
     if backend == "jax" and not jax_installed():
         pytest.skip("JAX is not installed (requirements.txt has TensorFlow only)")
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-c", TWO_DEVICE_RUNNER, *script_command("baseline_aug.py", data_dir, run_dir)[1:],
-               "--epochs", "1", *SMOKE, "--data-parallel"]
+    command = [
+        sys.executable,
+        "-c",
+        TWO_DEVICE_RUNNER,
+        *script_command("baseline_aug.py", data_dir, run_dir)[1:],
+        "--epochs",
+        "1",
+        *SMOKE,
+        "--data-parallel",
+    ]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=backend)
     if backend == "jax":
         environment["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
@@ -276,8 +327,19 @@ def test_jax_backend_trains_a_script(tmp_path, data_dir):
         pytest.skip("JAX is not installed (requirements.txt has TensorFlow only)")
     # The learning-rate drop and the validation callback touch the optimizer and the model
     # between epochs, where JAX keeps its own copy of the state.
-    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--epochs", "2", "--lr-drop-epochs", "1",
-                        "--validation-images", "1", *SMOKE, env={"KERAS_BACKEND": "jax"})
+    result = run_script(
+        "baseline_no_aug.py",
+        data_dir,
+        tmp_path / "run",
+        "--epochs",
+        "2",
+        "--lr-drop-epochs",
+        "1",
+        "--validation-images",
+        "1",
+        *SMOKE,
+        env={"KERAS_BACKEND": "jax"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["backend"] == "jax"
     log = (tmp_path / "run" / "train.log").read_text()
@@ -300,7 +362,7 @@ RESIDENT_CHECK = """
 import os, sys
 from pathlib import Path
 import numpy as np
-import allocator
+from vesselseg.training import allocator
 
 def returned_on_free(megabytes=16):
     def resident():
@@ -318,12 +380,13 @@ print(as_tensorflow_leaves_it, returned_on_free())
 
 
 def test_kept_memory_reuses_freed_buffers_instead_of_returning_them():
-    import allocator
+    from vesselseg.training import allocator
 
     if allocator.glibc_mallopt() is None or not Path("/proc/self/statm").is_file():
         pytest.skip("not Linux with glibc: the allocator setting does not apply")
-    result = subprocess.run([sys.executable, "-c", RESIDENT_CHECK], capture_output=True, text=True, cwd=PROJECT_DIR,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", RESIDENT_CHECK], capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     as_tensorflow_leaves_it, kept = map(int, result.stdout.split())
     # As TensorFlow leaves glibc, a freed 16 MiB buffer goes back to the kernel, to be mapped
@@ -343,8 +406,9 @@ def test_model_fit_reads_the_same_batches_from_a_pipeline_without_autotuning():
     rng = np.random.default_rng(0)
     images = rng.random((3, 80, 80, 3)).astype(np.float32)
     masks = (rng.random((3, 80, 80)) < 0.1).astype(np.uint8)
-    batches = training_batches.CropBatches(images, masks, {"seed": 5, "augmentation": True, "batch_size": 8, "crop": 32,
-                                                   "steps_per_epoch": 3})
+    batches = training_batches.CropBatches(
+        images, masks, {"seed": 5, "augmentation": True, "batch_size": 8, "crop": 32, "steps_per_epoch": 3}
+    )
     stream = training_batches.input_stream(batches)
     if keras.backend.backend() != "tensorflow":
         assert stream is batches
@@ -361,9 +425,11 @@ def test_model_fit_reads_the_same_batches_from_a_pipeline_without_autotuning():
 
 
 def test_bfloat16_training_is_recorded_where_native_and_refused_elsewhere(tmp_path, data_dir):
-    from devices import native_bfloat16
+    from vesselseg.training.devices import native_bfloat16
 
-    result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--epochs", "1", *SMOKE, "--precision", "bfloat16")
+    result = run_script(
+        "baseline_aug.py", data_dir, tmp_path / "run", "--epochs", "1", *SMOKE, "--precision", "bfloat16"
+    )
     if not native_bfloat16():
         assert result.returncode != 0 and "needs native bfloat16" in result.stderr
         assert not (tmp_path / "run").exists()

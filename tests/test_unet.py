@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-import unet
+from vesselseg import unet
 
 
 @pytest.mark.parametrize("encoder", unet.ENCODERS)

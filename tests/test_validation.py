@@ -9,17 +9,22 @@ import types
 
 import numpy as np
 import pytest
-
-import validation
-from metrics import pooled_roc_auc
-from conftest import PROJECT_DIR, write_synthetic_drive
 from test_training import SMOKE, run_script
+
+from conftest import PROJECT_DIR, write_synthetic_drive
+from metrics import pooled_roc_auc
+from tools import score_validation_run
+from vesselseg.training import validation
 
 
 def fake_split(count):
     images = np.arange(count, dtype=np.float32).reshape(count, 1, 1, 1) * np.ones((count, 4, 4, 3), np.float32)
-    return types.SimpleNamespace(ids=list(range(21, 21 + count)), images=images,
-                                 manual1=np.zeros((count, 4, 4), bool), masks=np.ones((count, 4, 4), bool))
+    return types.SimpleNamespace(
+        ids=list(range(21, 21 + count)),
+        images=images,
+        manual1=np.zeros((count, 4, 4), bool),
+        masks=np.ones((count, 4, 4), bool),
+    )
 
 
 def test_the_last_images_are_held_out():
@@ -55,11 +60,18 @@ def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
 
     # The script scores the final weights; the first setting (float32, --no-tta) is exactly the
     # last epoch's val_auc, and bfloat16 stays close to it.
-    scored = subprocess.run([sys.executable, str(PROJECT_DIR / "validation.py"), "--run", str(run_dir)],
-                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    scored = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "tools" / "score_validation_run.py"), "--run", str(run_dir)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     assert scored.returncode == 0, scored.stderr[-3000:]
-    lines = {line.rsplit(maxsplit=2)[0].strip(): float(line.rsplit(maxsplit=2)[1])
-             for line in scored.stdout.splitlines() if line.startswith("  ")}
+    lines = {
+        line.rsplit(maxsplit=2)[0].strip(): float(line.rsplit(maxsplit=2)[1])
+        for line in scored.stdout.splitlines()
+        if line.startswith("  ")
+    }
     assert set(lines) == set(validation.INFERENCE_SETTINGS)
     assert lines["--no-tta --precision float32"] == pytest.approx(float(rows[-1]["val_auc"]), abs=1e-5)
     assert lines["--no-tta --precision bfloat16"] == pytest.approx(lines["--no-tta --precision float32"], abs=0.05)
@@ -72,7 +84,7 @@ def test_a_run_with_a_validation_split_logs_val_auc_every_epoch(tmp_path):
 def test_scoring_a_run_without_held_out_images_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"validation_images": 0}))
     with pytest.raises(ValueError, match="no held-out images"):
-        validation.main(validation.get_args(["--run", str(tmp_path)]))
+        score_validation_run.main(score_validation_run.get_args(["--run", str(tmp_path)]))
 
 
 def write_validation_run(run_dir, aucs, validation_images=4):
@@ -83,7 +95,7 @@ def write_validation_run(run_dir, aucs, validation_images=4):
 
 
 def test_compare_runs_pairs_epochs_and_measures_the_gap(tmp_path):
-    import compare_runs
+    from tools import compare_runs
 
     write_validation_run(tmp_path / "float32", [0.90, 0.95, 0.96])
     write_validation_run(tmp_path / "bfloat16", [0.9005, 0.9480])
@@ -96,8 +108,18 @@ def test_compare_runs_pairs_epochs_and_measures_the_gap(tmp_path):
     write_validation_run(tmp_path / "all_images", [0.9], validation_images=0)
     with pytest.raises(ValueError, match="without --validation-images"):
         compare_runs.validation_curve(tmp_path / "all_images")
-    result = subprocess.run([sys.executable, str(PROJECT_DIR / "compare_runs.py"), str(tmp_path / "float32"),
-                             str(tmp_path / "bfloat16"), "--figure", str(tmp_path / "curves.png")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "tools" / "compare_runs.py"),
+            str(tmp_path / "float32"),
+            str(tmp_path / "bfloat16"),
+            "--figure",
+            str(tmp_path / "curves.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "1 of 2 common epochs within 0.001" in result.stdout and (tmp_path / "curves.png").is_file()

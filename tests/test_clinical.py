@@ -1,0 +1,270 @@
+"""Clinical measures on synthetic maps with known answers: calibre, CRAE/CRVE/AVR, the disc, RITE's coding."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vesselseg import artery_vein
+from vesselseg.measurement import calibre
+from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc
+
+SIZE = 600
+CENTRE = (300.0, 300.0)
+DIAMETER = 80.0
+
+
+def bar(mask, start, end, width, value=True):
+    """Paint a straight bar `width` pixels wide from start to end ((x, y) points) into `mask`: the
+    pixels whose centres lie within width / 2 of the segment."""
+    start, end = np.asarray(start, float), np.asarray(end, float)
+    rows, columns = np.indices(mask.shape)
+    points = np.stack([columns, rows], axis=-1).astype(float)
+    along = np.clip(((points - start) @ (end - start)) / np.dot(end - start, end - start), 0, 1)
+    nearest = start + along[..., None] * (end - start)
+    mask[np.hypot(*(points - nearest).transpose(2, 0, 1)) < width / 2] = value
+    return mask
+
+
+def radial_map(widths_by_class):
+    """A RITE-coded map with one straight radial vessel per width, from the disc's rim outwards."""
+    classes = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    vessels = [(code, width) for code, widths in widths_by_class.items() for width in widths]
+    for index, (code, width) in enumerate(vessels):
+        # Off the axes, so that the pixel grid's steps average out along each vessel.
+        angle = 2 * np.pi * index / len(vessels) + 0.2
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        bar(
+            classes,
+            np.array(CENTRE) + 0.6 * DIAMETER * direction,
+            np.array(CENTRE) + 3.2 * DIAMETER * direction,
+            width,
+            code,
+        )
+    return classes
+
+
+def test_six_vessels_of_each_class_give_the_formula_of_their_widths():
+    arteries, veins = [9, 8, 7, 6, 5, 4], [12, 11, 10, 9, 8, 7]
+    classes = radial_map({artery_vein.ARTERY: arteries, artery_vein.VEIN: veins})
+    summary = calibre.clinical_summary(classes, None, Disc(True, CENTRE, DIAMETER))
+    assert summary["arterioles"] == 6 and summary["venules"] == 6 and summary["flags"] == ""
+    assert summary["crae_px"] == pytest.approx(calibre.knudtson(arteries, 0.88), rel=0.02)
+    assert summary["crve_px"] == pytest.approx(calibre.knudtson(veins, 0.95), rel=0.02)
+    assert summary["avr"] == pytest.approx(summary["crae_px"] / summary["crve_px"])
+    # Without --pixel-size-um, the disc's 80 px stand for 1,800 micrometres.
+    assert (
+        summary["pixel_size_um"] == pytest.approx(1800 / DIAMETER) and "disc diameter" in summary["pixel_size_source"]
+    )
+    assert summary["crae_um"] == pytest.approx(summary["crae_px"] * 1800 / DIAMETER)
+
+
+def test_knudtson_pairs_the_widest_with_the_narrowest_and_carries_the_middle():
+    # Six: (6,1), (5,2), (4,3) -> three; then the widest of those with the narrowest, the middle carried.
+    first = sorted(0.88 * np.hypot(a, b) for a, b in ((6, 1), (5, 2), (4, 3)))
+    second = sorted([0.88 * np.hypot(first[2], first[0]), first[1]])
+    assert calibre.knudtson([1, 2, 3, 4, 5, 6], 0.88) == pytest.approx(0.88 * np.hypot(second[1], second[0]))
+    assert calibre.knudtson([7.0], 0.95) == 7.0 and np.isnan(calibre.knudtson([], 0.95))
+
+
+def test_a_vessel_at_thirty_degrees_measures_its_true_width():
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    angle = np.deg2rad(30)
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    bar(mask, np.array(CENTRE) + 0.6 * DIAMETER * direction, np.array(CENTRE) + 3 * DIAMETER * direction, 8.0)
+    vessels = calibre.zone_vessels(mask, CENTRE, DIAMETER)
+    assert len(vessels) == 1 and vessels[0]["width_px"] == pytest.approx(8.0, abs=0.5)
+
+
+def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    # A smooth unbranched vessel that runs out through zone B, back in towards the disc, and out again.
+    angles = np.linspace(0, 0.9, 60)
+    radii = DIAMETER * (1.25 + 0.45 * np.sin(3 * np.pi * angles / 0.9 + np.pi / 2)) + np.linspace(0, 80, 60)
+    points = np.stack([CENTRE[0] + radii * np.cos(angles), CENTRE[1] + radii * np.sin(angles)], axis=1)
+    for start, end in zip(points, points[1:]):
+        bar(mask, start, end, 6.0)
+    vessels = calibre.zone_vessels(mask, CENTRE, DIAMETER)
+    assert len(vessels) == 1
+
+
+def test_fewer_than_six_vessels_and_no_disc_are_flagged():
+    classes = radial_map({artery_vein.ARTERY: [8, 6], artery_vein.VEIN: [10, 9, 8]})
+    summary = calibre.clinical_summary(classes, None, Disc(True, CENTRE, DIAMETER))
+    assert summary["arterioles"] == 2 and summary["venules"] == 3
+    assert "2 arterioles in zone B, fewer than 6" in summary["flags"] and "3 venules" in summary["flags"]
+    assert summary["crae_px"] == pytest.approx(calibre.knudtson([8, 6], 0.88), rel=0.03)
+    lost = calibre.clinical_summary(classes, None, Disc(False, (float("nan"), float("nan")), float("nan")))
+    assert "disc not found" in lost["flags"] and np.isnan(lost["crae_px"]) and lost["pixel_size_source"] == "none"
+    given = calibre.clinical_summary(classes, None, Disc(False, CENTRE, DIAMETER), pixel_size_um=10.0)
+    assert given["pixel_size_um"] == 10.0 and given["pixel_size_source"] == "--pixel-size-um"
+
+
+def test_the_user_overrides_the_estimated_disc():
+    estimate = Disc(False, (10.0, 20.0), 50.0)
+    disc = given_disc((300, 310), None, estimate)
+    assert disc.found and disc.centre == (300.0, 310.0) and disc.diameter_px == 50.0
+    assert disc.source == "given centre, estimated diameter"
+    assert given_disc(None, None, estimate) is estimate
+
+
+def test_the_disc_is_found_where_a_bright_spot_meets_the_vessels():
+    rng = np.random.default_rng(0)
+    fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
+    image = np.full((SIZE, SIZE, 3), 0.35) + rng.normal(0, 0.01, (SIZE, SIZE, 3))
+    disc_centre = (430, 280)
+    rows, columns = np.indices((SIZE, SIZE))
+    image += 0.5 * (np.hypot(columns - disc_centre[0], rows - disc_centre[1]) < 45)[..., None]
+    vessels = np.zeros((SIZE, SIZE), dtype=bool)
+    # Eight vessels leave the disc from near its centre (where real vessels emerge from the bright cup).
+    for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        bar(vessels, np.array(disc_centre) + 20 * direction, np.array(disc_centre) + 250 * direction, 9.0)
+    image = np.where(vessels[..., None], image * 0.6, image).clip(0, 1) * fov[..., None]
+    disc = locate_disc(image, fov, vessels & fov)
+    assert disc.found and np.hypot(disc.centre[0] - disc_centre[0], disc.centre[1] - disc_centre[1]) < 10
+    assert disc.diameter_px == pytest.approx(90, rel=0.2)
+    flat = locate_disc(np.full((SIZE, SIZE, 3), 0.4) * fov[..., None], fov)
+    assert not flat.found
+
+
+def test_rite_coding_is_read_with_the_uncertain_class(tmp_path):
+    labels = np.array([[0, 1, 2, 3]], dtype=np.uint8).repeat(4, axis=0)
+    Image.fromarray(labels).save(tmp_path / "01_test_av.png")
+    read = artery_vein.read_av_labels(tmp_path / "01_test_av.png")
+    assert read.tolist() == labels.tolist()
+    targets = artery_vein.av_targets(read)
+    # Uncertain pixels are vessel, neither artery nor vein, and left out of the artery and vein losses.
+    assert targets[0, 3].tolist() == [0, 0, 1, 0] and targets[0, 1].tolist() == [1, 0, 1, 1]
+    # predict.py's colour maps read back into the same coding.
+    picture = artery_vein.av_colour_map(read)
+    Image.fromarray(picture).save(tmp_path / "01_av.png")
+    assert artery_vein.read_av_labels(tmp_path / "01_av.png").tolist() == np.where(labels == 3, 0, labels).tolist()
+    Image.fromarray(np.full((4, 4), 7, dtype=np.uint8)).save(tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="RITE's coding"):
+        artery_vein.read_av_labels(tmp_path / "bad.png")
+
+
+def test_av_scores_leave_uncertain_pixels_out():
+    labels = np.array([[1, 1, 2, 2, 3, 0]])
+    predicted = np.array([[1, 2, 2, 0, 1, 1]])
+    scores = artery_vein.av_scores(predicted, labels)
+    # Labelled artery or vein: 4 pixels; marked as vessel: 3; of those, right: 2.
+    assert scores["accuracy"] == pytest.approx(2 / 3) and scores["detected_fraction"] == pytest.approx(3 / 4)
+    assert scores["artery_f1"] == pytest.approx(2 * 1 / (2 + 2))
+
+
+def write_synthetic_rite(root, drive_dir, split="training", ids=(21, 22, 23)):
+    """RITE-coded labels for a synthetic DRIVE tree: its vessels split into arteries (left half)
+    and veins (right half), with a few uncertain pixels."""
+    from vesselseg.data.drive_data import read_binary_map
+
+    folder = root / split / "av"
+    folder.mkdir(parents=True)
+    (root / ("test" if split == "training" else "training") / "av").mkdir(parents=True)
+    for image_id in ids:
+        vessels = read_binary_map(drive_dir / split / "1st_manual" / f"{image_id}_manual1.gif").astype(bool)
+        labels = np.zeros(vessels.shape, dtype=np.uint8)
+        half = vessels.shape[1] // 2
+        labels[:, :half][vessels[:, :half]] = artery_vein.ARTERY
+        labels[:, half:][vessels[:, half:]] = artery_vein.VEIN
+        labels[:2][vessels[:2]] = artery_vein.UNCERTAIN
+        Image.fromarray(labels).save(folder / f"{image_id}_{split}_av.png")
+    return root
+
+
+def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_DIR, write_synthetic_drive
+
+    drive = write_synthetic_drive(tmp_path / "DRIVE", height=96, width=80)
+    rite = write_synthetic_rite(tmp_path / "RITE", drive)
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "tools" / "train_artery_vein.py"),
+        "--data-dir",
+        str(drive),
+        "--rite-dir",
+        str(rite),
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--epochs",
+        "2",
+        "--lr-drop-epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "4",
+        "--crop",
+        "32",
+        "--validation-images",
+        "1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"] == "artery_vein" and config["init_weights"].endswith("unet_camera_scratch/model.weights.h5")
+    history = (tmp_path / "run" / "history.csv").read_text()
+    assert "val_av_accuracy" in history and len(history.strip().splitlines()) == 3
+    # Run again: the finished run is recognised, and nothing is trained twice.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "already complete" in again.stdout
+    # predict.py --images with this model writes the artery/vein map and clinical.csv.
+    output = tmp_path / "out"
+    predict_command = [
+        sys.executable,
+        str(PROJECT_DIR / "predict.py"),
+        "--images",
+        str(drive / "test" / "images"),
+        "--av-weights",
+        str(tmp_path / "run" / "model.weights.h5"),
+        "--output-dir",
+        str(output),
+        "--no-tta",
+    ]
+    result = subprocess.run(predict_command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = next(output.glob("*/images"))
+    assert (folder / "01_test_av.png").is_file() and (folder / "01_test_clinical.png").is_file()
+    rows = (folder / "clinical.csv").read_text().splitlines()
+    assert rows[0].startswith("image,disc_x,disc_y,disc_diameter_px") and len(rows) == 3
+    picture = np.asarray(Image.open(folder / "01_test_av.png"))
+    assert picture.shape[:2] == (96, 80)
+    assert {tuple(colour) for colour in picture.reshape(-1, 3)} <= {(0, 0, 0), (255, 0, 0), (0, 0, 255)}
+
+
+def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path):
+    import measure
+
+    maps = tmp_path / "av"
+    maps.mkdir()
+    classes = radial_map({artery_vein.ARTERY: [9, 8, 7, 6, 5, 4], artery_vein.VEIN: [12, 11, 10, 9, 8, 7]})
+    Image.fromarray(classes).save(maps / "01_test_av.png")
+    output = tmp_path / "m.csv"
+    args = measure.get_args(
+        [str(maps), "--output", str(output), "--disc-centre", "300", "300", "--disc-diameter", "80"]
+    )
+    measure.main(args)
+    import csv
+
+    with open(tmp_path / "m_clinical.csv") as file:
+        reader = csv.DictReader(file)
+        row = next(reader)
+    assert reader.fieldnames[:4] == ["image", "disc_x", "disc_y", "disc_diameter_px"]
+    assert row["disc_source"] == "given centre, given diameter"
+    assert float(row["crae_px"]) == pytest.approx(calibre.knudtson([9, 8, 7, 6, 5, 4], 0.88), rel=0.02)
+    assert row["arterioles"] == "6" and (tmp_path / "m_figures" / "01_test_clinical.png").is_file()
+
+
+def test_one_class_per_vessel_segment():
+    probabilities = np.zeros((50, 60, 3))
+    probabilities[20:25, :, 2] = 0.9
+    # Along one unbranched vessel the outputs call the left two thirds artery and the rest vein.
+    probabilities[20:25, :40, 0], probabilities[20:25, :40, 1] = 0.7, 0.3
+    probabilities[20:25, 40:, 0], probabilities[20:25, 40:, 1] = 0.45, 0.55
+    assert set(np.unique(artery_vein.av_classes(probabilities)[20:25])) == {artery_vein.ARTERY, artery_vein.VEIN}
+    voted = artery_vein.av_classes(probabilities, by_segment=True)
+    assert set(np.unique(voted[20:25])) == {artery_vein.ARTERY} and not voted[:20].any()

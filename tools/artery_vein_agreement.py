@@ -1,0 +1,240 @@
+"""Score the artery/vein model, and compare its CRAE, CRVE and AVR with those of manual labels.
+
+    python tools/artery_vein_agreement.py                   # RITE test (DRIVE 01-20) and LES-AV
+    python tools/artery_vein_agreement.py --sets lesav      # LES-AV only, the development set
+    python tools/artery_vein_agreement.py --no-tta          # one pass per photograph
+
+For each set, the model segments every photograph as `predict.py --images` does (its FOV mask,
+its default widths and TTA) and prints:
+- artery/vein classification: accuracy over the labelled artery and vein pixels that the model
+  marks as vessel (uncertain pixels left out), the share of those pixels it marks as vessel, and
+  artery and vein F1 as segmentations, pooled over the set;
+- the optic disc: on DRIVE, the distance of the estimated centre from the centre of the zone B
+  ring drawn by hand (DRIVE_zoneB);
+- agreement of CRAE, CRVE and AVR between the model's maps and the manual labels, both measured
+  by the same code at the same disc: on DRIVE at the zone B rings' centres with their 80-px disc
+  diameter, on LES-AV at the disc estimated from the photograph and the model's map. Pearson r,
+  the ICC(A,1) (two-way random effects, absolute agreement, single measurement; McGraw and
+  Wong 1996, Shrout and Fleiss' ICC(2,1)), the mean difference (model minus manual) with its 95%
+  limits of agreement, and the bias as a share of the manual mean.
+
+Writes output/artery_vein_agreement/<set>/: each photograph's <stem>_av.png and
+<stem>_clinical.png, clinical_model.csv and clinical_manual.csv, and bland_altman.png, and
+output/artery_vein_agreement/agreement.md with the tables that it prints.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vesselseg import (
+    artery_vein,  # noqa: E402
+    quiet_startup,  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
+)
+from vesselseg.cli import HelpFormatter, summary  # noqa: E402
+from vesselseg.data.drive_data import find_drive_dir, read_binary_map, read_rgb_image  # noqa: E402
+from vesselseg.figures import (
+    save_bland_altman,  # noqa: E402
+    save_clinical_figure,  # noqa: E402
+)
+from vesselseg.inference import segment  # noqa: E402
+from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
+from vesselseg.inference.photographs import BY_SEGMENT  # noqa: E402
+from vesselseg.measurement.agreement import agreement_row  # noqa: E402
+from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
+from vesselseg.measurement.optic_disc import locate_disc, ring_centre  # noqa: E402
+from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
+
+SETS = ("rite", "lesav", "validation")
+# The sets scored unless --sets names others: RITE test and LES-AV. "validation" is DRIVE's training
+# images 37-40 with RITE's labels, held out from the artery/vein model's training, for choosing.
+DEFAULT_SETS = ("rite", "lesav")
+MEASURES = ("crae_px", "crve_px", "avr")
+# DRIVE_zoneB's rings assume this disc diameter (pixels).
+ZONE_B_DISC_DIAMETER = 80.0
+# The targets that the tables are read against.
+DISC_TOLERANCE_PX = 40
+
+
+def get_args(argv=None):
+    parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        choices=SETS,
+        default=list(DEFAULT_SETS),
+        help="which sets to score: RITE test, LES-AV, or the held-out training images 37-40",
+    )
+    parser.add_argument(
+        "--by-segment",
+        action=argparse.BooleanOptionalAction,
+        default=BY_SEGMENT,
+        help="give each vessel segment one class (artery_vein.av_classes)",
+    )
+    parser.add_argument("--weights", default=str(ARTERY_VEIN_WEIGHTS), help="the artery/vein model's weights")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
+    parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
+    return parser.parse_args(argv)
+
+
+def photographs(name):
+    """[(stem, photograph path, FOV mask path, label path, zone B path or None)] of a set, or a
+    FileNotFoundError that names the folder."""
+    if name == "rite":
+        drive, rite, zones = find_drive_dir(), dataset_dir("RITE"), dataset_dir("DRIVE_zoneB")
+        if rite is None or zones is None:
+            raise FileNotFoundError(
+                "RITE and DRIVE_zoneB are needed: set RITE_DIR and DRIVE_ZONEB_DIR, or put "
+                "them in input/ or ../shared/."
+            )
+        return [
+            (
+                f"{index:02d}",
+                drive / "test" / "images" / f"{index:02d}_test.tif",
+                drive / "test" / "mask" / f"{index:02d}_test_mask.gif",
+                rite / "test" / "av" / f"{index:02d}_test_av.png",
+                zones / f"{index:02d}_test_B.png",
+            )
+            for index in range(1, 21)
+        ]
+    if name == "validation":
+        drive, rite = find_drive_dir(), dataset_dir("RITE")
+        if rite is None:
+            raise FileNotFoundError("RITE is needed: set RITE_DIR, or put it in input/RITE or ../shared/RITE.")
+        return [
+            (
+                f"{index}",
+                drive / "training" / "images" / f"{index}_training.tif",
+                drive / "training" / "mask" / f"{index}_training_mask.gif",
+                rite / "training" / "av" / f"{index}_training_av.png",
+                None,
+            )
+            for index in range(37, 41)
+        ]
+    lesav = dataset_dir("LESAV")
+    if lesav is None:
+        raise FileNotFoundError("LES-AV is needed: set LESAV_DIR, or put it in input/LESAV or ../shared/LESAV.")
+    return [
+        (path.stem, path, lesav / "mask" / f"{path.stem}_mask.gif", lesav / "av" / f"{path.stem}_av.png", None)
+        for path in sorted((lesav / "images").glob("*.png"))
+    ]
+
+
+def score_set(name, model, normalisation, args, out_dir):
+    """(classification scores, disc errors or None, model rows, manual rows) of one set."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts, disc_errors, model_rows, manual_rows = [], [], [], []
+    files = photographs(name)
+    for number, (stem, image_path, mask_path, label_path, zone_path) in enumerate(files, start=1):
+        image = read_rgb_image(image_path)
+        fov = read_binary_map(mask_path).astype(bool)
+        labels = artery_vein.read_av_labels(label_path)
+        probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation)
+        classes = artery_vein.av_classes(probabilities, by_segment=args.by_segment)
+        Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
+        counts.append(artery_vein.av_counts(classes, labels, fov))
+        estimate = locate_disc(image, fov, classes != artery_vein.BACKGROUND)
+        if zone_path is not None:
+            ring = np.asarray(Image.open(zone_path).convert("L")) > 127
+            centre, diameter = ring_centre(ring), ZONE_B_DISC_DIAMETER
+            disc_errors.append(float(np.hypot(estimate.centre[0] - centre[0], estimate.centre[1] - centre[1])))
+        else:
+            centre, diameter = estimate.centre, estimate.diameter_px
+        model_row = measure_photograph(stem, classes, fov, image=image, disc_centre=centre, disc_diameter=diameter)
+        manual_row = measure_photograph(stem, labels, fov, image=image, disc_centre=centre, disc_diameter=diameter)
+        save_clinical_figure(out_dir / f"{stem}_clinical.png", image, classes, model_row)
+        model_rows.append(model_row)
+        manual_rows.append(manual_row)
+        print(
+            f"[{number}/{len(files)}] {name} {stem}: CRAE {model_row['crae_px']:.2f} / {manual_row['crae_px']:.2f} px, "
+            f"CRVE {model_row['crve_px']:.2f} / {manual_row['crve_px']:.2f} px (model / manual)",
+            flush=True,
+        )
+    write_clinical_csv(out_dir / "clinical_model.csv", model_rows)
+    write_clinical_csv(out_dir / "clinical_manual.csv", manual_rows)
+    pooled = artery_vein.scores_from_counts({key: sum(count[key] for count in counts) for key in counts[0]})
+    return pooled, (disc_errors or None), model_rows, manual_rows
+
+
+def tables(name, pooled, disc_errors, model_rows, manual_rows):
+    """The Markdown lines of one set's results."""
+    label = {
+        "rite": "RITE test (DRIVE 01-20), disc at the zone B rings' centres",
+        "lesav": "LES-AV (22), disc estimated",
+        "validation": "RITE training 37-40 (held out), disc estimated",
+    }[name]
+    lines = [
+        f"### {label}",
+        "",
+        f"A/V accuracy {pooled['accuracy']:.4f} over the labelled artery and vein pixels marked as vessel "
+        f"({pooled['detected_fraction']:.1%} of them); artery F1 {pooled['artery_f1']:.4f}, vein F1 "
+        f"{pooled['vein_f1']:.4f}.",
+        "",
+    ]
+    if disc_errors:
+        errors = np.array(disc_errors)
+        lines += [
+            f"Optic disc centre against the zone B rings: mean error {errors.mean():.1f} px, largest "
+            f"{errors.max():.1f} px, {np.count_nonzero(errors <= DISC_TOLERANCE_PX)} of {len(errors)} within "
+            f"{DISC_TOLERANCE_PX} px.",
+            "",
+        ]
+    lines += [
+        "| measure | mean manual | mean model | Pearson r | ICC(A,1) | mean difference (95% limits) | bias |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for measure in MEASURES:
+        model = np.array([row[measure] for row in model_rows], dtype=float)
+        manual = np.array([row[measure] for row in manual_rows], dtype=float)
+        row = agreement_row(model, manual)
+        lines.append(
+            f"| {measure} | {row['mean_reference']:.3f} | {row['mean_values']:.3f} | {row['pearson_r']:.3f} "
+            f"| {row['icc']:.3f} | {row['mean_difference']:+.3f} ({row['lower_limit']:+.3f}, "
+            f"{row['upper_limit']:+.3f}) | {row['bias_share']:+.1%} |"
+        )
+    usable = sum(np.isfinite(row["crae_px"]) and np.isfinite(row["crve_px"]) for row in model_rows)
+    lines += [
+        "",
+        f"{usable} of {len(model_rows)} photographs with both figures from the model's maps; "
+        "photographs where either side has no figure are left out of that measure's row.",
+        "",
+    ]
+    return lines
+
+
+def main(args):
+    loaded = load_artery_vein_model(args.weights)
+    if loaded is None:
+        raise FileNotFoundError(f"No artery/vein model at {args.weights}: train it with tools/train_artery_vein.py.")
+    model, normalisation = loaded
+    out_root = Path(args.output_dir)
+    lines = [
+        f"Artery/vein model {args.weights}, {'TTA' if args.tta else 'one pass'}"
+        f"{', one class per vessel segment' if args.by_segment else ''}.",
+        "",
+    ]
+    for name in args.sets:
+        pooled, disc_errors, model_rows, manual_rows = score_set(name, model, normalisation, args, out_root / name)
+        lines += tables(name, pooled, disc_errors, model_rows, manual_rows)
+        save_bland_altman(
+            out_root / name / "bland_altman.png",
+            model_rows,
+            manual_rows,
+            MEASURES,
+            f"{name}: model against manual labels",
+        )
+    text = "\n".join(lines)
+    (out_root / "agreement.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    try:
+        main(get_args())
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")

@@ -1,0 +1,181 @@
+"""Arteries and veins: RITE's label coding, the training targets, the loss and the scores.
+
+The artery/vein U-Net has three sigmoid outputs, in this order: artery, vein and vessel. Three
+independent outputs rather than one softmax over (background, artery, vein), because
+- at a crossing a pixel is both an artery and a vein, which a softmax cannot say;
+- the vessel output keeps the vessel segmentation apart from the artery/vein decision, so a
+  vessel that the annotator could not call still counts as a vessel;
+- the vessel output can start from a trained vessel model's output layer (transfer_vessel_weights).
+
+RITE (Hu et al., MICCAI 2013) and LES-AV code a label image as 0 background, 1 artery, 2 vein,
+3 uncertain. The uncertain class counts as vessel, and is left out of the artery and vein
+losses and of every artery/vein score: the annotator did not say which it is.
+
+    labels = read_av_labels("RITE/test/av/01_test_av.png")   # uint8 (H, W) in {0, 1, 2, 3}
+    targets = av_targets(labels)                             # float32 (H, W, 4)
+    scores = av_scores(probabilities, labels, fov)           # accuracy, F1 of each class
+"""
+
+import numpy as np
+
+from vesselseg.tasks import AV_HEADS  # noqa: F401  (the outputs of the artery/vein U-Net, in channel order)
+
+# RITE's and LES-AV's coding of a label image.
+BACKGROUND, ARTERY, VEIN, UNCERTAIN = 0, 1, 2, 3
+AV_CODES = (BACKGROUND, ARTERY, VEIN, UNCERTAIN)
+# A pixel is vessel where the vessel output reaches this probability.
+VESSEL_THRESHOLD = 0.5
+# The colours of an artery/vein map as predict.py writes it: artery pure red, vein pure blue.
+ARTERY_COLOUR = (255, 0, 0)
+VEIN_COLOUR = (0, 0, 255)
+
+
+def read_av_labels(path):
+    """An artery/vein label image in RITE's coding, uint8 (H, W) in {0, 1, 2, 3}.
+
+    A colour map drawn as predict.py writes it (red artery, blue vein, black background, and
+    green or white for uncertain) is read into the same coding."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB") if image.mode not in ("L", "P", "I;16", "I") else image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"Cannot read {path}: {error}") from error
+    if pixels.ndim == 3:
+        return colour_to_codes(pixels)
+    if not np.isin(pixels, AV_CODES).all():
+        raise ValueError(
+            f"{path} holds values {np.unique(pixels)[:8].tolist()}; an artery/vein label "
+            "in RITE's coding (0 background, 1 artery, 2 vein, 3 uncertain) was expected."
+        )
+    return pixels.astype(np.uint8)
+
+
+def colour_to_codes(pixels):
+    """RITE's coding of an RGB artery/vein map (H, W, 3) uint8: red artery, blue vein, any other
+    non-black colour uncertain, black background."""
+    red, green, blue = (pixels[..., channel].astype(np.int16) for channel in range(3))
+    codes = np.zeros(pixels.shape[:2], dtype=np.uint8)
+    lit = pixels.max(axis=-1) > 127
+    codes[lit] = UNCERTAIN
+    codes[lit & (red > 127) & (green <= 127) & (blue <= 127)] = ARTERY
+    codes[lit & (blue > 127) & (green <= 127) & (red <= 127)] = VEIN
+    return codes
+
+
+def av_targets(labels):
+    """Training targets (H, W, 4) float32 of a label image: artery, vein, vessel, and the weight of
+    the artery and vein losses, 1 on the pixels labelled artery or vein and 0 elsewhere."""
+    labels = np.asarray(labels)
+    known = (labels == ARTERY) | (labels == VEIN)
+    return np.stack([labels == ARTERY, labels == VEIN, labels != BACKGROUND, known], axis=-1).astype(np.float32)
+
+
+def av_loss(targets, probabilities):
+    """Binary cross-entropy of the vessel output over every pixel, plus that of the artery and the
+    vein outputs over the pixels labelled artery or vein. targets (B, h, w, 4), probabilities (B, h, w, 3).
+
+    The artery and vein outputs are read only where the vessel output finds a vessel
+    (av_classes), so they learn on vessel pixels alone: averaged over every pixel, their loss was
+    nine parts background, and in the first epochs the two outputs stayed the vessel map."""
+    from keras import ops
+
+    epsilon = 1e-7
+    probabilities = ops.clip(ops.cast(probabilities, "float32"), epsilon, 1 - epsilon)
+    truth, weight = targets[..., :3], targets[..., 3:]
+    cross_entropy = -(truth * ops.log(probabilities) + (1 - truth) * ops.log(1 - probabilities))
+    vessel = ops.mean(cross_entropy[..., 2])
+    known = ops.sum(weight) + epsilon
+    classes = ops.sum(cross_entropy[..., :2] * weight) / known / 2
+    return vessel + classes
+
+
+def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False):
+    """A predicted map (H, W, 3) as RITE's coding (H, W) uint8: vessel where the vessel output
+    reaches `threshold`, artery there if the artery output exceeds the vein output, else vein.
+
+    With `by_segment`, each vessel segment takes one class: the vessel map's skeleton is cut at
+    branch and crossing points, every vessel pixel belongs to its nearest skeleton segment, and
+    the segment is artery where the artery output exceeds the vein output on its pixels on the
+    whole. A vessel between two branchings is one vessel, so a class that flips along it is an error.
+    """
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    from vesselseg.measurement.vessel_measures import cut_segments
+
+    probabilities = np.asarray(probabilities)
+    vessel = probabilities[..., 2] >= threshold
+    artery = probabilities[..., 0] > probabilities[..., 1]
+    if by_segment and vessel.any():
+        labels, count = cut_segments(skeletonize(vessel))
+        if count:
+            _, (rows, columns) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+            owner = np.where(vessel, labels[rows, columns], 0)
+            margin = probabilities[..., 0] - probabilities[..., 1]
+            totals = ndimage.sum_labels(margin, owner, index=np.arange(1, count + 1))
+            artery = np.concatenate([[False], totals > 0])[owner]
+    return np.where(vessel, np.where(artery, ARTERY, VEIN), BACKGROUND).astype(np.uint8)
+
+
+def av_colour_map(classes):
+    """An RGB uint8 (H, W, 3) picture of RITE-coded classes: artery red, vein blue, else black."""
+    picture = np.zeros((*classes.shape, 3), dtype=np.uint8)
+    picture[classes == ARTERY] = ARTERY_COLOUR
+    picture[classes == VEIN] = VEIN_COLOUR
+    return picture
+
+
+def f1_score(predicted, truth):
+    """F1 (Dice) of two bool arrays; 0 when both are empty."""
+    overlap = np.count_nonzero(predicted & truth)
+    total = np.count_nonzero(predicted) + np.count_nonzero(truth)
+    return 2 * overlap / total if total else 0.0
+
+
+def av_counts(predicted, labels, fov=None):
+    """Pixel counts behind av_scores, which add up over photographs: a dict of integers."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"Shapes differ: predicted {predicted.shape}, labels {labels.shape}.")
+    inside = np.ones(labels.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
+    known = inside & np.isin(labels, (ARTERY, VEIN))
+    found = known & (predicted != BACKGROUND)
+    counts = {
+        "labelled": int(np.count_nonzero(known)),
+        "detected": int(np.count_nonzero(found)),
+        "correct": int(np.count_nonzero(found & (predicted == labels))),
+    }
+    for name, code in (("artery", ARTERY), ("vein", VEIN)):
+        # As segmentations, uncertain pixels are left out of both sides.
+        scored = inside & (labels != UNCERTAIN)
+        counts[f"{name}_overlap"] = int(np.count_nonzero(scored & (predicted == code) & (labels == code)))
+        counts[f"{name}_predicted"] = int(np.count_nonzero(scored & (predicted == code)))
+        counts[f"{name}_labelled"] = int(np.count_nonzero(scored & (labels == code)))
+    return counts
+
+
+def scores_from_counts(counts):
+    """av_scores' figures from (summed) av_counts."""
+
+    def ratio(numerator, denominator):
+        return counts[numerator] / counts[denominator] if counts[denominator] else float("nan")
+
+    scores = {"accuracy": ratio("correct", "detected"), "detected_fraction": ratio("detected", "labelled")}
+    for name in ("artery", "vein"):
+        total = counts[f"{name}_predicted"] + counts[f"{name}_labelled"]
+        scores[f"{name}_f1"] = 2 * counts[f"{name}_overlap"] / total if total else float("nan")
+    return scores
+
+
+def av_scores(predicted, labels, fov=None):
+    """Artery/vein scores of a predicted RITE-coded map against a label image, inside `fov`:
+
+    accuracy: the share of labelled artery and vein pixels (uncertain left out) that the
+        prediction marks as vessel and gives the right class, over those it marks as vessel (the
+        usual definition of A/V classification accuracy);
+    detected_fraction: the share of labelled artery and vein pixels that it marks as vessel;
+    artery_f1, vein_f1: each class as a segmentation, uncertain pixels left out.
+    """
+    return scores_from_counts(av_counts(predicted, labels, fov))

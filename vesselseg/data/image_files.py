@@ -1,0 +1,52 @@
+"""Finding photographs, and the masks and annotations that belong to them, as datasets ship them.
+
+files = list_images("photos/")                          # sorted image files of a folder
+mask = match_companion("masks/", "Image_01L")            # Image_01L.png or Image_01L_mask.gif
+mask = match_companion("DRIVE/test/mask", "01_manual1", by_leading_id=True)  # 01_test_mask.gif
+"""
+
+import re
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".bmp", ".gif"}
+
+
+def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
+    """[path] for a file, or the files of the folder `path` with one of `suffixes`, sorted."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{flag} {path} is neither a file nor a folder.")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+    if not files:
+        raise FileNotFoundError(f"No files ending in {', '.join(sorted(suffixes))} in {path}.")
+    return files
+
+
+def belongs_to(candidate_stem, stem):
+    """True when a file stem names `stem`'s image: equal, or `stem` then "_" or "-" and more."""
+    return candidate_stem == stem or candidate_stem.startswith((f"{stem}_", f"{stem}-"))
+
+
+def match_companion(folder, stem, by_leading_id=False):
+    """The image file in `folder` that belongs to the image `stem` (belongs_to), or None.
+
+    With by_leading_id, a stem that starts with a number (DRIVE's `01_manual1`) also matches the
+    files that start with the same number (`01_test_mask.gif`). ValueError when several files
+    qualify, because picking one would be a guess.
+    """
+    if folder is None:
+        return None
+    files = [path for path in sorted(Path(folder).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+    candidates = [path for path in files if belongs_to(path.stem, stem)]
+    leading_id = re.match(r"\d+", stem)
+    if not candidates and by_leading_id and leading_id:
+        candidates = [path for path in files if belongs_to(path.stem, leading_id.group())]
+    if len(candidates) > 1:
+        names = ", ".join(path.name for path in candidates)
+        raise ValueError(
+            f"{len(candidates)} files in {folder} could belong to {stem}: {names}. "
+            "Keep one per image, or give each its own folder."
+        )
+    return candidates[0] if candidates else None

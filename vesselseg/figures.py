@@ -1,0 +1,245 @@
+"""The figures that predict.py draws: difference maps, the difference grid, curves and overlays.
+
+Colours are named defaults, so every figure reads the same way:
+difference maps show true positives white, false negatives blue, false positives red.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only: no display is needed, and none exists on servers.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
+from skimage.morphology import skeletonize  # noqa: E402
+
+from vesselseg.measurement import vessel_measures  # noqa: E402
+from vesselseg.results_table import SECOND_OBSERVER  # noqa: E402
+
+TRUE_POSITIVE_COLOUR = (1.0, 1.0, 1.0)
+FALSE_NEGATIVE_COLOUR = (0.15, 0.35, 1.0)
+FALSE_POSITIVE_COLOUR = (1.0, 0.1, 0.1)
+TRUE_NEGATIVE_COLOUR = (0.0, 0.0, 0.0)
+OUTSIDE_FOV_COLOUR = (0.25, 0.25, 0.25)
+OVERLAY_COLOUR = (0.0, 1.0, 0.3)
+# The colour map of the width figure, and the widest vessel (pixels) it tells apart.
+WIDTH_COLOURS = "turbo"
+WIDTH_SCALE_MAX = 12
+
+
+def difference_map(probabilities, truth, fov, threshold):
+    """RGB image (H, W, 3): TP white, FN blue, FP red, TN black, outside the FOV grey."""
+    predicted, truth = probabilities >= threshold, truth.astype(bool)
+    colours = np.empty(truth.shape + (3,), dtype=np.float32)
+    colours[:] = TRUE_NEGATIVE_COLOUR
+    colours[predicted & truth] = TRUE_POSITIVE_COLOUR
+    colours[~predicted & truth] = FALSE_NEGATIVE_COLOUR
+    colours[predicted & ~truth] = FALSE_POSITIVE_COLOUR
+    colours[~fov] = OUTSIDE_FOV_COLOUR
+    return colours
+
+
+# What each colour of a difference map means, in legend order.
+DIFFERENCE_LEGEND = (
+    (TRUE_POSITIVE_COLOUR, "vessel found (TP)"),
+    (FALSE_NEGATIVE_COLOUR, "vessel missed (FN)"),
+    (FALSE_POSITIVE_COLOUR, "false vessel (FP)"),
+    (TRUE_NEGATIVE_COLOUR, "background (TN)"),
+    (OUTSIDE_FOV_COLOUR, "outside the FOV, not scored"),
+)
+
+
+def difference_legend(figure):
+    """The colour key of the difference maps, in one row under the figure's axes."""
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="k") for colour, _ in DIFFERENCE_LEGEND]
+    figure.legend(
+        handles,
+        [label for _, label in DIFFERENCE_LEGEND],
+        loc="outside lower center",
+        ncol=len(DIFFERENCE_LEGEND),
+        fontsize=9,
+        frameon=False,
+    )
+
+
+def save_image_figures(path_prefix, image, probabilities, truth, fov, threshold, title):
+    """Two PNGs: the prediction beside the ground truth, and the difference map."""
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4.8))
+    for axis, picture, name in zip(
+        axes, (image, truth, probabilities), ("photograph", "ground truth (1st_manual)", "predicted probability")
+    ):
+        axis.imshow(picture, cmap="gray", vmin=0, vmax=1)
+        axis.set_title(name)
+        axis.axis("off")
+    figure.suptitle(title)
+    figure.savefig(f"{path_prefix}_prediction.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(8, 7.4), layout="constrained")
+    axis.imshow(difference_map(probabilities, truth, fov, threshold))
+    axis.set_title(f"{title}: difference at threshold {threshold:.2f}")
+    axis.axis("off")
+    difference_legend(figure)
+    figure.savefig(f"{path_prefix}_difference.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_difference_grid(path, probabilities, truth, fov, names, threshold, title):
+    """All difference maps in a grid five columns wide, each titled by its name in `names`;
+    the maps may differ in size."""
+    columns = min(5, len(names))
+    rows = int(np.ceil(len(names) / columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3 * columns, 3.1 * rows + 0.9), squeeze=False, layout="constrained"
+    )
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, name, p, t, f in zip(axes.flat, names, probabilities, truth, fov):
+        axis.imshow(difference_map(p, t, f, threshold))
+        axis.set_title(str(name), fontsize=10)
+    figure.suptitle(f"{title}: difference maps at threshold {threshold:.2f}")
+    difference_legend(figure)
+    figure.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_curves(path, false_positive_rate, true_positive_rate, recall, precision, roc_auc, pr_auc, title):
+    """ROC and precision-recall curves with the second human observer's operating point."""
+    figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(11, 5))
+    roc_axis.plot(false_positive_rate, true_positive_rate, label=f"U-Net (AUC {roc_auc:.4f})")
+    roc_axis.plot(
+        1 - SECOND_OBSERVER["specificity"],
+        SECOND_OBSERVER["sensitivity"],
+        "r*",
+        markersize=12,
+        label="second human observer",
+    )
+    roc_axis.set(
+        xlabel="false positive rate (1 - specificity)",
+        ylabel="true positive rate (sensitivity)",
+        title="ROC, FOV pixels",
+        xlim=(0, 0.3),
+        ylim=(0.5, 1.0),
+    )
+    pr_axis.plot(recall, precision, label=f"U-Net (average precision {pr_auc:.4f})")
+    pr_axis.set(
+        xlabel="recall (sensitivity)",
+        ylabel="precision",
+        title="Precision-recall, FOV pixels",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    for axis in (roc_axis, pr_axis):
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right" if axis is roc_axis else "lower left")
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_overlay(path, image, binary, threshold):
+    """The photograph at its own size with the detected vessels painted over it, and a key
+    under it that says what the colour means."""
+    overlay = image.copy()
+    overlay[binary] = 0.4 * overlay[binary] + 0.6 * np.array(OVERLAY_COLOUR)
+    height, width = (size / 100 for size in image.shape[:2])
+    key_height = 0.35  # inches, at 100 pixels per inch
+    figure = plt.figure(figsize=(width, height + key_height), dpi=100)
+    axis = figure.add_axes((0, key_height / (height + key_height), 1, height / (height + key_height)))
+    axis.imshow(np.clip(overlay, 0, 1), interpolation="nearest")
+    axis.axis("off")
+    figure.legend(
+        [plt.Rectangle((0, 0), 1, 1, facecolor=OVERLAY_COLOUR, edgecolor="k")],
+        [f"detected vessel (probability at least {threshold:g})"],
+        loc="lower left",
+        fontsize=9,
+        frameon=False,
+    )
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def save_width_figure(path, vessels, background, title):
+    """The skeleton coloured by local width (pixels), over the photograph or, without one, the map."""
+    skeleton = skeletonize(vessels)
+    widths = np.full(vessels.shape, np.nan)
+    widths[skeleton] = vessel_measures.local_widths(vessels, skeleton)
+    # Thicken the one-pixel skeleton for display only, keeping each pixel's own width.
+    shown = ndimage.grey_dilation(np.nan_to_num(widths, nan=-1), size=3)
+    shown = np.where(shown >= 0, shown, np.nan)
+    height, width = vessels.shape
+    figure, axis = plt.subplots(figsize=(width / 80 + 1.2, height / 80 + 0.5), layout="constrained")
+    axis.imshow(
+        background if background is not None else vessels,
+        cmap="gray" if background is None else None,
+        alpha=0.6 if background is not None else 0.35,
+    )
+    drawn = axis.imshow(shown, cmap=WIDTH_COLOURS, vmin=1, vmax=WIDTH_SCALE_MAX, interpolation="nearest")
+    axis.set_title(title, fontsize=10)
+    axis.axis("off")
+    figure.colorbar(drawn, ax=axis, shrink=0.8, label="local vessel width (pixels)")
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def save_clinical_figure(path, image, classes, row):
+    """The photograph at its own size with arteries red and veins blue over it, the optic disc, the
+    zone B ring and each measured vessel labelled with its width, and a key line under it. Drawn
+    with PIL: a matplotlib figure of a large photograph took most of a second."""
+    from PIL import Image, ImageDraw
+
+    from vesselseg.artery_vein import ARTERY, ARTERY_COLOUR, VEIN, VEIN_COLOUR
+    from vesselseg.measurement.calibre import ZONE_B
+
+    base = (np.asarray(image, dtype=np.float32) * 0.6 * 255).astype(np.uint8)
+    base[classes == ARTERY] = ARTERY_COLOUR
+    base[classes == VEIN] = VEIN_COLOUR
+    height, width = classes.shape
+    key_height = max(24, height // 25)
+    canvas = Image.new("RGB", (width, height + key_height), "black")
+    canvas.paste(Image.fromarray(base), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    line = max(1, width // 400)
+    x, y, diameter = row["disc_x"], row["disc_y"], row["disc_diameter_px"]
+    micrometres = row["pixel_size_um"]
+    if np.isfinite(x) and np.isfinite(diameter):
+        for radius, colour in (
+            (diameter / 2, "white"),
+            (ZONE_B[0] * diameter, "yellow"),
+            (ZONE_B[1] * diameter, "yellow"),
+        ):
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=colour, width=line)
+        for name, colour in (("artery", (255, 150, 150)), ("vein", (150, 180, 255))):
+            for vessel in row["vessels"][name]:
+                size = vessel["width_px"] * micrometres if np.isfinite(micrometres) else vessel["width_px"]
+                draw.text((vessel["x"] + 3, vessel["y"] - 6), f"{size:.0f}", fill=colour)
+    unit = "um" if np.isfinite(micrometres) else "px"
+    crae = row["crae_um"] if unit == "um" else row["crae_px"]
+    crve = row["crve_um"] if unit == "um" else row["crve_px"]
+    key = (
+        f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
+        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
+    )
+    draw.text((5, height + key_height // 4), key, fill="white")
+    canvas.save(path)
+
+
+def save_bland_altman(path, values_rows, reference_rows, measures, title):
+    """One Bland-Altman panel per measure: the difference (values minus reference) against the
+    mean of each pair, with the mean difference and its 95% limits of agreement."""
+    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 4.2), layout="constrained")
+    for axis, measure in zip(np.atleast_1d(axes), measures):
+        values = np.array([row[measure] for row in values_rows], dtype=float)
+        reference = np.array([row[measure] for row in reference_rows], dtype=float)
+        both = np.isfinite(values) & np.isfinite(reference)
+        means, differences = (values[both] + reference[both]) / 2, values[both] - reference[both]
+        axis.scatter(means, differences, s=18)
+        if differences.size > 2:
+            centre, spread = differences.mean(), 1.96 * differences.std(ddof=1)
+            for level, style in ((centre, "-"), (centre - spread, "--"), (centre + spread, "--")):
+                axis.axhline(level, color="tab:red", linestyle=style, linewidth=1)
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.set(xlabel=f"mean of model and manual {measure}", ylabel="model minus manual", title=measure)
+        axis.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,237 @@
+"""Whole-image segmentation with a trained U-Net, and field-of-view (FOV) estimation.
+
+predict.py and the benchmarks call these; they hold no file handling of their own.
+
+    model = load_model(weights="output/baseline_aug/model.weights.h5", encoder="scratch")
+    model = load_model(weights, precision="bfloat16")      # faster where bfloat16 is native
+    model = average_models([load_model(a, name="member1"), load_model(b, name="member2")])  # an ensemble
+    probabilities = segment_images(model, images)          # (N, H, W) for (N, H, W, 3)
+    fov = estimate_fov(image)                              # bool (H, W)
+"""
+
+import contextlib
+import warnings
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+from scipy import ndimage
+from skimage import filters, transform
+
+from vesselseg.inference.normalisation import normalise_image, normalise_images
+from vesselseg.tasks import VESSEL_HEADS
+from vesselseg.training.run_folder import FINAL_WEIGHTS, read_run_config
+from vesselseg.unet import SIZE_MULTIPLE, build_unet
+
+# DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
+DRIVE_FOV_DIAMETER = 540
+# With --images and --rim-fill N, a standardised photograph's outermost N pixels of the FOV (counted
+# at the scale the network sees) and everything outside it are filled from the nearest pixel
+# further in: other datasets' masks include the dark edge of the disc, which unet_camera took for a
+# vessel, and 6 pixels suit it. The default model does better without the fill, on CHASE_DB1 and on
+# held-out DRIVE images alike, since the fill draws vessels that reach the rim out into radial
+# streaks; so it is off by default (docs/results/other_cameras.md, the mask's dark rim).
+RIM_FILL_PX = 0
+# With --images, each photograph is segmented with its FOV rescaled to each of these diameters and
+# the maps are averaged: by default once, at DRIVE's width, which is right for cameras with DRIVE's
+# 45-degree field (on held-out DRIVE images, averaging more widths lowered the AUC). A narrower
+# field shows the vessels wider: on CHASE_DB1's 30-degree photographs one width split wide
+# vessels along their bright central reflex, and NARROW_FIELD_FOV_DIAMETERS, chosen there, raised
+# the AUC (docs/results/other_cameras.md, scale).
+PHOTOGRAPH_FOV_DIAMETERS = (DRIVE_FOV_DIAMETER,)
+NARROW_FIELD_FOV_DIAMETERS = (540, 450, 380)
+# Photographs smaller than this cannot hold a usable field of view.
+MIN_IMAGE_SIZE = 64
+PREDICT_BATCH_SIZE = 4
+# FOV threshold at most this fraction of the photograph's bright (99th percentile) red level.
+FOV_THRESHOLD_FRACTION = 0.2
+# Keras dtype policies of predict.py's --precision. "mixed_bfloat16" keeps the weights in float32
+# and computes in bfloat16; the U-Net's last layer computes in float32 either way, so the
+# probabilities keep float32 resolution and the AUC has no extra ties.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Build layers under the Keras dtype policy of `precision`, then restore the previous one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, not {precision!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def check_weights_file(weights):
+    """Raise ValueError unless every array of the HDF5 file `weights` can be read: a truncated or
+    damaged download is named as such, not blamed on the architecture."""
+    try:
+        with h5py.File(weights, "r") as file:
+            file.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, RuntimeError, KeyError) as error:
+        raise ValueError(f"{weights} is unreadable or truncated ({error}); download or copy it again.") from error
+
+
+def load_model(weights, encoder="scratch", dropout=0.1, precision="float32", name=None, heads=VESSEL_HEADS):
+    """Build a U-Net and load `weights` into it, with clear errors for a missing or wrong file.
+
+    precision "bfloat16" computes in bfloat16 with the same float32 weights: faster where the
+    hardware has bfloat16 arithmetic, slower than float32 where it is emulated (docs/performance.md).
+    name: the model's name, which the members of an ensemble (average_models) need to differ.
+    heads: the model's outputs (unet.build_unet's heads).
+    """
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"Weights file {weights} does not exist.")
+    check_weights_file(weights)
+    with dtype_policy(precision):
+        model = build_unet(encoder, dropout=dropout, vgg_weights=None, name=name, heads=heads)
+    try:
+        # A mismatched file makes Keras warn once per layer before it fails; the error says it all.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(weights)
+    except Exception as error:  # Keras raises ValueError, KeyError or OSError depending on the mismatch.
+        # Keras' message lists every variable's values; its first line names the problem.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{weights} does not hold weights of the {encoder} U-Net ({type(error).__name__}: {first_line}). "
+            "Pass the matching --encoder, or use --run with the run folder that produced it."
+        ) from error
+    return model
+
+
+def average_models(models):
+    """One model whose output is the mean of the probabilities of `models` (an ensemble), so that
+    the flips, the FOV widths and the batching run it exactly as they run one U-Net; a single model
+    comes back unchanged. The members need distinct names (load_model's `name`)."""
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    # Built outside any bfloat16 policy, the mean is taken in float32, as each member's output is.
+    outputs = keras.layers.Average(name="mean_probability")([model(inputs) for model in models])
+    return keras.Model(inputs, outputs, name="ensemble")
+
+
+def run_settings(run_dir):
+    """The weights file, encoder and dropout of a training run folder."""
+    config = read_run_config(run_dir)
+    return Path(run_dir) / FINAL_WEIGHTS, config["encoder"], config["dropout"]
+
+
+def pad_to_multiple(images, multiple=SIZE_MULTIPLE):
+    """Reflect-pad (N, H, W, C) images at the bottom and right to multiples of `multiple`."""
+    height, width = images.shape[1:3]
+    pad_height, pad_width = -height % multiple, -width % multiple
+    return np.pad(images, ((0, 0), (0, pad_height), (0, pad_width), (0, 0)), mode="reflect")
+
+
+def flips(images):
+    """The four flips of a batch, as (batch, undo) pairs; undo maps predictions back."""
+    return [
+        (images, lambda p: p),
+        (images[:, :, ::-1], lambda p: p[:, :, ::-1]),
+        (images[:, ::-1], lambda p: p[:, ::-1]),
+        (images[:, ::-1, ::-1], lambda p: p[:, ::-1, ::-1]),
+    ]
+
+
+def segment_images(
+    model, images, batch_size=PREDICT_BATCH_SIZE, tta=False, progress=True, fovs=None, normalisation="rgb255"
+):
+    """Vessel probabilities (N, H, W) float32 of same-sized images (N, H, W, 3) in [0, 1], or
+    (N, H, W, C) for a model of C heads (the artery/vein model).
+
+    Each image is first normalised as the model was trained (normalisation.py), with its FOV
+    (N, H, W) when given. Images are reflect-padded to a multiple of 16 and the padding is cut
+    off again, so each map is exactly aligned with its image. With `tta`, the four flips are averaged.
+    """
+    images = normalise_images(images, fovs, normalisation)
+    height, width = images.shape[1:3]
+    padded = pad_to_multiple(images)
+    bar = keras.utils.Progbar(len(images), unit_name="image") if progress else None
+    maps = []
+    for start in range(0, len(padded), batch_size):
+        batch = padded[start : start + batch_size]
+        views = flips(batch) if tta else [(batch, lambda p: p)]
+        total = sum(undo(np.asarray(model.predict_on_batch(np.ascontiguousarray(view)))) for view, undo in views)
+        probabilities = (total / len(views))[:, :height, :width]
+        # The blog's one output gives (N, H, W) maps; several heads keep their channel axis.
+        maps.append((probabilities[..., 0] if probabilities.shape[-1] == 1 else probabilities).astype(np.float32))
+        if bar is not None:
+            bar.add(len(batch))
+    return np.concatenate(maps)
+
+
+def estimate_fov(image):
+    """Estimate the bright disc of a fundus photograph (H, W, 3) in [0, 1] as a bool mask.
+
+    The background outside the disc is near black, so Otsu's threshold on the red channel
+    (the brightest in fundus images) separates them; the largest component, with its holes
+    filled, is the FOV.
+    """
+    red = ndimage.uniform_filter(image[..., 0], size=5)
+    threshold = filters.threshold_otsu(red)
+    # Otsu can split dim retina from bright retina instead of retina from the black surround;
+    # capping it at a fifth of the bright level keeps dim rims inside. The fraction was chosen
+    # on DRIVE's FOV masks (IoU at least 0.98 on all 40).
+    foreground = red > min(threshold, FOV_THRESHOLD_FRACTION * np.percentile(red, 99))
+    labels, count = ndimage.label(foreground)
+    if count == 0:
+        return np.zeros(image.shape[:2], dtype=bool)
+    largest = 1 + int(np.argmax(ndimage.sum_labels(foreground, labels, index=range(1, count + 1))))
+    fov = ndimage.binary_fill_holes(labels == largest)
+    # DRIVE's masks stop a few pixels inside the visible edge, where the rim is unreliable.
+    return ndimage.binary_erosion(fov, iterations=2)
+
+
+def fov_diameter(fov):
+    """Width in pixels of the widest row of the FOV."""
+    columns = np.flatnonzero(fov.any(axis=0))
+    rows = np.flatnonzero(fov.any(axis=1))
+    return max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1) if columns.size else 0
+
+
+def segment_photograph(
+    model,
+    image,
+    fov,
+    tta=False,
+    normalisation="rgb255",
+    rim_fill_px=RIM_FILL_PX,
+    fov_diameters=PHOTOGRAPH_FOV_DIAMETERS,
+):
+    """Probabilities for one photograph of any size, normalised as the model was trained and
+    rescaled so that its FOV is each of `fov_diameters` pixels wide in turn (by default DRIVE's
+    width), the maps then averaged.
+
+    With the "fov_standardise" normalisation and a `rim_fill_px` above 0 (off by default), the
+    FOV's outer `rim_fill_px` pixels at the scale the network sees are filled in first
+    (normalise_image's rim_fill). Returns a (H, W) map of the photograph's own size, or (H, W, C)
+    for a model of C heads; outside the FOV it is 0.
+    """
+    if min(image.shape[:2]) < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed."
+        )
+    diameter = fov_diameter(fov)
+    if diameter < MIN_IMAGE_SIZE:
+        raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
+    # A running sum: a large photograph's full-size maps are not all held at once.
+    total = sum(
+        segment_at_scale(model, image, fov, target / diameter, tta, normalisation, rim_fill_px)
+        for target in fov_diameters
+    )
+    inside = fov if total.ndim == 2 else fov[..., None]
+    return np.where(inside, total / len(fov_diameters), 0.0).astype(np.float32)
+
+
+def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
+    """segment_photograph's map (H, W) of one photograph rescaled by `scale` for the network."""
+    normalised = normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale)
+    scaled = transform.rescale(normalised, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
+    probabilities = segment_images(model, scaled[None].astype(np.float32), tta=tta, progress=False)[0]
+    return transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)

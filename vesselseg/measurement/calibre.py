@@ -1,0 +1,233 @@
+"""Vessel calibre around the optic disc, and the clinical summary: CRAE, CRVE and AVR.
+
+Zones are rings around the disc's centre, given in disc diameters (DD) from its margin, as in
+the clinical literature: zone B lies 0.5 to 1 DD from the margin (1 to 1.5 DD from the centre),
+zone C 0.5 to 2 DD from it (1 to 2.5 DD from the centre).
+
+Each class map (arteries, veins) is skeletonised once and its skeleton cut at branch points into
+segments, which serve the widths and the tortuosity alike. A segment with at least MIN_ZONE_PIXELS skeleton pixels in zone B is one measured vessel,
+counted once however often it leaves and re-enters the zone. At each of its skeleton pixels in the
+zone the width is read across the vessel, perpendicular to the centreline (the direction of the
+skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated map crosses 0.5;
+the vessel's width is the median along the segment.
+
+CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
+six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
+with k = 0.88 for arterioles and 0.95 for venules, the middle one carried over when the count is
+odd, and the pairing repeated until one width is left. With fewer than six vessels of a class, all
+of them are summarised the same way and the row is flagged; with none, the figure is NaN.
+
+    summary = clinical_summary(classes, fov, disc, pixel_size_um=None)   # classes in RITE's coding
+    summary["crae_px"], summary["avr"], summary["flags"]
+"""
+
+import numpy as np
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+from vesselseg.artery_vein import ARTERY, VEIN
+from vesselseg.measurement import vessel_measures
+
+ZONE_B = (1.0, 1.5)
+ZONE_C = (1.0, 2.5)
+KNUDTSON_FACTORS = {"artery": 0.88, "vein": 0.95}
+VESSELS_SUMMARISED = 6
+# A segment needs this many skeleton pixels in zone B to be measured: fewer are a vessel that only
+# grazes the ring, or skeleton noise.
+MIN_ZONE_PIXELS = 5
+# The centreline's direction at a skeleton pixel is taken over this many pixels each way.
+DIRECTION_SPAN = 4
+# Width profiles reach this far each side of the centreline, as a fraction of the disc diameter
+# (20 px for DRIVE's 80-px disc, twice its widest vessels), sampled every PROFILE_STEP pixels.
+PROFILE_REACH = 0.25
+PROFILE_STEP = 0.25
+# When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
+DISC_DIAMETER_UM = 1800.0
+
+
+def zone_mask(shape, centre, diameter_px, zone):
+    """Bool (H, W): the ring `zone` (inner, outer radius in disc diameters from the disc's centre)
+    around `centre` (x, y) for a disc `diameter_px` pixels across."""
+    rows, columns = np.indices(shape)
+    distance = np.hypot(columns - centre[0], rows - centre[1]) / diameter_px
+    return (distance >= zone[0]) & (distance <= zone[1])
+
+
+def path_directions(path, span=DIRECTION_SPAN):
+    """Unit tangents (K, 2) in (row, column) along an ordered path (K, 2): at each pixel, the
+    direction from `span` pixels before it to `span` pixels after it."""
+    ahead = path[np.minimum(np.arange(len(path)) + span, len(path) - 1)]
+    behind = path[np.maximum(np.arange(len(path)) - span, 0)]
+    tangents = ahead - behind
+    lengths = np.hypot(*tangents.T)
+    return tangents / np.where(lengths > 0, lengths, 1.0)[:, None]
+
+
+def cross_section_widths(class_map, points, tangents, reach_px):
+    """Widths (K,) in pixels of a bool map across the vessel at `points` (K, 2) (row, column),
+    perpendicular to `tangents`: the distance between the two places, either side, where the
+    bilinearly interpolated map falls through 0.5. NaN where the profile leaves the vessel nowhere
+    within `reach_px` or the centre is not on the vessel."""
+    offsets = np.arange(-reach_px, reach_px + PROFILE_STEP / 2, PROFILE_STEP)
+    normals = np.stack([-tangents[:, 1], tangents[:, 0]], axis=1)
+    rows = points[:, 0, None] + normals[:, 0, None] * offsets[None, :]
+    columns = points[:, 1, None] + normals[:, 1, None] * offsets[None, :]
+    profiles = ndimage.map_coordinates(class_map.astype(np.float32), [rows, columns], order=1, cval=0.0)
+    middle = len(offsets) // 2
+    widths = np.full(len(points), np.nan)
+    for index, profile in enumerate(profiles):
+        if profile[middle] < 0.5:
+            continue
+        outside = profile < 0.5
+        right = np.flatnonzero(outside[middle:])
+        left = np.flatnonzero(outside[: middle + 1][::-1])
+        if right.size == 0 or left.size == 0:
+            continue
+        # Linear interpolation of where the profile crosses 0.5 on each side.
+        edges = []
+        for step, sign in ((right[0], 1), (left[0], -1)):
+            inner, outer = profile[middle + sign * (step - 1)], profile[middle + sign * step]
+            fraction = (inner - 0.5) / (inner - outer) if inner != outer else 0.5
+            edges.append((step - 1 + fraction) * PROFILE_STEP)
+        widths[index] = sum(edges)
+    return widths
+
+
+def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=None):
+    """The vessels of one class crossing `zone`, as dicts: width_px (the median across-vessel width
+    along the segment's pixels in the zone), x and y (the zone pixel nearest the ring's middle, for
+    labels), and points (how many widths the median took), widest first. `paths`, the class
+    skeleton's traced segments, are computed when not given."""
+    class_map = vessel_measures.inside_fov(class_map, fov)
+    if paths is None:
+        paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+    in_zone = zone_mask(class_map.shape, centre, diameter_px, zone)
+    reach = max(3.0, PROFILE_REACH * diameter_px)
+    middle_radius = diameter_px * (zone[0] + zone[1]) / 2
+    vessels = []
+    for path in paths:
+        keep = in_zone[path[:, 0].astype(int), path[:, 1].astype(int)]
+        if np.count_nonzero(keep) < MIN_ZONE_PIXELS:
+            continue
+        widths = cross_section_widths(class_map, path[keep], path_directions(path)[keep], reach)
+        widths = widths[np.isfinite(widths)]
+        if widths.size < MIN_ZONE_PIXELS:
+            continue
+        zone_path = path[keep]
+        radii = np.hypot(zone_path[:, 1] - centre[0], zone_path[:, 0] - centre[1])
+        label_at = zone_path[np.argmin(np.abs(radii - middle_radius))]
+        vessels.append(
+            {
+                "width_px": float(np.median(widths)),
+                "x": float(label_at[1]),
+                "y": float(label_at[0]),
+                "points": int(widths.size),
+            }
+        )
+    return sorted(vessels, key=lambda vessel: -vessel["width_px"])
+
+
+def knudtson(widths, factor):
+    """The revised Knudtson summary of `widths`: widest paired with narrowest, factor * sqrt(a^2 +
+    b^2), the middle one carried over when the count is odd, repeated until one is left. NaN for none."""
+    widths = sorted(float(width) for width in widths)
+    if not widths:
+        return float("nan")
+    while len(widths) > 1:
+        pairs = len(widths) // 2
+        combined = [factor * np.hypot(widths[-1 - index], widths[index]) for index in range(pairs)]
+        carried = [widths[pairs]] if len(widths) % 2 else []
+        widths = sorted(combined + carried)
+    return float(widths[0])
+
+
+def class_measures(class_map, region, paths, ratios):
+    """Tortuosity (mean arc over chord of the class skeleton's segments whose middle lies in the
+    region), fractal dimension and density (share of the region's pixels) of one class map inside
+    `region` (bool). `paths` are the class skeleton's traced segments over the whole FOV and
+    `ratios` their tortuosities (None for segments too short to count)."""
+    inside = class_map & region
+    area = np.count_nonzero(region)
+    if not inside.any():
+        return {"tortuosity": float("nan"), "fractal_dimension": float("nan"), "density": 0.0}
+    kept = [
+        ratio
+        for path, ratio in zip(paths, ratios)
+        if ratio is not None and region[tuple(path[len(path) // 2].astype(int))]
+    ]
+    return {
+        "tortuosity": float(np.mean(kept)) if kept else float("nan"),
+        "fractal_dimension": vessel_measures.fractal_dimension(inside),
+        "density": float(np.count_nonzero(inside) / area) if area else float("nan"),
+    }
+
+
+def pixel_size(disc, pixel_size_um=None):
+    """(micrometres per pixel, its source): the user's --pixel-size-um, else the disc diameter taken
+    as DISC_DIAMETER_UM, else (NaN, "none")."""
+    if pixel_size_um:
+        return float(pixel_size_um), "--pixel-size-um"
+    if disc is not None and np.isfinite(disc.diameter_px) and disc.diameter_px > 0:
+        return DISC_DIAMETER_UM / disc.diameter_px, f"disc diameter taken as {DISC_DIAMETER_UM:g} um"
+    return float("nan"), "none"
+
+
+def clinical_summary(classes, fov, disc, pixel_size_um=None):
+    """The clinical figures of one RITE-coded artery/vein map (H, W) with its FOV (H, W) bool or
+    None and its optic disc (optic_disc.Disc), as a dict: the disc, the pixel size and its source,
+    CRAE and CRVE in pixels and micrometres, AVR, the counts of measured vessels, per class the
+    tortuosity, fractal dimension and density in zone C and over the FOV, the measured vessels
+    (for the figure) and flags, a "; "-joined list of what makes the figures unreliable."""
+    classes = np.asarray(classes)
+    fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
+    flags = []
+    micrometres, source = pixel_size(disc, pixel_size_um)
+    row = {
+        "disc_x": disc.centre[0],
+        "disc_y": disc.centre[1],
+        "disc_diameter_px": disc.diameter_px,
+        "disc_source": disc.source,
+        "pixel_size_um": micrometres,
+        "pixel_size_source": source,
+    }
+    usable = np.isfinite(disc.centre[0]) and np.isfinite(disc.diameter_px) and disc.diameter_px > 0
+    if not disc.found:
+        flags.append("disc not found")
+    elif (
+        usable
+        and not fov[
+            int(np.clip(round(disc.centre[1]), 0, fov.shape[0] - 1)),
+            int(np.clip(round(disc.centre[0]), 0, fov.shape[1] - 1)),
+        ]
+    ):
+        flags.append("disc outside the FOV")
+    measured = {}
+    for name, code in (("artery", ARTERY), ("vein", VEIN)):
+        class_map = (classes == code) & fov
+        # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
+        paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+        ratios = [vessel_measures.path_tortuosity(path) for path in paths]
+        measured[name] = zone_vessels(class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths) if usable else []
+        zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
+        for region_name, region in (("zone_c", zone_c), ("fov", fov)):
+            values = (
+                class_measures(class_map, region, paths, ratios)
+                if region is not None
+                else {"tortuosity": float("nan"), "fractal_dimension": float("nan"), "density": float("nan")}
+            )
+            for key, value in values.items():
+                row[f"{name}_{key}_{region_name}"] = value
+    widest = {
+        name: [vessel["width_px"] for vessel in vessels[:VESSELS_SUMMARISED]] for name, vessels in measured.items()
+    }
+    row["crae_px"] = knudtson(widest["artery"], KNUDTSON_FACTORS["artery"])
+    row["crve_px"] = knudtson(widest["vein"], KNUDTSON_FACTORS["vein"])
+    row["crae_um"], row["crve_um"] = row["crae_px"] * micrometres, row["crve_px"] * micrometres
+    row["avr"] = row["crae_px"] / row["crve_px"] if row["crve_px"] > 0 else float("nan")
+    row["arterioles"], row["venules"] = len(measured["artery"]), len(measured["vein"])
+    for name, plural in (("artery", "arterioles"), ("vein", "venules")):
+        if len(measured[name]) < VESSELS_SUMMARISED:
+            flags.append(f"{len(measured[name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
+    row["flags"] = "; ".join(flags)
+    row["vessels"] = measured
+    return row

@@ -1,0 +1,87 @@
+"""The clinical measures of one photograph's artery/vein map, and clinical.csv, one row per photograph.
+
+predict.py --images and measure.py both come here, so that a model's maps and manual labels are
+measured by the same code:
+
+    row = measure_photograph("01.png", classes, fov, image=photograph, disc_centre=None, disc_diameter=None)
+    write_clinical_csv("clinical.csv", [row])
+
+The disc is estimated from the photograph when there is one, else from the vessel map alone
+(optic_disc.py), unless --disc-centre and --disc-diameter give it.
+"""
+
+import csv
+import math
+
+import numpy as np
+
+from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
+from vesselseg.measurement.calibre import clinical_summary
+from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER, given_disc, locate_disc
+
+# clinical.csv's columns, in order. Positions and lengths are in the photograph's own pixels.
+CLINICAL_COLUMNS = (
+    "image",
+    "disc_x",
+    "disc_y",
+    "disc_diameter_px",
+    "disc_source",
+    "pixel_size_um",
+    "pixel_size_source",
+    "crae_px",
+    "crve_px",
+    "crae_um",
+    "crve_um",
+    "avr",
+    "arterioles",
+    "venules",
+    "artery_tortuosity_zone_c",
+    "vein_tortuosity_zone_c",
+    "artery_tortuosity_fov",
+    "vein_tortuosity_fov",
+    "artery_fractal_dimension_zone_c",
+    "vein_fractal_dimension_zone_c",
+    "artery_fractal_dimension_fov",
+    "vein_fractal_dimension_fov",
+    "artery_density_zone_c",
+    "vein_density_zone_c",
+    "artery_density_fov",
+    "vein_density_fov",
+    "flags",
+)
+
+
+def measure_photograph(name, classes, fov, image=None, disc_centre=None, disc_diameter=None, pixel_size_um=None):
+    """clinical_summary's row for one RITE-coded map (H, W), named `name`, with its FOV (H, W) or
+    None. The disc comes from `image` (H, W, 3) when given, else from the map, and the user's
+    disc_centre (x, y) and disc_diameter override the estimate."""
+    fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
+    vessels = (classes != BACKGROUND) & (classes != UNCERTAIN)
+    estimate = None
+    if disc_centre is None or disc_diameter is None:
+        background = image if image is not None else np.repeat(vessels[..., None] * 0.0 + 0.5, 3, axis=-1)
+        estimate = locate_disc(background, fov, vessels)
+        if image is None:
+            # Without the photograph there is no rim to see: the diameter is that of a 45-degree
+            # camera's disc, a seventh of the FOV's width, as DRIVE's zone B rings assume.
+            columns = np.flatnonzero(fov.any(axis=0))
+            width = columns[-1] - columns[0] + 1 if columns.size else classes.shape[1]
+            estimate.diameter_px = width * TYPICAL_DISC_DIAMETER / WORKING_FOV_DIAMETER
+            estimate.source = "centre from the vessel map, diameter a seventh of the FOV"
+    disc = given_disc(disc_centre, disc_diameter, estimate)
+    return {"image": name, **clinical_summary(classes, fov, disc, pixel_size_um)}
+
+
+def format_value(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def write_clinical_csv(path, rows):
+    """clinical.csv: one row per photograph, CLINICAL_COLUMNS, NaN written as an empty cell."""
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=CLINICAL_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: format_value(value) for key, value in row.items()})

@@ -1,0 +1,93 @@
+"""Vessel maps as files: which files in a folder are maps, how each is read, and the CSV that
+measure.py and predict.py write of their measurements (vessel_measures.py measures them).
+"""
+
+import csv
+
+import numpy as np
+
+from vesselseg.data.drive_data import read_pixels
+from vesselseg.data.image_files import IMAGE_SUFFIXES, list_images
+
+COLUMNS = (
+    "image",
+    "vessel_fraction",
+    "skeleton_length_px",
+    "mean_width_px",
+    "branch_points",
+    "end_points",
+    "tortuosity",
+    "fractal_dimension",
+)
+PHYSICAL_COLUMNS = ("skeleton_length_mm", "mean_width_um")
+MAP_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
+# predict.py writes these beside its maps; they are pictures of maps, not maps.
+PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png")
+
+
+def list_maps(path):
+    """Map files: every image or .npy file, except that in a folder of predict.py's output only
+    its probability maps (*_prob.npy) are maps."""
+    files = list_images(path, MAP_SUFFIXES, flag="MAPS")
+    if any(file.name.endswith("_prob.npy") for file in files):
+        return [file for file in files if file.name.endswith("_prob.npy")]
+    return [file for file in files if not file.name.endswith(PREDICT_PICTURES)] or files
+
+
+def map_stem(path):
+    """The image stem of a map: `Image_01L` for `Image_01L_prob.npy`, `Image_01L_vessels.png` or `Image_01L_av.png`."""
+    return path.stem.removesuffix("_prob").removesuffix("_vessels").removesuffix("_av")
+
+
+def read_map(path, threshold):
+    """A map file as a bool (H, W) vessel map.
+
+    Two grey levels: the higher is vessel. More levels (a probability map: .npy in [0, 1], or an
+    8- or 16-bit PNG scaled to [0, 1]) need a threshold, and are cut at it.
+    """
+    values = np.load(path) if path.suffix == ".npy" else read_pixels(path, keep_palette=True)
+    if values.ndim == 3:
+        values = values.max(axis=-1)
+    if values.ndim != 2:
+        raise ValueError(f"{path} is not a 2-D map (shape {values.shape}).")
+    levels = np.unique(values)
+    if len(levels) <= 2 and (threshold is None or path.suffix != ".npy"):
+        return values == levels[-1] if len(levels) == 2 else values > 0
+    if threshold is None:
+        raise ValueError(
+            f"{path} has {len(levels)} levels, so it is a probability map: pass --threshold "
+            "(e.g. 0.5) to say where vessel begins."
+        )
+    if values.dtype.kind in "ui":
+        values = values / np.iinfo(values.dtype).max
+    return values >= threshold
+
+
+def measurement_row(name, values, pixel_size_um):
+    row = {"image": name, **{column: values[column] for column in COLUMNS[1:]}}
+    if pixel_size_um:
+        row["skeleton_length_mm"] = values["skeleton_length_px"] * pixel_size_um / 1000
+        row["mean_width_um"] = values["mean_width_px"] * pixel_size_um
+    return row
+
+
+def write_csv(path, rows, pixel_size_um):
+    columns = COLUMNS + (PHYSICAL_COLUMNS if pixel_size_um else ())
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: f"{value:.6g}" if isinstance(value, float) else value for key, value in row.items()})
+
+
+def is_av_map(path):
+    """True for an artery/vein map: grey levels within RITE's 0-3 with veins (2) among them, or an
+    RGB picture of pure red and blue vessels on black, as predict.py writes <stem>_av.png."""
+    if path.suffix == ".npy":
+        return False
+    values = read_pixels(path, keep_palette=True)
+    if values.ndim == 2:
+        levels = set(np.unique(values).tolist())
+        return 2 in levels and levels <= {0, 1, 2, 3}
+    colours = {tuple(colour) for colour in np.unique(values.reshape(-1, values.shape[-1])[:, :3], axis=0).tolist()}
+    return colours <= {(0, 0, 0), (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)} and len(colours) > 2

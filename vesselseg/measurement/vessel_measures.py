@@ -1,0 +1,186 @@
+"""Measurements of a binary vessel map: fraction, length, width, branching, tortuosity, fractal
+dimension. Small pure functions on NumPy arrays, built on scikit-image and SciPy.
+
+All lengths and widths are in pixels of the map; multiply by the pixel size for micrometres.
+
+    from vesselseg.measurement.vessel_measures import measure
+    values = measure(vessels, fov)      # bool (H, W) arrays; fov may be None (whole image)
+    values["mean_width_px"], values["tortuosity"]
+
+The skeleton is scikit-image's `skeletonize` of the map (inside the FOV). Its pixels with one
+8-neighbour are end points; its pixels with three or more are branch pixels, and each 8-connected
+cluster of them is one branch point. Cutting the skeleton at its branch points leaves segments.
+"""
+
+import numpy as np
+from scipy import ndimage
+from skimage import measure as skmeasure
+from skimage.morphology import skeletonize
+
+SQRT2 = float(np.sqrt(2.0))
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+# Segments shorter than this (arc, pixels) are left out of the tortuosity: their arc and chord
+# are a few pixels, so skeleton noise of one pixel changes the ratio by tens of percent.
+MIN_SEGMENT_LENGTH = 10.0
+# A segment's arc is measured along its path simplified to this tolerance (pixels), so that the
+# staircase of a digital line does not count as tortuosity.
+ARC_TOLERANCE = 1.0
+# Box sizes (pixels) of the box-counting fractal dimension.
+BOX_SIZES = (2, 4, 8, 16, 32, 64)
+
+
+def inside_fov(vessels, fov=None):
+    """The vessel map as bool, with everything outside the FOV (when given) removed."""
+    vessels = np.asarray(vessels).astype(bool)
+    if fov is None:
+        return vessels
+    fov = np.asarray(fov).astype(bool)
+    if fov.shape != vessels.shape:
+        raise ValueError(
+            f"The map is {vessels.shape[1]}x{vessels.shape[0]} but its FOV mask is "
+            f"{fov.shape[1]}x{fov.shape[0]}; they must be the same size."
+        )
+    return vessels & fov
+
+
+def vessel_fraction(vessels, fov=None):
+    """Fraction of the FOV's pixels (all pixels without a FOV) that are vessel."""
+    area = vessels.size if fov is None else np.count_nonzero(fov)
+    return float(np.count_nonzero(inside_fov(vessels, fov)) / area) if area else 0.0
+
+
+def neighbour_counts(skeleton):
+    """For each skeleton pixel, the number of its 8 neighbours on the skeleton (0 elsewhere)."""
+    counts = ndimage.convolve(skeleton.astype(np.uint8), EIGHT_CONNECTED.astype(np.uint8), mode="constant") - 1
+    return np.where(skeleton, counts, 0)
+
+
+def skeleton_length(skeleton):
+    """Length in pixels of a skeleton: the steps between 8-neighbouring pixels, orthogonal ones
+    counting 1 and diagonal ones sqrt(2). A diagonal step beside an orthogonal corner is left out,
+    because the corner's two steps already join those pixels."""
+    s = np.asarray(skeleton, dtype=bool)
+    orthogonal = np.count_nonzero(s[:, :-1] & s[:, 1:]) + np.count_nonzero(s[:-1, :] & s[1:, :])
+    down_right = s[:-1, :-1] & s[1:, 1:] & ~s[:-1, 1:] & ~s[1:, :-1]
+    down_left = s[:-1, 1:] & s[1:, :-1] & ~s[:-1, :-1] & ~s[1:, 1:]
+    return float(orthogonal + SQRT2 * (np.count_nonzero(down_right) + np.count_nonzero(down_left)))
+
+
+def branch_and_end_points(skeleton):
+    """(branch points, end points) of a skeleton: clusters of pixels with 3 or more neighbours,
+    and pixels with exactly one."""
+    counts = neighbour_counts(skeleton)
+    _, branches = ndimage.label(counts >= 3, structure=EIGHT_CONNECTED)
+    return branches, int(np.count_nonzero(skeleton & (counts == 1)))
+
+
+def local_widths(vessels, skeleton):
+    """Vessel width in pixels at each skeleton pixel (1-D array): twice the distance to the
+    nearest background pixel, minus one, so that a bar w pixels wide measures w (the raw doubled
+    distance of its centre is w + 1, because it is measured to the first background pixel)."""
+    distance = ndimage.distance_transform_edt(vessels)
+    return 2.0 * distance[skeleton] - 1.0
+
+
+def trace(segment):
+    """The pixel coordinates (K, 2) of a one-pixel-wide path, in order from one end to the other;
+    None for a closed loop, which has no end."""
+    counts = neighbour_counts(segment)
+    ends = np.argwhere(segment & (counts == 1))
+    if len(ends) == 0:
+        return None
+    remaining = segment.copy()
+    path = [tuple(ends[0])]
+    remaining[path[0]] = False
+    height, width = segment.shape
+    while True:
+        row, column = path[-1]
+        # Orthogonal neighbours first, so that a corner pixel is not skipped by a diagonal step.
+        steps = [
+            (row + dr, column + dc) for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+        ]
+        following = next((p for p in steps if 0 <= p[0] < height and 0 <= p[1] < width and remaining[p]), None)
+        if following is None:
+            return np.array(path, dtype=float)
+        remaining[following] = False
+        path.append(following)
+
+
+def cut_segments(skeleton):
+    """(labels, count): the skeleton cut at its branch points (their pixels and 8-neighbours
+    removed) into segments, labelled 1..count."""
+    branch_pixels = neighbour_counts(skeleton) >= 3
+    cut = skeleton & ~ndimage.binary_dilation(branch_pixels, structure=EIGHT_CONNECTED)
+    return ndimage.label(cut, structure=EIGHT_CONNECTED)
+
+
+def segment_paths(labels):
+    """The traced path (K, 2) (row, column) of each labelled segment, in label order; closed loops,
+    which have no end, and single pixels are left out."""
+    paths = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        path = trace(np.pad(labels[box] == index, 1))
+        if path is not None and len(path) >= 2:
+            paths.append(path - 1 + np.array([box[0].start, box[1].start]))
+    return paths
+
+
+def path_tortuosity(path, min_length=MIN_SEGMENT_LENGTH):
+    """Arc over chord of one traced path, or None when its arc is under `min_length` pixels. The arc
+    is the length of the path simplified to ARC_TOLERANCE pixels; the chord is the straight distance
+    between its ends."""
+    simplified = skmeasure.approximate_polygon(path, tolerance=ARC_TOLERANCE)
+    arc = float(np.sum(np.hypot(*np.diff(simplified, axis=0).T)))
+    chord = float(np.hypot(*(path[-1] - path[0])))
+    return arc / chord if arc >= min_length and chord > 0 else None
+
+
+def segment_tortuosities(skeleton, min_length=MIN_SEGMENT_LENGTH):
+    """Arc-over-chord ratios (1-D array) of the skeleton's segments between branch and end points
+    whose arc is at least `min_length` pixels (path_tortuosity)."""
+    ratios = (path_tortuosity(path, min_length) for path in segment_paths(cut_segments(skeleton)[0]))
+    return np.array([ratio for ratio in ratios if ratio is not None])
+
+
+def fractal_dimension(vessels, box_sizes=BOX_SIZES):
+    """Box-counting dimension: minus the slope of log(boxes holding vessel) against log(box size),
+    fitted over `box_sizes`. About 1 for a line, 2 for a filled region; NaN for an empty map."""
+    vessels = np.asarray(vessels, dtype=bool)
+    counts = [np.count_nonzero(skmeasure.block_reduce(vessels, (size, size), np.max)) for size in box_sizes]
+    if min(counts) == 0:
+        return float("nan")
+    slope, _ = np.polyfit(np.log(box_sizes), np.log(counts), 1)
+    return float(-slope)
+
+
+def measure(vessels, fov=None, min_segment_length=MIN_SEGMENT_LENGTH):
+    """Every measurement of one binary map (H, W) inside its FOV (H, W), as a dict:
+
+    vessel_fraction (of the FOV), skeleton_length_px, mean_width_px (mean of local_widths),
+    width_from_area_px (vessel area over skeleton length, a cross-check of the mean width),
+    width_percentiles_px (10th, 50th, 90th), branch_points, end_points, tortuosity (mean over the
+    segments of at least min_segment_length pixels; NaN when there is none), segments (how many
+    entered the tortuosity) and fractal_dimension. ValueError for a map with no vessel pixel.
+    """
+    vessels = inside_fov(vessels, fov)
+    if not vessels.any():
+        raise ValueError("the map holds no vessel pixel inside the FOV, so there is nothing to measure.")
+    skeleton = skeletonize(vessels)
+    length = skeleton_length(skeleton)
+    widths = local_widths(vessels, skeleton)
+    branches, ends = branch_and_end_points(skeleton)
+    ratios = segment_tortuosities(skeleton, min_segment_length)
+    return {
+        "vessel_fraction": vessel_fraction(vessels, fov),
+        "skeleton_length_px": length,
+        "mean_width_px": float(widths.mean()),
+        "width_from_area_px": float(np.count_nonzero(vessels) / length) if length else float("nan"),
+        "width_percentiles_px": [float(value) for value in np.percentile(widths, (10, 50, 90))],
+        "branch_points": branches,
+        "end_points": ends,
+        "tortuosity": float(ratios.mean()) if ratios.size else float("nan"),
+        "segments": int(ratios.size),
+        "fractal_dimension": fractal_dimension(vessels),
+    }
