@@ -10,7 +10,8 @@ Artery/vein maps (RITE's coding: 0 background, 1 artery, 2 vein, 3 uncertain; or
 red and blue <stem>_av.png) are recognised as such, and also get the clinical measures of
 vesselseg/measurement/calibre.py (CRAE, CRVE, AVR and the rest, one row each in <csv
 stem>_clinical.csv) and a figure <stem>_clinical.png; the disc is estimated from the photograph in
---images, else from the vessel map, unless --disc-centre and --disc-diameter give it.
+--images, else from the vessel map, unless --disc-centre and --disc-diameter give it. From the
+vessel map alone the disc is often misplaced (DRIVE test 01 by about 200 px): give --images.
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
