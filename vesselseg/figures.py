@@ -194,7 +194,9 @@ def save_clinical_figure(path, image, classes, row):
     base[classes == ARTERY] = ARTERY_COLOUR
     base[classes == VEIN] = VEIN_COLOUR
     height, width = classes.shape
-    key_height = max(24, height // 25)
+    # Text grows with the photograph, so that a 1620-px figure reads as well as a 565-px one.
+    text_size = max(11, width // 90)
+    key_height = max(24, int(text_size * 1.8))
     canvas = Image.new("RGB", (width, height + key_height), "black")
     canvas.paste(Image.fromarray(base), (0, 0))
     draw = ImageDraw.Draw(canvas)
@@ -211,7 +213,9 @@ def save_clinical_figure(path, image, classes, row):
         for name, colour in (("artery", (255, 150, 150)), ("vein", (150, 180, 255))):
             for vessel in row["vessels"][name]:
                 size = vessel["width_px"] * micrometres if np.isfinite(micrometres) else vessel["width_px"]
-                draw.text((vessel["x"] + 3, vessel["y"] - 6), f"{size:.0f}", fill=colour)
+                draw.text(
+                    (vessel["x"] + 3, vessel["y"] - text_size // 2), f"{size:.0f}", fill=colour, font_size=text_size
+                )
     unit = "um" if np.isfinite(micrometres) else "px"
     crae = row["crae_um"] if unit == "um" else row["crae_px"]
     crve = row["crve_um"] if unit == "um" else row["crve_px"]
@@ -219,7 +223,7 @@ def save_clinical_figure(path, image, classes, row):
         f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
     )
-    draw.text((5, height + key_height // 4), key, fill="white")
+    draw.text((5, height + key_height // 6), key, fill="white", font_size=text_size)
     canvas.save(path)
 
 

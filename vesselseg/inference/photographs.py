@@ -74,6 +74,20 @@ def load_annotation(path, image_path, shape):
     return annotation
 
 
+def segment_as_asked(model, image, fov, args, normalisation):
+    """segment.segment_photograph with predict.py's flags (TTA, rim fill, FOV widths), the same
+    for the vessel model and the artery/vein model."""
+    return segment.segment_photograph(
+        model,
+        image,
+        fov,
+        tta=args.tta,
+        normalisation=normalisation,
+        rim_fill_px=args.rim_fill,
+        fov_diameters=args.fov_diameters,
+    )
+
+
 def segment_one(model, path, args, normalisation):
     """(image, probabilities, FOV, annotation or None, FOV source) for one photograph."""
     label_path = match_companion(args.labels, path.stem)
@@ -83,15 +97,7 @@ def segment_one(model, path, args, normalisation):
     mask_path = match_companion(args.masks, path.stem)
     fov = load_annotation(mask_path, path, image.shape).astype(bool) if mask_path else segment.estimate_fov(image)
     label = load_annotation(label_path, path, image.shape) if label_path else None
-    probabilities = segment.segment_photograph(
-        model,
-        image,
-        fov,
-        tta=args.tta,
-        normalisation=normalisation,
-        rim_fill_px=args.rim_fill,
-        fov_diameters=args.fov_diameters,
-    )
+    probabilities = segment_as_asked(model, image, fov, args, normalisation)
     return image, probabilities, fov, label, "mask" if mask_path else "estimated"
 
 
@@ -158,15 +164,7 @@ def clinical_measures(av_model, out_dir, path, image, fov, args):
     blue, background black, at the photograph's size) and, with figures, <stem>_clinical.png; returns
     its clinical.csv row."""
     model, normalisation = av_model
-    probabilities = segment.segment_photograph(
-        model,
-        image,
-        fov,
-        tta=args.tta,
-        normalisation=normalisation,
-        rim_fill_px=args.rim_fill,
-        fov_diameters=args.fov_diameters,
-    )
+    probabilities = segment_as_asked(model, image, fov, args, normalisation)
     classes = artery_vein.av_classes(probabilities, by_segment=BY_SEGMENT)
     Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{path.stem}_av.png")
     row = measure_photograph(
