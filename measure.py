@@ -39,7 +39,16 @@ from vesselseg.data.image_files import match_companion
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv
-from vesselseg.measurement.maps import is_av_map, list_maps, map_stem, measurement_row, read_map, write_csv
+from vesselseg.measurement.maps import (
+    NOTE_COLUMN,
+    empty_row,
+    is_av_map,
+    list_maps,
+    map_stem,
+    measurement_row,
+    read_map,
+    write_csv,
+)
 from vesselseg.paths import OUTPUT_DIR
 
 
@@ -75,6 +84,9 @@ def measure_file(path, args, figures_dir):
     if args.masks and mask_path is None:
         raise FileNotFoundError(f"no FOV mask for {path.name} in {args.masks}")
     fov = read_map(mask_path, None) if mask_path else None
+    if not vessel_measures.inside_fov(vessels, fov).any():
+        print(f"note: {path.name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
+        return empty_row(path.name), None
     values = vessel_measures.measure(vessels, fov)
     photograph_path = match_companion(args.images, map_stem(path), by_leading_id=True)
     background = read_rgb_image(photograph_path) if photograph_path else None
@@ -99,7 +111,10 @@ def measure_file(path, args, figures_dir):
         )
         picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
         save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)
-    return measurement_row(path.name, values, args.pixel_size_um), clinical
+    row = measurement_row(path.name, values, args.pixel_size_um)
+    if NOTE_COLUMN in row:
+        print(f"warning: {path.name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
+    return row, clinical
 
 
 def progress(number, total, name):

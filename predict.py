@@ -38,6 +38,7 @@ scikit-image's sample retina.
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ from vesselseg import (
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
-from vesselseg.data.image_files import list_images
+from vesselseg.data.image_files import check_distinct_stems, list_images
 from vesselseg.inference import photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
@@ -179,9 +180,16 @@ def output_name(args, model_name):
 
 
 def prepare_output(folder, overwrite):
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
+    """Make the output folder; FileExistsError when it holds results and not `overwrite`, and one
+    clear error, not a traceback, when it cannot be made or written to."""
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder} already holds results; pass --overwrite to replace them.")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FileExistsError(f"cannot make the output folder {folder}: {error.strerror or error}.") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FileExistsError(f"cannot write to the output folder {folder}: permission denied.")
     return folder
 
 
@@ -303,6 +311,23 @@ def print_summary(metrics):
         )
 
 
+def photograph_files(args):
+    """The photographs of --images, checked for outputs that would collide; without --images and
+    without DRIVE, scikit-image's sample retina."""
+    if args.images is None:
+        import skimage.data
+
+        sample = Path(skimage.data.__file__).parent / "retina.jpg"
+        print(
+            f"No DRIVE found (unzip it into {DEFAULT_INPUT_DIR}, see input/README.md); "
+            f"segmenting scikit-image's sample retina {sample} instead."
+        )
+        return [sample]
+    files = list_images(args.images)
+    check_distinct_stems(files)
+    return files
+
+
 def main(args):
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1.")
@@ -320,10 +345,10 @@ def main(args):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag):g}.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
+    files = None if drive_dir else photograph_files(args)
     choices = resolve_models(args.run, args.weights, args.encoder)
     normalisation = choices[0].normalisation
     name = output_name(args, "+".join(choice.name for choice in choices))
-    sample = args.images is None and drive_dir is None
     out_dir = Path(args.output_dir) / name / ("test" if drive_dir else "images")
     # Load first: a wrong weights file must leave nothing behind.
     model = load_models(choices, args.precision)
@@ -345,16 +370,6 @@ def main(args):
         write_results_table(Path(args.output_dir))
         print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
         return 0
-    if sample:
-        import skimage.data
-
-        files = [Path(skimage.data.__file__).parent / "retina.jpg"]
-        print(
-            f"No DRIVE found (unzip it into {DEFAULT_INPUT_DIR}, see input/README.md); "
-            f"segmenting scikit-image's sample retina {files[0]} instead."
-        )
-    else:
-        files = list_images(args.images)
     failures = photographs.predict_photographs(
         model, files, out_dir, args, normalisation, [choice.weights for choice in choices], av_model
     )

@@ -323,3 +323,31 @@ def test_other_fov_diameters_get_their_own_output_folder():
     narrow = predict.get_args(["--images", "x.png", "--no-tta", "--fov-diameters", "540", "450", "380"])
     assert predict.output_name(default, "unet_camera") == "unet_camera"
     assert predict.output_name(narrow, "unet_camera") == "unet_camera_fov540-450-380"
+
+
+def test_a_photograph_rescaled_by_known_factors_is_segmented_alike(drive_dir):
+    """The scale is found from the photograph's FOV alone: DRIVE's image 21 at 0.6x and 1.6x its
+    resolution is rescaled back by the inverse factor (within 10%), and its map, brought back to
+    the original size, scores as the original's does and matches it pixel for pixel."""
+    from skimage import transform
+
+    from vesselseg.data.drive_data import load_split
+    from vesselseg.inference.models import DEFAULT_WEIGHTS, weights_choice
+
+    split = load_split(drive_dir, "training")
+    image, fov, manual = split.images[0], split.masks[0], split.manual1[0]
+    choice = weights_choice(DEFAULT_WEIGHTS)
+    model = segment.load_model(DEFAULT_WEIGHTS)
+    reference = segment.segment_photograph(model, image, fov, normalisation=choice.normalisation)
+    reference_scale = segment.network_scales(fov)[0]
+    reference_auc = roc_auc_score(manual[fov], reference[fov])
+    for factor in (0.6, 1.6):
+        scaled_image = transform.rescale(image, factor, channel_axis=-1, order=1, anti_aliasing=factor < 1)
+        scaled_fov = transform.rescale(fov.astype(np.float32), factor, order=1) >= 0.5
+        assert segment.network_scales(scaled_fov)[0] * factor == pytest.approx(reference_scale, rel=0.10)
+        probabilities = segment.segment_photograph(
+            model, scaled_image.astype(np.float32), scaled_fov, normalisation=choice.normalisation
+        )
+        back = transform.resize(probabilities, fov.shape, order=1)
+        assert abs(roc_auc_score(manual[fov], back[fov]) - reference_auc) < 0.005
+        assert np.corrcoef(back[fov], reference[fov])[0, 1] > 0.95

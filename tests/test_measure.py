@@ -88,7 +88,7 @@ def test_measure_writes_the_columns_and_a_figure_per_map(tmp_path):
     run(tmp_path, maps / "01_manual1.gif", "--pixel-size-um", 10)
     with open(tmp_path / "m.csv") as file:
         rows = list(csv.DictReader(file))
-    assert list(rows[0]) == list(map_files.COLUMNS + map_files.PHYSICAL_COLUMNS)
+    assert list(rows[0]) == list(map_files.COLUMNS + map_files.PHYSICAL_COLUMNS + (map_files.NOTE_COLUMN,))
     assert abs(float(rows[0]["mean_width_um"]) - 70) <= 5
     assert (tmp_path / "m_figures" / "01_manual1_widths.png").stat().st_size > 0
     with pytest.raises(FileExistsError, match="--overwrite"):
@@ -108,9 +108,6 @@ def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
     with pytest.raises(ValueError, match="pass --threshold"):
         run(tmp_path, maps / "a_prob.npy")
     assert not (tmp_path / "m_figures").exists()  # a failed run leaves nothing behind
-    Image.fromarray(np.zeros((64, 64), np.uint8)).save(maps / "empty.png")
-    with pytest.raises(ValueError, match="no vessel pixel"):
-        run(tmp_path, maps / "empty.png")
     Image.fromarray(bar().astype(np.uint8) * 255).save(maps / "b.png")
     Image.fromarray(np.full((50, 50), 255, np.uint8)).save(masks / "b_mask.png")
     with pytest.raises(ValueError, match="the same size"):
@@ -119,6 +116,26 @@ def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
         run(tmp_path, maps / "b.png", "--threshold", 2)
     with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
         run(tmp_path, tmp_path / "nowhere")
+
+
+def test_an_empty_map_is_a_row_with_a_note_and_an_overfull_map_is_flagged(tmp_path):
+    """A folder with an empty map and a map that is all vessel: every map gets its row, and neither
+    stops the others from being measured."""
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    Image.fromarray(bar().astype(np.uint8) * 255).save(maps / "a.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(maps / "empty.png")
+    full = np.full((64, 64), 255, np.uint8)
+    full[0, 0] = 0  # two grey levels, so that the map reads as binary
+    Image.fromarray(full).save(maps / "full.png")
+    run(tmp_path, maps)
+    with open(tmp_path / "m.csv") as file:
+        rows = {row["image"]: row for row in csv.DictReader(file)}
+    assert set(rows) == {"a.png", "empty.png", "full.png"}
+    assert rows["a.png"]["note"] == ""
+    assert rows["empty.png"]["vessel_fraction"] == "0" and "no vessel pixel" in rows["empty.png"]["note"]
+    assert rows["empty.png"]["mean_width_px"] == ""
+    assert "over-full" in rows["full.png"]["note"]
 
 
 def random_vessel_maps(count=6, size=160, seed=0):

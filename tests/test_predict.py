@@ -198,6 +198,22 @@ def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
             assert (out / f"{name}{suffix}").is_file()
 
 
+def test_photographs_whose_outputs_would_collide_are_refused_up_front(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image, _, _ = synthetic_sample(np.random.default_rng(0), 100, 100)
+    Image.fromarray(image).save(folder / "eye.jpg")
+    Image.fromarray(image).save(folder / "eye.png")
+    with pytest.raises(ValueError, match="eye.jpg and eye.png share the name 'eye'"):
+        predict.main(predict.get_args(["--images", str(folder), "--output-dir", str(tmp_path / "out")]))
+    assert not (tmp_path / "out").exists()
+    # An output folder that cannot be made is one line naming it.
+    (tmp_path / "a_file").write_text("")
+    (folder / "eye.png").unlink()
+    with pytest.raises(FileExistsError, match="cannot make the output folder"):
+        predict.prepare_output(tmp_path / "a_file" / "out", overwrite=False)
+
+
 def test_missing_weights_say_how_to_train(tmp_path, monkeypatch):
     args = predict.get_args(["--output-dir", str(tmp_path / "out")])
     monkeypatch.setattr(models, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug" / "model.weights.h5")

@@ -157,6 +157,32 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["learning_rate"] == 2
 
 
+def test_a_temporary_file_of_a_killed_save_is_removed_on_resume(tmp_path):
+    config = {key: 1 for key in run_folder.RECIPE_KEYS}
+    run_dir = tmp_path / "run"
+    run_folder.prepare_run_dir(run_dir, config, overwrite=False)
+    leftover = run_dir / ".tmp-4242-checkpoint-0003.weights.h5"
+    leftover.write_bytes(b"half a checkpoint")
+    assert run_folder.prepare_run_dir(run_dir, config, overwrite=False) == 0
+    assert not leftover.exists() and (run_dir / "config.json").is_file()
+
+
+def test_a_non_finite_loss_stops_training_with_one_line():
+    callback = training.StopOnNonFiniteLoss()
+    callback.on_epoch_begin(2)
+    callback.on_train_batch_end(0, {"loss": 0.3})
+    with pytest.raises(training.NonFiniteLoss, match="the loss became nan in epoch 3, batch 5"):
+        callback.on_train_batch_end(4, {"loss": float("nan")})
+
+
+def test_refused_settings_leave_no_run_folder(tmp_path, data_dir):
+    for flags in (["--lr", "nan"], ["--crop", "1024"]):
+        result = run_script("baseline_aug.py", data_dir, tmp_path / "run", *flags)
+        assert result.returncode != 0 and len(result.stderr.strip().splitlines()[-1]) < 200
+        assert "--lr must be a positive number" in result.stderr or "--crop 1024 is larger" in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
 def test_run_folders_from_before_lr_drops_still_resume(tmp_path):
     config = {key: 1 for key in run_folder.RECIPE_KEYS}
     run_dir = tmp_path / "run"

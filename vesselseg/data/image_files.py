@@ -24,6 +24,19 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
     return files
 
 
+def check_distinct_stems(files):
+    """ValueError naming the first two files that share a stem (`eye.jpg` and `eye.png`): their
+    outputs are named after the stem, so the second would silently replace the first's."""
+    seen = {}
+    for path in files:
+        other = seen.setdefault(path.stem, path)
+        if other != path:
+            raise ValueError(
+                f"{other.name} and {path.name} share the name {path.stem!r}, so their outputs would collide. "
+                "Rename one, or give each its own folder."
+            )
+
+
 def belongs_to(candidate_stem, stem):
     """True when a file stem names `stem`'s image: equal, or `stem` then "_" or "-" and more."""
     return candidate_stem == stem or candidate_stem.startswith((f"{stem}_", f"{stem}-"))

@@ -30,7 +30,7 @@ from vesselseg.figures import save_clinical_figure, save_difference_grid, save_o
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv
-from vesselseg.measurement.maps import measurement_row, write_csv
+from vesselseg.measurement.maps import empty_row, measurement_row, write_csv
 
 # Whether each vessel segment of the artery/vein map takes one class (artery_vein.av_classes),
 # decided by the rule in docs/results/artery_vein.md.
@@ -131,10 +131,8 @@ def predict_photographs(model, files, out_dir, args, normalisation, weights=(), 
             continue
         save_maps(out_dir, path.stem, image, probabilities, args.threshold, args.figures)
         fraction = vessel_fraction(probabilities, fov, args.threshold)
-        measured = measure_map(path.name, probabilities >= args.threshold, fov)
-        if measured:
-            measurements.append(measured)
-        fractions.append((path.name, fraction, fov_source))
+        measurements.append(measure_map(path.name, probabilities >= args.threshold, fov))
+        fractions.append((path.name, fraction, fov_source, segment.network_scales(fov, args.fov_diameters)[0]))
         summary = f"vessel fraction {fraction:.1%} of the FOV ({fov_source})"
         if av_model is not None:
             row = clinical_measures(av_model, out_dir, path, image, fov, args)
@@ -182,19 +180,21 @@ def clinical_measures(av_model, out_dir, path, image, fov, args):
 
 
 def measure_map(name, vessels, fov):
-    """The measure.py row of one binary map, or None (with a note) when it holds no vessel."""
-    try:
-        return measurement_row(name, vessel_measures.measure(vessels, fov), pixel_size_um=None)
-    except ValueError as error:
-        print(f"note: {name} is not measured: {error}", file=sys.stderr)
-        return None
+    """The measure.py row of one binary map; a row of its own, with a note, when it holds no vessel."""
+    if not vessels[fov].any():
+        return empty_row(name)
+    return measurement_row(name, vessel_measures.measure(vessels, fov), pixel_size_um=None)
 
 
 def write_fractions(path, fractions):
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["image", "vessel_fraction", "fov"])
-        writer.writerows([name, f"{fraction:.5f}", source] for name, fraction, source in fractions)
+        # network_scale: the factor by which the photograph was rescaled for the network (its FOV to
+        # the first of --fov-diameters), which follows the photograph's resolution.
+        writer.writerow(["image", "vessel_fraction", "fov", "network_scale"])
+        writer.writerows(
+            [name, f"{fraction:.5f}", source, f"{scale:.4f}"] for name, fraction, source, scale in fractions
+        )
 
 
 def pooled_scores(scored, threshold):

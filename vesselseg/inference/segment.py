@@ -19,13 +19,12 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters, transform
 
+from vesselseg.data.training_sets import DRIVE_FOV_DIAMETER, fov_diameter  # noqa: F401  (re-exported)
 from vesselseg.inference.normalisation import normalise_image, normalise_images
 from vesselseg.tasks import VESSEL_HEADS
 from vesselseg.training.run_folder import FINAL_WEIGHTS, read_run_config
 from vesselseg.unet import SIZE_MULTIPLE, build_unet
 
-# DRIVE's field of view is about 540 pixels across; other photographs are rescaled to match.
-DRIVE_FOV_DIAMETER = 540
 # With --images and --rim-fill N, a standardised photograph's outermost N pixels of the FOV (counted
 # at the scale the network sees) and everything outside it are filled from the nearest pixel
 # further in: other datasets' masks include the dark edge of the disc, which unet_camera took for a
@@ -188,13 +187,6 @@ def estimate_fov(image):
     return ndimage.binary_erosion(fov, iterations=2)
 
 
-def fov_diameter(fov):
-    """Width in pixels of the widest row of the FOV."""
-    columns = np.flatnonzero(fov.any(axis=0))
-    rows = np.flatnonzero(fov.any(axis=1))
-    return max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1) if columns.size else 0
-
-
 def segment_photograph(
     model,
     image,
@@ -217,16 +209,23 @@ def segment_photograph(
         raise ValueError(
             f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed."
         )
-    diameter = fov_diameter(fov)
-    if diameter < MIN_IMAGE_SIZE:
-        raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
     # A running sum: a large photograph's full-size maps are not all held at once.
     total = sum(
-        segment_at_scale(model, image, fov, target / diameter, tta, normalisation, rim_fill_px)
-        for target in fov_diameters
+        segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px)
+        for scale in network_scales(fov, fov_diameters)
     )
     inside = fov if total.ndim == 2 else fov[..., None]
     return np.where(inside, total / len(fov_diameters), 0.0).astype(np.float32)
+
+
+def network_scales(fov, fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
+    """The factors by which segment_photograph rescales a photograph for the network, one per
+    FOV width: each brings the FOV's width to that many pixels, whatever the photograph's own
+    resolution. ValueError for a FOV narrower than MIN_IMAGE_SIZE."""
+    diameter = fov_diameter(fov)
+    if diameter < MIN_IMAGE_SIZE:
+        raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
+    return [target / diameter for target in fov_diameters]
 
 
 def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):

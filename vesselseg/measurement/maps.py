@@ -20,6 +20,11 @@ COLUMNS = (
     "fractal_dimension",
 )
 PHYSICAL_COLUMNS = ("skeleton_length_mm", "mean_width_um")
+# Last column: why a row's figures are missing or not to be trusted; empty otherwise.
+NOTE_COLUMN = "note"
+# Fundus photographs show about 8-15% vessel pixels in the FOV; a map above this fraction is a
+# failed map (an exposure or FOV problem), and its "widths" are the widths of blobs, not vessels.
+OVERFULL_FRACTION = 0.5
 MAP_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 # predict.py writes these beside its maps; they are pictures of maps, not maps.
 PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png")
@@ -64,15 +69,25 @@ def read_map(path, threshold):
 
 
 def measurement_row(name, values, pixel_size_um):
+    """One CSV row of vessel_measures.measure's `values`, noted when the map is over-full."""
     row = {"image": name, **{column: values[column] for column in COLUMNS[1:]}}
     if pixel_size_um:
         row["skeleton_length_mm"] = values["skeleton_length_px"] * pixel_size_um / 1000
         row["mean_width_um"] = values["mean_width_px"] * pixel_size_um
+    if values["vessel_fraction"] > OVERFULL_FRACTION:
+        row[NOTE_COLUMN] = (
+            f"over-full map: {values['vessel_fraction']:.0%} of the FOV is vessel, so the widths are not vessel widths"
+        )
     return row
 
 
+def empty_row(name):
+    """The CSV row of a map with no vessel pixel in its FOV: a fraction of 0 and a note."""
+    return {"image": name, "vessel_fraction": 0.0, NOTE_COLUMN: "no vessel pixel in the FOV: nothing to measure"}
+
+
 def write_csv(path, rows, pixel_size_um):
-    columns = COLUMNS + (PHYSICAL_COLUMNS if pixel_size_um else ())
+    columns = COLUMNS + (PHYSICAL_COLUMNS if pixel_size_um else ()) + (NOTE_COLUMN,)
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)
         writer.writeheader()

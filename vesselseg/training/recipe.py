@@ -15,6 +15,7 @@ recipe, the run folder, checkpoints and resuming) lives here. A run writes outpu
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import shlex
@@ -30,6 +31,7 @@ import aug_utils
 from vesselseg import artery_vein, paths
 from vesselseg.cli import HelpFormatter
 from vesselseg.data.drive_data import find_drive_dir, find_rite_dir, load_rite_labels, load_split
+from vesselseg.data.training_sets import check_set_names, load_training_sets
 from vesselseg.inference.normalisation import (
     DEFAULT_NORMALISATION,
     NORMALISATIONS,
@@ -73,7 +75,7 @@ from vesselseg.training.settings import (
     SEED,
     STEPS_PER_EPOCH,
 )
-from vesselseg.training.validation import ValidationArteryVein, ValidationAUC, hold_out
+from vesselseg.training.validation import ValidationArteryVein, ValidationAUC, ValidationSets, hold_out
 from vesselseg.unet import SIZE_MULTIPLE, build_unet
 
 OUTPUT_DIR = paths.OUTPUT_DIR
@@ -148,6 +150,14 @@ def get_parser(description, run_name):
     )
     parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout rate after every convolution")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights, crops and augmentation")
+    parser.add_argument(
+        "--training-sets",
+        nargs="+",
+        default=["drive"],
+        metavar="SET",
+        help="vessel datasets to train on, each photograph rescaled as predict.py --images rescales it and "
+        "a fixed part of each held out (vesselseg/data/training_sets.py): drive, chasedb1, drhagis",
+    )
     parser.add_argument("--data-dir", default=None, help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
     parser.add_argument("--output-dir", default=None, help=f"run folder (default: output/{run_name})")
     parser.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds another run")
@@ -202,8 +212,14 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         raise ValueError(f"--crop must be a positive multiple of {SIZE_MULTIPLE} (e.g. 48 or 64), got {args.crop}.")
     if args.init_weights and not Path(args.init_weights).is_file():
         raise FileNotFoundError(f"--init-weights {args.init_weights} does not exist.")
-    if args.lr <= 0:
-        raise ValueError(f"--lr must be positive, got {args.lr}.")
+    check_set_names(args.training_sets)
+    if args.training_sets != ["drive"] and (task != "vessels" or args.validation_images):
+        raise ValueError(
+            "--training-sets beyond drive trains vessels only, and holds out its own fixed parts "
+            "(training_sets.HELD_OUT), so --validation-images must stay 0."
+        )
+    if not math.isfinite(args.lr) or args.lr <= 0:
+        raise ValueError(f"--lr must be a positive number, got {args.lr}.")
     if any(not 1 <= drop < args.epochs for drop in args.lr_drop_epochs):
         raise ValueError(f"--lr-drop-epochs must lie between 1 and --epochs - 1, got {args.lr_drop_epochs}.")
     if not 0 < args.zoom_range[0] <= args.zoom_range[1]:
@@ -262,6 +278,7 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         "steps_per_execution": args.steps_per_execution,
         "data_dir": project_relative(find_drive_dir(args.data_dir)),
         "task": task,
+        "training_sets": list(args.training_sets),
         **({"rite_dir": project_relative(find_rite_dir(args.rite_dir))} if task == "artery_vein" else {}),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
@@ -275,6 +292,30 @@ def learning_rate_at(epoch, config):
     """The learning rate of epoch `epoch` (counted from 0), after the drops that precede it."""
     drops = sum(epoch >= drop for drop in config["lr_drop_epochs"])
     return config["learning_rate"] * LR_DROP_FACTOR**drops
+
+
+class NonFiniteLoss(ValueError):
+    """The loss became NaN or infinite: the weights are lost, and training cannot go on."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises NonFiniteLoss at the first batch whose loss is not finite, so that a diverged run
+    stops with one line and saves no final weights, instead of training on to NaN weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLoss(
+                f"the loss became {float(loss)} in epoch {self.epoch + 1}, batch {batch + 1}: training diverged. "
+                "Try a lower --lr; the last checkpoint, if any, is kept."
+            )
 
 
 class LearningRateDrops(keras.callbacks.Callback):
@@ -376,7 +417,11 @@ def raise_keyboard_interrupt(signal_number, frame):
 def load_training_data(config):
     """(images, targets, FOVs, validation split or None) of the run's task: DRIVE's annotations,
     or the artery/vein targets of RITE's labels (artery_vein.av_targets), with the last
-    `validation_images` held out."""
+    `validation_images` held out; or, for several training sets, their photographs at the
+    network's scale and their held-out parts (training_sets.py)."""
+    if recipe_value(config, "training_sets") != ["drive"]:
+        sets = load_training_sets(config["training_sets"], project_path(config["data_dir"]))
+        return sets.images, sets.targets, sets.fovs, sets.held_out
     split = load_split(project_path(config["data_dir"]), "training")
     if recipe_value(config, "task") == "vessels":
         return hold_out(split, config["validation_images"])
@@ -397,6 +442,11 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
     set_precision(config)
     # Load the data first, so that a bad --validation-images leaves no run folder behind.
     training_images, training_masks, training_fovs, validation = load_training_data(config)
+    if config["crop"] > min(training_images.shape[1:3]):
+        raise ValueError(
+            f"--crop {config['crop']} is larger than the training images "
+            f"({training_images.shape[2]}x{training_images.shape[1]})."
+        )
     with distribution_scope(args.data_parallel):
         # Build before touching the run folder, so that missing VGG16 weights leave nothing behind.
         model = build_model(config)
@@ -435,7 +485,10 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
 
     batches = CropBatches(training_images, training_masks, config, first_epoch=first_epoch, fovs=training_fovs)
     validation_callback = ValidationArteryVein if task == "artery_vein" else ValidationAUC
+    if recipe_value(config, "training_sets") != ["drive"]:
+        validation_callback = ValidationSets
     callbacks = [
+        StopOnNonFiniteLoss(),
         LearningRateDrops(config, log),
         *([validation_callback(validation, config["normalisation"])] if validation else []),
         Checkpoint(run_dir),
@@ -450,6 +503,9 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
         save_model_weights(model, config, run_dir / INTERRUPTED_WEIGHTS)
         log(f"Interrupted; weights saved to {shown}/{INTERRUPTED_WEIGHTS}. Run the same command to resume.")
         sys.exit(130)
+    except NonFiniteLoss as error:
+        log(f"Stopped: {error}")
+        raise
     save_model_weights(model, config, run_dir / FINAL_WEIGHTS)
     log(
         f"Done: {config['epochs'] - first_epoch} epochs in {time.perf_counter() - started:.0f} s; "

@@ -58,6 +58,10 @@ def prepare_run_dir(run_dir, config, overwrite):
     """Create the run folder, or check that it holds this very run. Returns the last finished
     epoch (0 for a new run)."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    # A run killed while saving leaves its temporary file (write_atomically) behind; none of them
+    # is ever the committed state, and a checkpoint's is the size of the model and optimizer.
+    for temporary in run_dir.glob(".tmp-*"):
+        temporary.unlink()
     config_path = run_dir / "config.json"
     if config_path.exists() and not overwrite:
         saved = json.loads(config_path.read_text())

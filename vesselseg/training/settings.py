@@ -37,6 +37,7 @@ RECIPE_KEYS = (
     "zoom_probability",
     "init_weights",
     "task",
+    "training_sets",
 )
 # What a recipe setting was before it existed, so that older run folders still resume.
 RECIPE_DEFAULTS = {
@@ -48,6 +49,7 @@ RECIPE_DEFAULTS = {
     "zoom_probability": 0.05,
     "init_weights": None,
     "task": "vessels",
+    "training_sets": ["drive"],
 }
 # TextLog's line for one epoch; training_seconds reads the seconds back from it.
 EPOCH_LINE = re.compile(r" epoch \d+/\d+ .*seconds=([0-9.]+)")

@@ -100,6 +100,38 @@ def validation_av_scores(model, validation, tta=False, normalisation="rgb255"):
     }
 
 
+def held_out_auc(model, photographs, normalisation):
+    """Pooled FOV ROC AUC of held-out photographs (training_sets.Photograph) of any size, each
+    segmented as predict.py --images segments it, one pass at DRIVE's FOV width."""
+    probabilities, annotations, fovs = [], [], []
+    for photograph in photographs:
+        probabilities.append(
+            segment.segment_photograph(model, photograph.image, photograph.fov, normalisation=normalisation).ravel()
+        )
+        annotations.append(photograph.annotation.ravel())
+        fovs.append(photograph.fov.ravel())
+    return pooled_roc_auc(np.concatenate(probabilities), np.concatenate(annotations), np.concatenate(fovs))
+
+
+class ValidationSets(keras.callbacks.Callback):
+    """Adds val_auc_<set> for each set's held-out photographs, and val_auc, their mean, to each
+    epoch's logs. They are a record of the run; training_sets.py says what is chosen on them."""
+
+    def __init__(self, held_out, normalisation="rgb255"):
+        super().__init__()
+        self.held_out, self.normalisation = held_out, normalisation
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        scores = {
+            f"val_auc_{name}": held_out_auc(self.model, photographs, self.normalisation)
+            for name, photographs in self.held_out.items()
+        }
+        logs.update(scores)
+        logs["val_auc"] = float(np.mean(list(scores.values())))
+
+
 def latest_weights(run_dir):
     """The run's final weights, or its latest checkpoint while it is still training."""
     run_dir = Path(run_dir)
