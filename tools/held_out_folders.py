@@ -19,40 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import find_drive_dir  # noqa: E402
-from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
-from vesselseg.data.training_sets import HELD_OUT, LAYOUTS, TRAINING_SETS  # noqa: E402
-from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
+from vesselseg.data.training_sets import HELD_OUT, TRAINING_SETS, set_files  # noqa: E402
+from vesselseg.paths import OUTPUT_DIR  # noqa: E402
 
 
 def held_out_files(name, drive_dir):
     """[(stem, image, annotation, mask)] of set `name`'s held-out photographs."""
-    if name == "drive":
-        root = Path(drive_dir) / "training"
-        return [
-            (
-                image_id,
-                match_companion(root / "images", f"{image_id}_training"),
-                match_companion(root / "1st_manual", f"{image_id}_manual1"),
-                match_companion(root / "mask", f"{image_id}_training_mask"),
-            )
-            for image_id in HELD_OUT[name]
-        ]
-    folder_name, images, annotations, masks = LAYOUTS[name]
-    root = dataset_dir(folder_name)
-    if root is None:
-        raise FileNotFoundError(
-            f"No {folder_name} folder under input/ or ../shared/, and {folder_name}_DIR is not set."
-        )
-    chosen = [path for path in list_images(Path(root) / images) if path.stem in HELD_OUT[name]]
-    return [
-        (
-            path.stem,
-            path,
-            match_companion(Path(root) / annotations, path.stem),
-            match_companion(Path(root) / masks, path.stem),
-        )
-        for path in chosen
-    ]
+    return [files for files in set_files(name, drive_dir) if files[0] in HELD_OUT[name]]
 
 
 def link_folder(out_dir, files):
@@ -61,8 +34,6 @@ def link_folder(out_dir, files):
         (out_dir / kind).mkdir(parents=True, exist_ok=True)
     for stem, *paths in files:
         for kind, path in zip(("images", "labels", "masks"), paths):
-            if path is None:
-                raise FileNotFoundError(f"{stem} has no {kind[:-1]} file.")
             link = out_dir / kind / f"{stem}{path.suffix}"
             if link.is_symlink() or link.exists():
                 link.unlink()

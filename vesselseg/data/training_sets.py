@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from skimage import transform
 
-from vesselseg.data.drive_data import load_split, read_binary_map, read_rgb_image
+from vesselseg.data.drive_data import read_binary_map, read_rgb_image
 from vesselseg.data.image_files import list_images, match_companion
 from vesselseg.paths import dataset_dir
 
@@ -102,33 +102,50 @@ def rescale_photograph(photograph, scale):
     return image.astype(np.float32), maps[0].astype(np.uint8), maps[1]
 
 
+def set_files(name, drive_dir=None):
+    """[(stem, photograph, annotation, FOV mask)] paths of every annotated photograph of set
+    `name`, sorted; DRIVE's stems are its ids ("21")."""
+    if name == "drive":
+        root = Path(drive_dir) / "training"
+        image_ids = sorted(path.stem.split("_")[0] for path in list_images(root / "images"))
+        found = [
+            (
+                image_id,
+                match_companion(root / "images", f"{image_id}_training"),
+                match_companion(root / "1st_manual", f"{image_id}_manual1"),
+                match_companion(root / "mask", f"{image_id}_training_mask"),
+            )
+            for image_id in image_ids
+        ]
+    else:
+        folder_name, images, annotations, masks = LAYOUTS[name]
+        root = dataset_dir(folder_name)
+        if root is None:
+            raise FileNotFoundError(
+                f"No {folder_name} folder: put it under input/{folder_name}, ../shared/{folder_name}, "
+                f"or set {folder_name}_DIR."
+            )
+        found = [
+            (
+                path.stem,
+                path,
+                match_companion(Path(root) / annotations, path.stem),
+                match_companion(Path(root) / masks, path.stem),
+            )
+            for path in list_images(Path(root) / images)
+        ]
+    for stem, *paths in found:
+        if None in paths:
+            raise FileNotFoundError(f"{name} photograph {stem} lacks its photograph, annotation or FOV mask file.")
+    return found
+
+
 def set_photographs(name, drive_dir=None):
     """All annotated photographs of set `name`, sorted by name, at their own size."""
-    if name == "drive":
-        split = load_split(drive_dir, "training")
-        return [
-            Photograph(f"{image_id:02d}", image, annotation, fov)
-            for image_id, image, annotation, fov in zip(split.ids, split.images, split.manual1, split.masks)
-        ]
-    folder_name, images, annotations, masks = LAYOUTS[name]
-    root = dataset_dir(folder_name)
-    if root is None:
-        raise FileNotFoundError(
-            f"No {folder_name} folder: put it under input/{folder_name}, ../shared/{folder_name}, "
-            f"or set {folder_name}_DIR."
-        )
-    photographs = []
-    for path in list_images(Path(root) / images):
-        annotation_path = match_companion(Path(root) / annotations, path.stem)
-        mask_path = match_companion(Path(root) / masks, path.stem)
-        if annotation_path is None or mask_path is None:
-            raise FileNotFoundError(f"{path} has no annotation or no FOV mask in {root}.")
-        photographs.append(
-            Photograph(
-                path.stem, read_rgb_image(path), read_binary_map(annotation_path), read_binary_map(mask_path) > 0
-            )
-        )
-    return photographs
+    return [
+        Photograph(stem, read_rgb_image(image), read_binary_map(annotation), read_binary_map(mask) > 0)
+        for stem, image, annotation, mask in set_files(name, drive_dir)
+    ]
 
 
 def pad_to(array, shape):
