@@ -59,7 +59,6 @@ class TrainingSets:
     """Training photographs rescaled and padded to one size (N, H, W, ...), and the held-out
     photographs of each set at their own size."""
 
-    names: list
     images: np.ndarray
     targets: np.ndarray
     fovs: np.ndarray
@@ -91,15 +90,21 @@ def network_scale(fov, target=DRIVE_FOV_DIAMETER):
     return target / diameter
 
 
+def rescale_image(image, scale):
+    """An image (H, W, C) rescaled by `scale` for the network, float32: linear, anti-aliased when
+    shrinking. Training (rescale_photograph) and inference (segment.segment_at_scale) share it,
+    so that the model learns from the pixels it is given in use."""
+    return transform.rescale(image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1).astype(np.float32)
+
+
 def rescale_photograph(photograph, scale):
-    """(image, annotation, FOV) rescaled by `scale`: the image as segment_at_scale rescales it
-    (linear, anti-aliased when shrinking), the two binary maps linearly and then cut at 0.5."""
-    image = transform.rescale(photograph.image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
+    """(image, annotation, FOV) rescaled by `scale`: the image by rescale_image, the two binary
+    maps linearly and then cut at 0.5."""
     maps = [
-        transform.rescale(array.astype(np.float32), scale, order=1, anti_aliasing=scale < 1) >= 0.5
+        rescale_image(array[..., None].astype(np.float32), scale)[..., 0] >= 0.5
         for array in (photograph.annotation, photograph.fov)
     ]
-    return image.astype(np.float32), maps[0].astype(np.uint8), maps[1]
+    return rescale_image(photograph.image, scale), maps[0].astype(np.uint8), maps[1]
 
 
 def set_files(name, drive_dir=None):
@@ -172,7 +177,6 @@ def load_training_sets(names, drive_dir=None):
         ]
     shape = tuple(max(image.shape[axis] for image, _, _ in training) for axis in (0, 1))
     return TrainingSets(
-        names=list(names),
         images=np.stack([pad_to(image, shape) for image, _, _ in training]),
         targets=np.stack([pad_to(annotation, shape) for _, annotation, _ in training]),
         fovs=np.stack([pad_to(fov, shape) for _, _, fov in training]),

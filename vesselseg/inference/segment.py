@@ -19,7 +19,12 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters, transform
 
-from vesselseg.data.training_sets import DRIVE_FOV_DIAMETER, fov_diameter  # noqa: F401  (re-exported)
+from vesselseg.data.training_sets import (  # noqa: F401  (DRIVE_FOV_DIAMETER re-exported)
+    DRIVE_FOV_DIAMETER,
+    fov_diameter,
+    network_scale,
+    rescale_image,
+)
 from vesselseg.inference.normalisation import normalise_image, normalise_images
 from vesselseg.tasks import VESSEL_HEADS
 from vesselseg.training.run_folder import FINAL_WEIGHTS, read_run_config
@@ -225,12 +230,11 @@ def network_scales(fov, fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
     diameter = fov_diameter(fov)
     if diameter < MIN_IMAGE_SIZE:
         raise ValueError(f"no field of view of at least {MIN_IMAGE_SIZE} pixels found (got {diameter}).")
-    return [target / diameter for target in fov_diameters]
+    return [network_scale(fov, target) for target in fov_diameters]
 
 
 def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
     """segment_photograph's map (H, W) of one photograph rescaled by `scale` for the network."""
     normalised = normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale)
-    scaled = transform.rescale(normalised, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1)
-    probabilities = segment_images(model, scaled[None].astype(np.float32), tta=tta, progress=False)[0]
+    probabilities = segment_images(model, rescale_image(normalised, scale)[None], tta=tta, progress=False)[0]
     return transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)

@@ -484,9 +484,10 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
             log(f"Data-parallel over {config['data_parallel_replicas']} devices.")
 
     batches = CropBatches(training_images, training_masks, config, first_epoch=first_epoch, fovs=training_fovs)
-    validation_callback = ValidationArteryVein if task == "artery_vein" else ValidationAUC
     if recipe_value(config, "training_sets") != ["drive"]:
         validation_callback = ValidationSets
+    else:
+        validation_callback = ValidationArteryVein if task == "artery_vein" else ValidationAUC
     callbacks = [
         StopOnNonFiniteLoss(),
         LearningRateDrops(config, log),
