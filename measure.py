@@ -17,7 +17,8 @@ MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey l
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
 output, the *_prob.npy maps are measured and its other PNGs are left alone. FOV masks in --masks
 are matched by file stem, as predict.py matches them, or by DRIVE's leading id
-(`01_manual1.gif` with `01_test_mask.gif`); without --masks the whole image counts as the FOV.
+(`01_manual1.gif` with `01_test_mask.gif`); without --masks, the <stem>_fov.png that predict.py
+saved beside a map is its FOV, and otherwise the whole image counts.
 
 Writes the CSV (default output/measure/<MAPS name>.csv), with the columns image,
 vessel_fraction, skeleton_length_px, mean_width_px, branch_points, end_points, tortuosity,
@@ -83,6 +84,10 @@ def measure_file(path, args, figures_dir):
     mask_path = match_companion(args.masks, map_stem(path), by_leading_id=True)
     if args.masks and mask_path is None:
         raise FileNotFoundError(f"no FOV mask for {path.name} in {args.masks}")
+    # predict.py --images saves the FOV it used beside each map, so that both count the same pixels.
+    saved_fov = path.with_name(f"{map_stem(path)}_fov.png")
+    if mask_path is None and saved_fov.is_file():
+        mask_path = saved_fov
     fov = read_map(mask_path, None) if mask_path else None
     if not vessel_measures.inside_fov(vessels, fov).any():
         print(f"note: {path.name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)

@@ -67,7 +67,11 @@ def safe_ratio(numerator, denominator):
 
 def threshold_scores(scores, labels, threshold):
     """F1 (Dice), accuracy, sensitivity, specificity and IoU at one threshold."""
-    tp, fp, fn, tn = confusion_counts(scores, labels, threshold)
+    return scores_from_counts(*confusion_counts(scores, labels, threshold), threshold)
+
+
+def scores_from_counts(tp, fp, fn, tn, threshold):
+    """threshold_scores' dict from the confusion counts at `threshold`."""
     return {
         "threshold": float(threshold),
         "f1": safe_ratio(2 * tp, 2 * tp + fp + fn),

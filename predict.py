@@ -11,6 +11,7 @@
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
     python predict.py --images DIR --no-figures         # maps, scores and tables only, for large batches
+    python predict.py --images DIR --cluster local:2    # on a Dask cluster: here, or tcp://scheduler:8786
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
 training images held out from training, it raised the AUC of models trained with the previous
@@ -26,17 +27,21 @@ NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.p
 metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
 regenerates output/results.md and output/results.json from every evaluated run. --no-figures
 leaves out the figures (the PNGs but NN_prob.png) in both modes.
---images mode (vesselseg/inference/photographs.py) writes output/<name>/images/: per photograph a
-probability map, a binary vessel map and an overlay, and, with the artery/vein model (--clinical,
-the default), <stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and
-each measured vessel's width); for the folder each photograph's vessel fraction and vessel
-measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py),
-and with --labels the scores and a difference grid. Without DRIVE and without --images it runs on
-scikit-image's sample retina.
+--images mode (vesselseg/cohort/) writes output/<name>/<the photographs' folder name>/: per
+photograph a probability map, a binary vessel map, its FOV and an overlay, and, with the
+artery/vein model (--clinical, the default), <stem>_av.png (artery red, vein blue) and
+<stem>_clinical.png (the disc, zone B and each measured vessel's width); for the folder
+manifest.jsonl (one line per photograph: done, skipped or failed, why, its quality, figures and
+seconds), settings.json, each photograph's vessel fraction and vessel measurements, clinical.csv
+(disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py), and with --labels the
+scores and a difference grid. The same command run again resumes: it skips the photographs done
+and does the rest; other settings on the same folder are refused unless --overwrite. Without
+DRIVE and without --images it runs on scikit-image's sample retina.
 """
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -51,13 +56,15 @@ from vesselseg import (
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
+from vesselseg.cohort.manifest import OutputFolder
+from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
+from vesselseg.cohort.work import Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from vesselseg.data.image_files import check_distinct_stems, list_images
 from vesselseg.inference import photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
     DEFAULT_WEIGHTS,
-    load_artery_vein_model,
     load_models,
     relative_name,
     resolve_models,
@@ -67,6 +74,13 @@ from vesselseg.results_table import write_results_table
 from vesselseg.training import devices
 
 THRESHOLD = 0.5
+# --images batches inputs of one size bucket on a GPU; on the development CPU a batch of 4 cost
+# more per input than single inputs (docs/performance.md, cohorts), so a CPU takes them one by one.
+IMAGES_BATCH_SIZE_ACCELERATOR = 4
+
+
+def images_batch_size():
+    return IMAGES_BATCH_SIZE_ACCELERATOR if devices.accelerator_present() else 1
 
 
 def get_args(argv=None):
@@ -165,8 +179,33 @@ def get_args(argv=None):
         help="micrometres per pixel, for the clinical measures' micrometre columns (default: from "
         "the disc diameter taken as 1,800 um)",
     )
-    parser.add_argument("--batch-size", type=int, default=segment.PREDICT_BATCH_SIZE, help="images per forward pass")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--min-quality",
+        type=float,
+        default=0.0,
+        metavar="Q",
+        help="with --images: skip photographs whose quality score (0-1, in the manifest with its grade: "
+        "good from 0.7, usable from 0.4, poor below) is under Q; by default none are skipped and poor "
+        "ones are flagged",
+    )
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="with --images: run on a Dask cluster, 'local:N' for N worker processes on this machine or "
+        "a scheduler's address such as tcp://10.0.0.1:8786 (docs/predict.md, cohorts)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: warnings, failures and the summary only")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"network inputs per forward pass (default: {segment.PREDICT_BATCH_SIZE} on DRIVE; with --images "
+        f"{IMAGES_BATCH_SIZE_ACCELERATOR} on a GPU and 1 on a CPU, where larger batches ran slower)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs; with --images, redo every photograph (only this project's files are removed)",
+    )
     return parser.parse_args(argv)
 
 
@@ -329,6 +368,8 @@ def photograph_files(args):
 
 
 def main(args):
+    if args.batch_size is None:
+        args.batch_size = segment.PREDICT_BATCH_SIZE if not args.images else images_batch_size()
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1.")
     if not 0 < args.threshold < 1:
@@ -339,41 +380,119 @@ def main(args):
         raise ValueError(
             f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {args.fov_diameters}."
         )
-    if (args.masks or args.labels) and not args.images:
-        raise ValueError("--masks and --labels go with --images.")
+    if (args.masks or args.labels or args.cluster) and not args.images:
+        raise ValueError("--masks, --labels and --cluster go with --images.")
+    if not 0 <= args.min_quality <= 1:
+        raise ValueError(f"--min-quality must lie between 0 and 1, got {args.min_quality:g}.")
     for flag in ("disc_diameter", "pixel_size_um"):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag):g}.")
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
-    files = None if drive_dir else photograph_files(args)
+    if not drive_dir:
+        return predict_images(args)
     choices = resolve_models(args.run, args.weights, args.encoder)
-    normalisation = choices[0].normalisation
     name = output_name(args, "+".join(choice.name for choice in choices))
-    out_dir = Path(args.output_dir) / name / ("test" if drive_dir else "images")
+    out_dir = Path(args.output_dir) / name / "test"
     # Load first: a wrong weights file must leave nothing behind.
     model = load_models(choices, args.precision)
-    av_model = load_artery_vein_model(args.av_weights, args.precision) if args.clinical and not drive_dir else None
+    describe_models(choices, args.precision)
+    prepare_output(out_dir, args.overwrite)
+    metrics = predict_drive(model, drive_dir, out_dir, args, choices)
+    print_summary(metrics)
+    write_results_table(Path(args.output_dir))
+    print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
+    return 0
+
+
+def describe_models(choices, precision):
     for choice in choices:
         print(f"Model: {choice.weights} ({choice.encoder}, input normalisation {choice.normalisation})")
     if len(choices) > 1:
         print(f"Ensemble of {len(choices)} models: their probabilities are averaged.")
-    if args.precision == "bfloat16" and not devices.native_bfloat16():
+    if precision == "bfloat16" and not devices.native_bfloat16():
         print(
             "warning: this machine shows no native bfloat16 (no GPU, no avx512_bf16 or amx_bf16 CPU flag); "
             "--precision bfloat16 will likely be slower than float32 here.",
             file=sys.stderr,
         )
-    prepare_output(out_dir, args.overwrite)
-    if drive_dir:
-        metrics = predict_drive(model, drive_dir, out_dir, args, choices)
-        print_summary(metrics)
-        write_results_table(Path(args.output_dir))
-        print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
-        return 0
-    failures = photographs.predict_photographs(
-        model, files, out_dir, args, normalisation, [choice.weights for choice in choices], av_model
+
+
+def images_folder_name(args, files):
+    """The output subfolder of --images: the photographs' folder's name (a file's folder for one
+    file), or sample_retina for scikit-image's."""
+    if args.images is None:
+        return "sample_retina"
+    images = Path(args.images).resolve()
+    return images.name if images.is_dir() else images.parent.name
+
+
+def file_identity(path):
+    """{path, bytes, sha256} of a weights file, so that settings.json notices a retrained model."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(Path(path).resolve()), "bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+
+
+def image_settings(args, files, choices, spec):
+    """What an --images folder's outputs depend on: settings.json, compared on every run."""
+    images = Path(args.images).resolve() if args.images else files[0].resolve()
+    return {
+        "images": str(images if images.is_dir() else images.parent),
+        "masks": str(Path(args.masks).resolve()) if args.masks else None,
+        "labels": str(Path(args.labels).resolve()) if args.labels else None,
+        "weights": [file_identity(choice.weights) for choice in choices],
+        "av_weights": file_identity(spec.av_weights) if spec.av_weights else None,
+        "precision": args.precision,
+        "tta": args.tta,
+        "threshold": args.threshold,
+        "rim_fill": args.rim_fill,
+        "fov_diameters": list(args.fov_diameters),
+        "figures": args.figures,
+        "clinical": spec.clinical,
+        "disc_centre": args.disc_centre,
+        "disc_diameter": args.disc_diameter,
+        "pixel_size_um": args.pixel_size_um,
+        "min_quality": args.min_quality,
+    }
+
+
+def predict_images(args):
+    """--images (or the sample retina): segment, measure and score a folder, resumably."""
+    photographs.check_folders(args)
+    files = photograph_files(args)
+    choices = resolve_models(args.run, args.weights, args.encoder)
+    name = output_name(args, "+".join(choice.name for choice in choices))
+    out_dir = Path(args.output_dir) / name / images_folder_name(args, files)
+    av_weights = Path(args.av_weights) if args.av_weights else ARTERY_VEIN_WEIGHTS
+    clinical = args.clinical and (args.av_weights is not None or ARTERY_VEIN_WEIGHTS.is_file())
+    if args.av_weights and not av_weights.is_file():
+        raise FileNotFoundError(f"--av-weights {av_weights} does not exist.")
+    if args.clinical and not clinical:
+        print(f"note: no artery/vein model at {av_weights}; the clinical measures are left out.", file=sys.stderr)
+    spec = ModelSpec(tuple(choices), str(av_weights) if clinical else None, args.precision, clinical)
+    # Load first: a wrong weights file must leave nothing behind.
+    networks = load_networks(spec)
+    describe_models(choices, args.precision)
+    options = Options(
+        threshold=args.threshold,
+        tta=args.tta,
+        rim_fill=args.rim_fill,
+        fov_diameters=tuple(args.fov_diameters),
+        figures=args.figures,
+        masks=args.masks,
+        labels=args.labels,
+        disc_centre=tuple(args.disc_centre) if args.disc_centre else None,
+        disc_diameter=args.disc_diameter,
+        pixel_size_um=args.pixel_size_um,
+        min_quality=args.min_quality,
     )
-    print(f"Wrote {out_dir}" + (f"; {failures} image(s) could not be processed" if failures else ""))
+    folder = OutputFolder(out_dir, image_settings(args, files, choices, spec), args.overwrite)
+    failures = predict_folder(
+        files, folder, options, spec, None if args.cluster else networks, args.batch_size, args.quiet, args.cluster
+    )
+    print(f"Wrote {out_dir}" + (f"; {failures} photograph(s) failed (manifest.jsonl says why)" if failures else ""))
     return 1 if failures else 0
 
 
@@ -382,3 +501,5 @@ if __name__ == "__main__":
         sys.exit(main(get_args()))
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: with --images, run the same command again to finish the photographs not yet done.")

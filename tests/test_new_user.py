@@ -160,7 +160,7 @@ def test_the_overlay_has_a_key_under_the_photograph(tmp_path, weights_file):
         )
         == 0
     )
-    overlay = np.asarray(Image.open(tmp_path / "out" / "random" / "images" / "eye_overlay.png"))
+    overlay = np.asarray(Image.open(tmp_path / "out" / "random" / tmp_path.name / "eye_overlay.png"))
     assert overlay.shape[1] == 96 and overlay.shape[0] > 96  # the photograph at its size, and the key under it
 
 

@@ -191,7 +191,7 @@ def test_own_photographs_of_any_size_and_format(tmp_path, weights_file):
     result = run_predict("--images", str(folder), "--weights", str(weights_file), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "broken.png" in result.stderr and "tiny.png" in result.stderr and "at least 64" in result.stderr
-    out = tmp_path / "out" / "random_tta" / "images"
+    out = tmp_path / "out" / "random_tta" / "photos"
     for name, (height, width) in sizes.items():
         assert np.load(out / f"{name}_prob.npy").shape == (height, width)
         for suffix in ("_prob.png", "_vessels.png", "_overlay.png"):
@@ -233,7 +233,7 @@ def test_without_drive_it_segments_the_sample_retina(tmp_path, weights_file, mon
     monkeypatch.setattr(drive_data, "DEFAULT_INPUT_DIR", tmp_path / "empty-input")
     assert predict.main(predict.get_args(["--weights", str(weights_file), "--output-dir", str(tmp_path / "out")])) == 0
     assert "sample retina" in capsys.readouterr().out
-    assert np.load(tmp_path / "out" / "random_tta" / "images" / "retina_prob.npy").shape == (1411, 1411)
+    assert np.load(tmp_path / "out" / "random_tta" / "sample_retina" / "retina_prob.npy").shape == (1411, 1411)
 
 
 def test_an_ensemble_averages_its_members_maps(tmp_path, weights_file):

@@ -27,7 +27,7 @@ NOTE_COLUMN = "note"
 OVERFULL_FRACTION = 0.5
 MAP_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 # predict.py writes these beside its maps; they are pictures of maps, not maps.
-PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png")
+PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png", "_fov.png")
 
 
 def list_maps(path):

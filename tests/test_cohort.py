@@ -1,0 +1,273 @@
+"""Cohorts: the manifest and resume, atomic files, streaming scores, the quality check, a cluster."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+from scipy import ndimage
+
+import predict
+from conftest import PROJECT_DIR, synthetic_sample
+from vesselseg.cohort import quality
+from vesselseg.cohort.manifest import Manifest, OutputFolder, atomic_path
+from vesselseg.cohort.scores import StreamingScores
+from vesselseg.cohort.tables import exact_pooled
+from vesselseg.cohort.work import Companions
+from vesselseg.data.drive_data import read_rgb_image
+from vesselseg.data.image_files import match_companion
+from vesselseg.inference.segment import estimate_fov
+
+SHARED = PROJECT_DIR.parent / "shared"
+# Flags that keep a test's photographs cheap: one pass at a small FOV width, vessels only.
+CHEAP = ("--no-tta", "--no-clinical", "--no-figures", "--fov-diameters", "96")
+
+
+def write_photographs(folder, count, seed=0):
+    """`count` synthetic fundus photographs of a few sizes, and their annotations in folder/labels."""
+    rng = np.random.default_rng(seed)
+    (folder / "labels").mkdir(parents=True)
+    for index in range(count):
+        height, width = (100, 110) if index % 2 else (120, 100)
+        image, vessels, _ = synthetic_sample(rng, height, width)
+        Image.fromarray(image).save(folder / f"eye{index:02d}.png")
+        Image.fromarray(vessels.astype(np.uint8) * 255).save(folder / "labels" / f"eye{index:02d}.png")
+    return folder
+
+
+def run_predict(*flags):
+    command = [sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def manifest_of(out):
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def comparable(records):
+    """Manifest records by image, without the seconds they took."""
+    return {record["image"]: {k: v for k, v in record.items() if k != "seconds"} for record in records}
+
+
+def test_streaming_scores_agree_with_the_exact_ones():
+    rng = np.random.default_rng(0)
+    maps, streaming = [], StreamingScores(threshold=0.5)
+    for height, width in ((60, 80), (90, 70), (50, 50)):
+        truth = rng.random((height, width)) < 0.12
+        logits = rng.normal(0, 2.5, (height, width)) + 3.0 * truth
+        probabilities = (1 / (1 + np.exp(-logits))).astype(np.float32)
+        fov = rng.random((height, width)) < 0.8
+        maps.append((probabilities, truth, fov))
+        streaming.add(probabilities, truth, fov)
+    exact, approximate = exact_pooled(maps, 0.5), streaming.pooled()
+    assert abs(approximate["roc_auc"] - exact["roc_auc"]) < 1e-4
+    assert abs(approximate["pr_auc"] - exact["pr_auc"]) < 1e-3
+    assert approximate["at_threshold"] == exact["at_threshold"]
+    assert approximate["fov_pixels"] == exact["fov_pixels"]
+    halves = StreamingScores(0.5)
+    for part in maps:
+        single = StreamingScores(0.5)
+        single.add(*part)
+        halves.merge(single)
+    assert halves.pooled() == approximate
+
+
+def test_outputs_are_atomic_and_a_cut_manifest_line_is_dropped(tmp_path):
+    target = tmp_path / "map.npy"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as temporary:
+            np.save(temporary, np.zeros(3))
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    manifest = Manifest(tmp_path / "manifest.jsonl")
+    manifest.append({"image": "a.png", "status": "done"})
+    manifest.append({"image": "b.png", "status": "failed", "reason": "unreadable"})
+    with open(manifest.path, "a") as file:
+        file.write('{"image": "c.png", "sta')
+    reopened = Manifest(manifest.path)
+    assert [record["image"] for record in reopened.records()] == ["a.png", "b.png"]
+    # A failed photograph is tried again; a done one is not.
+    assert set(reopened.finished()) == {"a.png"}
+    with pytest.raises(ValueError, match="status"):
+        reopened.append({"image": "d.png", "status": "maybe"})
+
+
+def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_path):
+    out = tmp_path / "out"
+    OutputFolder(out, {"tta": True, "weights": "a"})
+    (out / "eye_prob.npy").write_bytes(b"")
+    (out / "notes.txt").write_text("the user's own")
+    OutputFolder(out, {"tta": True, "weights": "a"})
+    with pytest.raises(FileExistsError, match="tta: True then, False now"):
+        OutputFolder(out, {"tta": False, "weights": "a"})
+    OutputFolder(out, {"tta": False, "weights": "a"}, overwrite=True)
+    assert sorted(path.name for path in out.iterdir()) == ["notes.txt", "settings.json"]
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "x.txt").write_text("")
+    with pytest.raises(FileExistsError, match="did not write"):
+        OutputFolder(tmp_path / "theirs", {})
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(FileExistsError, match="cannot make the output folder"):
+        OutputFolder(tmp_path / "a_file" / "out", {})
+
+
+def test_companions_match_as_match_companion_does(tmp_path):
+    for name in ("Image_01L_1stHO.png", "Image_01L_2ndHO.png", "Image_01R-vessels.png", "Image_03L.gif", "a.txt"):
+        (tmp_path / name).write_bytes(b"")
+    companions = Companions(tmp_path)
+    for stem in ("Image_01R", "Image_03L", "Image_04L", "Image_0"):
+        assert companions.find(stem) == match_companion(tmp_path, stem)
+    with pytest.raises(ValueError, match="could belong to Image_01L"):
+        companions.find("Image_01L")
+
+
+def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weights_file):
+    folder = write_photographs(tmp_path / "photos", 10)
+    (folder / "broken.png").write_text("not an image")
+    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(folder / "tiny.png")
+    image, _, _ = synthetic_sample(np.random.default_rng(9), 110, 100)
+    Image.fromarray(image[..., 0]).save(folder / "grey.png")
+    Image.fromarray(np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])).save(folder / "rgba.png")
+    flags = ["--images", folder, "--weights", weights_file, *CHEAP, "--quiet"]
+
+    unbroken = run_predict(*flags, "--output-dir", tmp_path / "unbroken")
+    assert unbroken.returncode == 1, unbroken.stderr
+    assert "failed: broken.png: Cannot read" in unbroken.stderr and "tiny.png" in unbroken.stderr
+    reference = tmp_path / "unbroken" / "random_fov96" / "photos"
+    records = comparable(manifest_of(reference))
+    assert {name: record["status"] for name, record in records.items()} == {
+        **{f"eye{index:02d}.png": "done" for index in range(10)},
+        "broken.png": "failed",
+        "tiny.png": "failed",
+        "grey.png": "done",
+        "rgba.png": "done",
+    }
+    assert "at least 64 pixels" in records["tiny.png"]["reason"]
+
+    command = [sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags), "--output-dir", tmp_path / "killed"]
+    out = tmp_path / "killed" / "random_fov96" / "photos"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / "manifest.jsonl").is_file() and len((out / "manifest.jsonl").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    resumed = run_predict(*flags, "--output-dir", tmp_path / "killed")
+    assert resumed.returncode == 1 and "already done" in resumed.stdout
+    lines = manifest_of(out)
+    # Each photograph done once; the failures are tried again by the rerun.
+    done = [record["image"] for record in lines if record["status"] == "done"]
+    assert sorted(done) == sorted(set(done)) and len(done) == 12
+    assert comparable(latest(lines)) == records
+    for name in done:
+        stem = Path(name).stem
+        np.testing.assert_allclose(
+            np.load(out / f"{stem}_prob.npy"), np.load(reference / f"{stem}_prob.npy"), atol=1e-6
+        )
+    assert not list(out.glob("*.tmp-*"))
+    assert (out / "vessel_fractions.csv").read_text() == (reference / "vessel_fractions.csv").read_text()
+
+    # The same folder with other settings is refused; --overwrite starts again.
+    refused = run_predict(*flags, "--output-dir", tmp_path / "killed", "--threshold", "0.4")
+    assert refused.returncode != 0 and "threshold: 0.5 then, 0.4 now" in refused.stderr
+
+
+def latest(records):
+    return list({record["image"]: record for record in records}.values())
+
+
+def test_a_two_worker_cluster_gives_the_local_run_s_maps_and_manifest(tmp_path, weights_file):
+    folder = write_photographs(tmp_path / "photos", 6)
+    flags = ["--images", folder, "--labels", folder / "labels", "--weights", weights_file, *CHEAP, "--quiet"]
+    local = run_predict(*flags, "--output-dir", tmp_path / "local")
+    assert local.returncode == 0, local.stderr
+    cluster = run_predict(*flags, "--output-dir", tmp_path / "cluster", "--cluster", "local:2")
+    assert cluster.returncode == 0, cluster.stderr
+    here, there = tmp_path / "local" / "random_fov96" / "photos", tmp_path / "cluster" / "random_fov96" / "photos"
+    assert comparable(manifest_of(here)) == comparable(manifest_of(there))
+    for index in range(6):
+        name = f"eye{index:02d}_prob.npy"
+        np.testing.assert_allclose(np.load(there / name), np.load(here / name), atol=1e-6)
+    pooled = [json.loads((out / "metrics.json").read_text())["pooled"] for out in (here, there)]
+    assert pooled[0] == pooled[1]
+
+
+def fundus_photograph():
+    path = SHARED / "CHASEDB1" / "images" / "Image_01L.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the quality check is judged on a real fundus photograph")
+    return read_rgb_image(path)
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("a portrait", lambda: skimage.data.astronaut() / 255.0),
+        ("a cat", lambda: skimage.data.chelsea() / 255.0),
+        ("a cup of coffee", lambda: skimage.data.coffee() / 255.0),
+        ("blurred", lambda: ndimage.gaussian_filter(fundus_photograph(), (10, 10, 0))),
+        ("dark", lambda: fundus_photograph() * 0.12),
+        ("overexposed", lambda: np.clip(fundus_photograph() * 3, 0, 1)),
+    ],
+)
+def test_what_is_not_a_usable_fundus_photograph_grades_poor(name, make):
+    image = np.asarray(make(), dtype=np.float32)
+    score, grade, weakest = quality.grade_quality(quality.photograph_checks(image, estimate_fov(image)))
+    assert grade == "poor", (name, score, weakest)
+
+
+def test_fundus_photographs_and_their_vessel_trees_grade_good():
+    image = fundus_photograph()
+    fov = estimate_fov(image)
+    assert quality.grade_quality(quality.photograph_checks(image, fov))[1] == "good"
+    rows, columns = np.mgrid[0:200, 0:200]
+    tree = ((np.abs(rows - 100) < 5) | (np.abs(columns - rows) < 4)) & (rows > 20)
+    everywhere = np.ones((200, 200), dtype=bool)
+    assert quality.grade_quality(quality.map_checks(tree, everywhere))[0] >= 0.7
+    scattered = np.zeros((200, 200), dtype=bool)
+    scattered[::6, ::6] = True
+    assert quality.grade_quality(quality.map_checks(scattered, everywhere))[1] == "poor"
+
+
+def test_cluster_flags_are_checked():
+    with pytest.raises(ValueError, match="go with --images"):
+        predict.main(predict.get_args(["--cluster", "local:2"]))
+    with pytest.raises(ValueError, match="--min-quality"):
+        predict.main(predict.get_args(["--images", "x.png", "--min-quality", "2"]))
+
+
+def test_photographs_are_segmented_under_jax_without_tensorflow(tmp_path, weights_file):
+    """Under JAX (on a GPU machine, or a CPU) nothing may import TensorFlow: here it is made
+    unimportable. JAX is not in requirements.txt, so the test skips where it is not installed."""
+    pytest.importorskip("jax", reason="JAX is not installed (pip install jax) on this machine")
+    folder = write_photographs(tmp_path / "photos", 2)
+    code = (
+        "import sys\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'tensorflow': raise ImportError('no TensorFlow here')\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+        f"sys.path.insert(0, {str(PROJECT_DIR)!r})\n"
+        "import predict\n"
+        "sys.exit(predict.main(predict.get_args(sys.argv[1:])))\n"
+    )
+    flags = ["--images", folder, "--weights", weights_file, "--no-tta", "--no-clinical", "--no-figures"]
+    flags += ["--fov-diameters", "64", "--quiet", "--output-dir", tmp_path / "out"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, flags)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, KERAS_BACKEND="jax"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((tmp_path / "out" / "random_fov64" / "photos").glob("*_prob.npy"))) == 2

@@ -1,0 +1,160 @@
+"""The record of a predict.py --images run: its settings, a manifest of photographs, atomic files.
+
+    folder = OutputFolder(out_dir, settings, overwrite=False)   # refuses changed settings
+    done = folder.manifest.finished()                  # {image path: its last record}
+    with atomic_path(out_dir / "eye_prob.npy") as temporary: np.save(temporary, map)
+    folder.manifest.append({"image": ..., "status": "done", ...})
+
+A run can be killed at any moment and run again. Every file is written under a temporary name
+and renamed when complete, so no output is ever truncated; a photograph's manifest line is
+appended, and flushed to disk, only after all its files are in place, so a photograph without a
+line is simply done again. settings.json records what the outputs depend on (weights, flags,
+photographs' folder); the same command finds it unchanged and carries on, another is refused.
+"""
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+MANIFEST = "manifest.jsonl"
+SETTINGS = "settings.json"
+# Temporary files carry this infix; any left by a killed run are removed when the folder is opened.
+TEMPORARY = ".tmp-"
+# What a photograph's line may say. "skipped": read and judged unusable (--min-quality), or
+# implausible; "failed": it could not be processed, with the reason.
+STATUSES = ("done", "failed", "skipped")
+# The suffixes and names of the files this folder's runs write; --overwrite removes only these,
+# so that nothing of the user's is lost.
+PHOTOGRAPH_SUFFIXES = (
+    "_prob.npy",
+    "_prob.png",
+    "_vessels.png",
+    "_fov.png",
+    "_overlay.png",
+    "_av.png",
+    "_clinical.png",
+)
+FOLDER_FILES = (
+    MANIFEST,
+    SETTINGS,
+    "vessel_fractions.csv",
+    "measurements.csv",
+    "clinical.csv",
+    "metrics.json",
+    "per_image.csv",
+    "difference_grid.png",
+)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it to `path` when the block succeeds, remove
+    it when the block fails. The temporary name keeps `path`'s suffix, for writers that go by it."""
+    path = Path(path)
+    temporary = path.with_name(f"{path.stem}{TEMPORARY}{os.getpid()}{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomically(path, text):
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def is_output_file(path):
+    """True for a file that predict.py --images writes, or a temporary file of one."""
+    name = path.name
+    return name in FOLDER_FILES or name.endswith(PHOTOGRAPH_SUFFIXES) or TEMPORARY in name
+
+
+class Manifest:
+    """manifest.jsonl: one JSON line per photograph processed, appended and flushed as each ends.
+    A line cut short by a kill is dropped when the manifest is opened again."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.repair()
+
+    def repair(self):
+        """Cut a last line that a killed run left without its newline."""
+        if not self.path.is_file():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(self.path, "r+b") as file:
+                file.truncate(data.rfind(b"\n") + 1)
+
+    def records(self):
+        """Every line, in order, as dicts."""
+        if not self.path.is_file():
+            return []
+        with open(self.path) as file:
+            return [json.loads(line) for line in file if line.strip()]
+
+    def finished(self):
+        """{image: its last record} of the photographs a run need not do again: done or skipped.
+        A failed photograph is tried again by the next run, and its new line replaces the old."""
+        last = {record["image"]: record for record in self.records()}
+        return {image: record for image, record in last.items() if record["status"] != "failed"}
+
+    def latest(self):
+        """The last record of each photograph, in the order they first appear."""
+        return list({record["image"]: record for record in self.records()}.values())
+
+    def append(self, record):
+        if record.get("status") not in STATUSES:
+            raise ValueError(f"a manifest status is one of {STATUSES}, not {record.get('status')!r}.")
+        with open(self.path, "a") as file:
+            file.write(json.dumps(record) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+
+class OutputFolder:
+    """An --images run's output folder: made, checked against its settings, cleaned of a killed
+    run's temporary files, or emptied of this project's outputs with `overwrite`."""
+
+    def __init__(self, folder, settings, overwrite=False):
+        self.folder = Path(folder)
+        self.settings = settings
+        settings_path = self.folder / SETTINGS
+        if self.folder.is_dir() and any(self.folder.iterdir()):
+            if overwrite:
+                self.remove_outputs()
+            elif not settings_path.is_file():
+                raise FileExistsError(
+                    f"{self.folder} holds files that predict.py --images did not write; "
+                    "choose another --name or --output-dir."
+                )
+            else:
+                self.check_settings(json.loads(settings_path.read_text()))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise FileExistsError(f"cannot make the output folder {self.folder}: {error.strerror or error}.") from None
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise FileExistsError(f"cannot write to the output folder {self.folder}: permission denied.")
+        for leftover in self.folder.glob(f"*{TEMPORARY}*"):
+            leftover.unlink(missing_ok=True)
+        write_text_atomically(settings_path, json.dumps(settings, indent=2) + "\n")
+        self.manifest = Manifest(self.folder / MANIFEST)
+
+    def check_settings(self, previous):
+        changed = sorted(
+            key for key in set(previous) | set(self.settings) if previous.get(key) != self.settings.get(key)
+        )
+        if changed:
+            details = "; ".join(f"{key}: {previous.get(key)!r} then, {self.settings.get(key)!r} now" for key in changed)
+            raise FileExistsError(
+                f"{self.folder} holds a run with other settings ({details}). Run the same command to "
+                "resume it, pass --overwrite to start again, or choose another --name."
+            )
+
+    def remove_outputs(self):
+        for path in self.folder.iterdir():
+            if path.is_file() and is_output_file(path):
+                path.unlink()

@@ -1,0 +1,144 @@
+"""predict.py --images on a folder of any size: resumable, with a progress bar, here or on a cluster.
+
+    spec = ModelSpec(choices, av_weights, "float32", clinical=True)
+    networks = load_networks(spec)                   # loads and compiles the models
+    failures = predict_folder(files, folder, options, spec, networks, batch_size=4)
+
+The photographs that the folder's manifest already holds as done or skipped are left alone, the
+rest are segmented (pipeline.segment_stream, or cluster.run_on_cluster with `cluster`), each
+one's record is appended to the manifest as it ends, and the tables are rebuilt from the manifest.
+Returns the number of photographs that failed; their reasons are in the manifest and on stderr.
+"""
+
+import dataclasses
+import statistics
+import sys
+
+from tqdm import tqdm
+
+from vesselseg.cohort import tables
+from vesselseg.cohort.forward import CompiledForward
+from vesselseg.cohort.pipeline import segment_stream
+from vesselseg.cohort.scores import StreamingScores
+from vesselseg.inference.photographs import vessel_fraction_warning
+
+# The progress bar redraws at most this often, in seconds: a terminal twice a second, a log file
+# (not a terminal) every half minute, so that a long run's log stays readable.
+BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
+# The summary at the end names at most this many failed photographs.
+SUMMARY_FAILURES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Which models a run segments with: enough for a cluster's worker to load them itself."""
+
+    choices: tuple
+    av_weights: str = None
+    precision: str = "float32"
+    clinical: bool = True
+
+
+def load_networks(spec):
+    """{"vessels": (CompiledForward, normalisation)} and, with the clinical measures and an
+    artery/vein model present, "artery_vein" likewise."""
+    from vesselseg.inference.models import load_artery_vein_model, load_models
+
+    networks = {
+        "vessels": (CompiledForward(load_models(list(spec.choices), spec.precision)), spec.choices[0].normalisation)
+    }
+    if spec.clinical:
+        av_model = load_artery_vein_model(spec.av_weights, spec.precision)
+        if av_model is not None:
+            networks["artery_vein"] = (CompiledForward(av_model[0]), av_model[1])
+    return networks
+
+
+def warnings_of(record):
+    """The lines a person should see about one photograph's record."""
+    name = record["image"]
+    if record["status"] == "failed":
+        return [f"failed: {name}: {record['reason']}"]
+    if record["status"] == "skipped":
+        return [f"skipped: {name}: {record['reason']}"]
+    lines = []
+    if record["quality_grade"] == "poor":
+        lines.append(
+            f"warning: {name}: quality {record['quality']:.2f} (poor; weakest check: {record['quality_weakest']}); "
+            "it may not be a usable fundus photograph"
+        )
+    fraction_warning = vessel_fraction_warning(record["vessel_fraction"])
+    if fraction_warning:
+        lines.append(f"warning: {name}: {fraction_warning}")
+    if record.get("clinical") and record["clinical"].get("flags"):
+        lines.append(f"note: {name}: {record['clinical']['flags']}")
+    return lines
+
+
+def progress_bar(total, done, quiet):
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="photograph",
+        disable=quiet,
+        file=sys.stderr,
+        mininterval=BAR_SECONDS_TERMINAL if sys.stderr.isatty() else BAR_SECONDS_LOG,
+        dynamic_ncols=True,
+    )
+
+
+def predict_folder(files, folder, options, spec, networks, batch_size, quiet=False, cluster=None):
+    """Segment the photographs of `files` that `folder` (an OutputFolder) has not done; returns the
+    number that failed. `networks`: load_networks(spec), for a local run; `cluster`: a Dask
+    scheduler address or "local:N" to run on a cluster instead."""
+    manifest = folder.manifest
+    finished = manifest.finished()
+    todo = [path for path in files if path.name not in finished]
+    if len(todo) < len(files):
+        print(
+            f"{len(files) - len(todo)} of {len(files)} photographs already done in {folder.folder}; "
+            f"doing the other {len(todo)}."
+        )
+    scores = StreamingScores(options.threshold) if options.labels else None
+    counts, counted = {"done": 0, "skipped": 0, "failed": 0}, []
+    bar = progress_bar(len(files), len(files) - len(todo), quiet)
+
+    def on_record(record):
+        manifest.append(record)
+        counts[record["status"]] += 1
+        if record["status"] == "done" and record.get("scores"):
+            counted.append(record["image"])
+        for line in warnings_of(record):
+            bar.write(line, file=sys.stderr)
+        bar.update()
+
+    if cluster:
+        from vesselseg.cohort.cluster import run_on_cluster
+
+        run_on_cluster(cluster, todo, spec, options, folder.folder, batch_size, on_record, scores)
+    else:
+        segment_stream(todo, networks, options, folder.folder, on_record, batch_size, scores)
+    bar.close()
+    result = tables.write_tables(folder.folder, manifest, options, scores, folder.settings, counted)
+    print_summary(manifest, counts, len(files), folder.folder)
+    if result:
+        print(tables.pooled_summary(*result, options.threshold))
+    return counts["failed"]
+
+
+def print_summary(manifest, counts, total, out_dir):
+    """This run's counts, and the folder's: done, skipped, failed, and the median vessel fraction."""
+    latest = [record for record in manifest.latest()]
+    status = {name: sum(record["status"] == name for record in latest) for name in ("done", "skipped", "failed")}
+    fractions = [record["vessel_fraction"] for record in latest if record["status"] == "done"]
+    median = f"; median vessel fraction {statistics.median(fractions):.1%} of the FOV" if fractions else ""
+    print(
+        f"This run: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed. "
+        f"{out_dir}: {status['done']} of {total} photographs done, {status['skipped']} skipped, "
+        f"{status['failed']} failed{median}."
+    )
+    failed = [record for record in latest if record["status"] == "failed"]
+    for record in failed[:SUMMARY_FAILURES]:
+        print(f"  failed: {record['image']}: {record['reason']}", file=sys.stderr)
+    if len(failed) > SUMMARY_FAILURES:
+        print(f"  and {len(failed) - SUMMARY_FAILURES} more failed (manifest.jsonl says why)", file=sys.stderr)

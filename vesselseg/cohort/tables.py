@@ -1,0 +1,145 @@
+"""The folder's tables, rebuilt from its manifest at the end of every run (a resumed one too).
+
+    write_tables(out_dir, manifest, options, scores, settings)
+
+vessel_fractions.csv, measurements.csv and clinical.csv hold one row per photograph done, in the
+order the photographs were first done; with --labels, per_image.csv, metrics.json and (with
+figures) difference_grid.png. The manifest holds every figure as each photograph ends, so a killed
+run loses no table: the next run writes them whole. Pooled scores come from `scores` (a
+StreamingScores) and, for photographs done by earlier runs, from their saved maps, read back one
+at a time.
+"""
+
+import csv
+import json
+
+import numpy as np
+
+from metrics import evaluate
+from vesselseg.cohort.manifest import atomic_path, write_text_atomically
+from vesselseg.cohort.work import Companions, read_companion
+from vesselseg.data.drive_data import read_binary_map
+from vesselseg.figures import save_difference_grid
+from vesselseg.measurement.clinical import write_clinical_csv
+from vesselseg.measurement.maps import write_csv
+
+# The difference grid shows at most this many photographs, the first done.
+GRID_PHOTOGRAPHS = 24
+SCORE_COLUMNS = ("auc", "pr_auc", "f1", "accuracy", "sensitivity", "specificity")
+
+
+def write_fractions(path, records):
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
+        writer = csv.writer(file)
+        # network_scale: the factor by which the photograph was rescaled for the network (its FOV to
+        # the first of --fov-diameters), which follows the photograph's resolution.
+        writer.writerow(["image", "vessel_fraction", "fov", "network_scale", "quality", "quality_grade"])
+        for record in records:
+            writer.writerow(
+                [
+                    record["image"],
+                    f"{record['vessel_fraction']:.5f}",
+                    record["fov"],
+                    f"{record['network_scale']:.4f}",
+                    f"{record['quality']:.3f}",
+                    record["quality_grade"],
+                ]
+            )
+
+
+def write_per_image(path, records):
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["image", *SCORE_COLUMNS])
+        for record in records:
+            scores = record["scores"]
+            at = scores["at_threshold"]
+            values = (
+                scores["roc_auc"],
+                scores["pr_auc"],
+                at["f1"],
+                at["accuracy"],
+                at["sensitivity"],
+                at["specificity"],
+            )
+            writer.writerow([record["image"].rsplit(".", 1)[0]] + [f"{value:.5f}" for value in values])
+
+
+def saved_maps(out_dir, record, labels):
+    """(probabilities, annotation, FOV) of a photograph done before, from its files."""
+    stem = record["image"].rsplit(".", 1)[0]
+    probabilities = np.load(out_dir / f"{stem}_prob.npy")
+    fov = read_binary_map(out_dir / f"{stem}_fov.png") > 0
+    label_path = labels.find(stem)
+    if label_path is None:
+        raise FileNotFoundError(f"the annotation of {record['image']} is no longer in {labels.folder}.")
+    return probabilities, read_companion(label_path, out_dir / f"{stem}_prob.npy", fov.shape), fov
+
+
+def write_tables(out_dir, manifest, options, scores, settings, counted=()):
+    """Every table of the folder from the manifest's photographs done. `scores` holds the pooled
+    sums of the photographs named in `counted` (this run's); the others are read back and added."""
+    done = [record for record in manifest.latest() if record["status"] == "done"]
+    write_fractions(out_dir / "vessel_fractions.csv", done)
+    with atomic_path(out_dir / "measurements.csv") as temporary:
+        write_csv(temporary, [record["measurements"] for record in done], pixel_size_um=None)
+    clinical = [record["clinical"] for record in done if record.get("clinical")]
+    if clinical:
+        with atomic_path(out_dir / "clinical.csv") as temporary:
+            write_clinical_csv(
+                temporary, [{key: np.nan if value is None else value for key, value in row.items()} for row in clinical]
+            )
+    scored = [record for record in done if record.get("scores")]
+    if not scored or scores is None:
+        return None
+    labels, counted = Companions(options.labels), set(counted)
+    for record in scored:
+        if record["image"] not in counted:
+            scores.add(*saved_maps(out_dir, record, labels))
+    pooled = scores.pooled()
+    write_per_image(out_dir / "per_image.csv", scored)
+    metrics = {
+        "weights": [weights["path"] for weights in settings["weights"]],
+        **{key: settings.get(key) for key in ("labels", "masks", "threshold", "tta", "precision")},
+        "rim_fill_px": options.rim_fill,
+        "fov_diameters": list(options.fov_diameters),
+        "pooled_from": "running sums over 65,536 probability bins (vesselseg/cohort/scores.py)",
+        "images": [record["image"].rsplit(".", 1)[0] for record in scored],
+        "pooled": pooled,
+        "per_image": [record["scores"] for record in scored],
+    }
+    write_text_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    if options.figures:
+        shown = scored[:GRID_PHOTOGRAPHS]
+        maps = [saved_maps(out_dir, record, labels) for record in shown]
+        title = f"{out_dir.parent.name}, {len(shown)} of {len(scored)} photographs vs {settings['labels']}"
+        with atomic_path(out_dir / "difference_grid.png") as temporary:
+            save_difference_grid(
+                temporary,
+                [probabilities for probabilities, _, _ in maps],
+                [annotation for _, annotation, _ in maps],
+                [fov for _, _, fov in maps],
+                [record["image"].rsplit(".", 1)[0] for record in shown],
+                options.threshold,
+                title,
+            )
+    return pooled, scored
+
+
+def pooled_summary(pooled, scored, threshold):
+    """The line predict.py prints of the pooled scores and the lowest F1."""
+    at = pooled["at_threshold"]
+    worst = min((record["scores"]["at_threshold"]["f1"], record["image"]) for record in scored)
+    return (
+        f"Pooled over the FOV of {len(scored)} photographs: AUC {pooled['roc_auc']:.4f}, PR AUC {pooled['pr_auc']:.4f}, "
+        f"F1 {at['f1']:.4f}, Acc {at['accuracy']:.4f}, Se {at['sensitivity']:.4f}, Sp {at['specificity']:.4f} "
+        f"at threshold {threshold:g}; lowest F1 {worst[0]:.4f} ({worst[1]})"
+    )
+
+
+def exact_pooled(maps, threshold):
+    """metrics.evaluate's exact pooled scores of [(probabilities, annotation, FOV)] of any sizes,
+    for checking the streaming ones; its memory grows with the photographs."""
+    scores = np.concatenate([probabilities[fov] for probabilities, _, fov in maps])
+    truth = np.concatenate([annotation[fov] for _, annotation, fov in maps])
+    return evaluate(scores[None], truth[None], np.ones((1, scores.size), dtype=bool), threshold)["pooled"]

@@ -1,0 +1,313 @@
+"""The work on one photograph, before and after the network: what a local run and a cluster's
+workers both do.
+
+    photograph = prepare(path, options, networks, companions)   # read, FOV, quality, network inputs
+    ... the network's maps of photograph.requests, from pipeline.py's batches ...
+    record = finish(photograph, maps, options, out_dir, scores)  # maps back, files, measures, record
+
+prepare() reads the photograph, its FOV mask (or estimates the FOV) and its annotation, checks its
+quality, and makes one network input per model and FOV width: normalised as the model was trained
+and rescaled so that the FOV has that width. finish() brings each map back to the photograph's
+size, averages the widths, writes the files atomically, measures the vessels (and, with the
+artery/vein model, CRAE, CRVE and AVR), scores it against its annotation and returns its manifest
+record. A photograph that cannot be done raises ValueError, which becomes a "failed" record.
+"""
+
+import bisect
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from skimage import transform
+
+from metrics import evaluate
+from vesselseg import artery_vein
+from vesselseg.cohort import quality
+from vesselseg.cohort.forward import pad_to_bucket
+from vesselseg.cohort.manifest import atomic_path
+from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb_image
+from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to
+from vesselseg.data.training_sets import rescale_image
+from vesselseg.figures import OVERLAY_COLOUR, save_clinical_figure
+from vesselseg.inference import segment
+from vesselseg.inference.normalisation import normalise_image
+from vesselseg.inference.photographs import BY_SEGMENT
+from vesselseg.measurement import vessel_measures
+from vesselseg.measurement.clinical import measure_photograph
+from vesselseg.measurement.maps import empty_row, measurement_row
+
+# The overlay's key: a strip under the photograph, this many pixels high.
+KEY_HEIGHT = 28
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What predict.py --images' flags ask of each photograph (all of it goes into settings.json)."""
+
+    threshold: float = 0.5
+    tta: bool = True
+    rim_fill: float = segment.RIM_FILL_PX
+    fov_diameters: tuple = segment.PHOTOGRAPH_FOV_DIAMETERS
+    figures: bool = True
+    masks: str = None
+    labels: str = None
+    disc_centre: tuple = None
+    disc_diameter: float = None
+    pixel_size_um: float = None
+    min_quality: float = 0.0
+
+
+@dataclasses.dataclass
+class Request:
+    """One network input of a photograph: model `key` ("vessels" or "artery_vein") at `scale`."""
+
+    key: str
+    scale: float
+    network_input: np.ndarray
+
+
+@dataclasses.dataclass
+class Photograph:
+    """A photograph read and ready for the network, or (with `skip`) judged unusable before it."""
+
+    path: Path
+    image: np.ndarray
+    fov: np.ndarray
+    fov_source: str
+    label: np.ndarray
+    checks: dict
+    requests: list
+    skip: str = None
+    seconds: float = 0.0
+
+
+class Companions:
+    """The FOV masks and annotations of a folder, indexed once: match_companion's rule (a file
+    whose stem is the photograph's, or starts with it and then "_" or "-"), without listing the
+    folder again for each of a hundred thousand photographs."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        files = sorted(Path(folder).iterdir()) if folder else []
+        self.files = sorted((path.stem, path) for path in files if path.suffix.lower() in IMAGE_SUFFIXES)
+        self.stems = [stem for stem, _ in self.files]
+
+    def find(self, stem):
+        """The file that belongs to `stem`, or None; ValueError when several do."""
+        start = bisect.bisect_left(self.stems, stem)
+        candidates = []
+        for candidate_stem, path in self.files[start:]:
+            if not candidate_stem.startswith(stem):
+                break
+            if belongs_to(candidate_stem, stem):
+                candidates.append(path)
+        if len(candidates) > 1:
+            names = ", ".join(path.name for path in candidates)
+            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {stem}: {names}.")
+        return candidates[0] if candidates else None
+
+
+def read_companion(path, image_path, shape):
+    annotation = read_binary_map(path)
+    check_same_size(image_path, shape, path, annotation)
+    return annotation
+
+
+def prepare(path, options, normalisations, masks, labels):
+    """The Photograph of `path`: read, its FOV and annotation found, its quality checked, and one
+    network input per model (`normalisations`, {key: input normalisation}) and FOV width.
+    ValueError for a photograph that cannot be segmented, naming why."""
+    started = time.perf_counter()
+    label_path = labels.find(path.stem)
+    if options.labels and label_path is None:
+        raise ValueError(f"no annotation for {path.stem} in {options.labels}")
+    image = read_rgb_image(path)
+    if min(image.shape[:2]) < segment.MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
+        )
+    mask_path = masks.find(path.stem)
+    fov = read_companion(mask_path, path, image.shape) > 0 if mask_path else segment.estimate_fov(image)
+    label = read_companion(label_path, path, image.shape) if label_path else None
+    scales = segment.network_scales(fov, options.fov_diameters)
+    checks = quality.photograph_checks(image, fov)
+    score, _, weakest = quality.grade_quality(checks)
+    photograph = Photograph(path, image, fov, "mask" if mask_path else "estimated", label, checks, [])
+    if score < options.min_quality:
+        photograph.skip = quality_reason(score, weakest, options)
+    else:
+        for key, normalisation in normalisations.items():
+            for scale in scales:
+                normalised = normalise_image(image, fov, normalisation, rim_fill=options.rim_fill / scale)
+                photograph.requests.append(Request(key, scale, rescale_image(normalised, scale)))
+    photograph.seconds = time.perf_counter() - started
+    return photograph
+
+
+def quality_reason(score, weakest, options):
+    return f"quality {score:.2f} below --min-quality {options.min_quality:g} (weakest check: {weakest})"
+
+
+def views(network_input, tta):
+    """The network's inputs for one request, padded to its size bucket: the four flips with `tta`."""
+    padded = pad_to_bucket(network_input)
+    if not tta:
+        return [padded]
+    return [padded, padded[:, ::-1], padded[::-1], padded[::-1, ::-1]]
+
+
+def undo_views(outputs, shape, tta):
+    """The map (h, w, C) of one request from its views' outputs, as segment.segment_images makes it."""
+    if tta:
+        outputs = [outputs[0], outputs[1][:, ::-1], outputs[2][::-1], outputs[3][::-1, ::-1]]
+    total = outputs[0]
+    for output in outputs[1:]:
+        total = total + output
+    return (total / len(outputs))[: shape[0], : shape[1]]
+
+
+def photograph_maps(photograph, request_maps):
+    """{key: probabilities} at the photograph's size: each model's maps resized back and averaged
+    over the FOV widths, 0 outside the FOV; (H, W) for one head, (H, W, C) for several."""
+    sums = {}
+    for request, probabilities in zip(photograph.requests, request_maps):
+        resized = transform.resize(probabilities, photograph.image.shape[:2], order=1, anti_aliasing=request.scale > 1)
+        sums.setdefault(request.key, []).append(resized)
+    maps = {}
+    for key, resized in sums.items():
+        total = resized[0]
+        for more in resized[1:]:
+            total = total + more
+        total = total[..., 0] if total.shape[-1] == 1 else total
+        inside = photograph.fov if total.ndim == 2 else photograph.fov[..., None]
+        maps[key] = np.where(inside, total / len(resized), 0.0).astype(np.float32)
+    return maps
+
+
+def save_png(path, pixels):
+    with atomic_path(path) as temporary:
+        Image.fromarray(pixels).save(temporary)
+
+
+def save_overlay(path, image, vessels, threshold):
+    """The photograph with its detected vessels painted green, and a key strip under it; PIL, so
+    that it costs milliseconds, not matplotlib's half second."""
+    overlay = image.copy()
+    overlay[vessels] = 0.4 * overlay[vessels] + 0.6 * np.asarray(OVERLAY_COLOUR, dtype=np.float32)
+    pixels = np.round(np.clip(overlay, 0, 1) * 255).astype(np.uint8)
+    canvas = Image.new("RGB", (pixels.shape[1], pixels.shape[0] + KEY_HEIGHT), "white")
+    canvas.paste(Image.fromarray(pixels), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    top = pixels.shape[0] + 6
+    colour = tuple(round(channel * 255) for channel in OVERLAY_COLOUR)
+    draw.rectangle((8, top, 24, top + 14), fill=colour, outline="black")
+    draw.text((32, top + 1), f"detected vessel (probability at least {threshold:g})", fill="black")
+    with atomic_path(path) as temporary:
+        canvas.save(temporary)
+
+
+def save_maps(out_dir, photograph, probabilities, vessels, options):
+    """<stem>_prob.npy, _prob.png, _vessels.png, _fov.png and, with figures, _overlay.png."""
+    stem = photograph.path.stem
+    with atomic_path(out_dir / f"{stem}_prob.npy") as temporary:
+        np.save(temporary, probabilities)
+    save_png(out_dir / f"{stem}_prob.png", np.round(probabilities * 255).astype(np.uint8))
+    save_png(out_dir / f"{stem}_vessels.png", vessels.astype(np.uint8) * 255)
+    save_png(out_dir / f"{stem}_fov.png", photograph.fov.astype(np.uint8) * 255)
+    if options.figures:
+        save_overlay(out_dir / f"{stem}_overlay.png", photograph.image, vessels, options.threshold)
+
+
+def clinical_row(out_dir, photograph, probabilities, options):
+    """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
+    clinical.csv row of one photograph from its artery/vein probabilities."""
+    classes = artery_vein.av_classes(probabilities, by_segment=BY_SEGMENT)
+    save_png(out_dir / f"{photograph.path.stem}_av.png", artery_vein.av_colour_map(classes))
+    row = measure_photograph(
+        photograph.path.name,
+        classes,
+        photograph.fov,
+        image=photograph.image,
+        disc_centre=options.disc_centre,
+        disc_diameter=options.disc_diameter,
+        pixel_size_um=options.pixel_size_um,
+    )
+    if options.figures:
+        with atomic_path(out_dir / f"{photograph.path.stem}_clinical.png") as temporary:
+            save_clinical_figure(temporary, photograph.image, classes, row)
+    return row
+
+
+def measure_map(name, vessels, fov):
+    """The measure.py row of one binary map; a row of its own, with a note, when it holds no vessel."""
+    if not vessels[fov].any():
+        return empty_row(name)
+    return measurement_row(name, vessel_measures.measure(vessels, fov), pixel_size_um=None)
+
+
+def plain(value):
+    """`value` with NumPy numbers as Python numbers and NaN as None, for a JSON line."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def base_record(path, status, reason=None):
+    size = path.stat().st_size if path.is_file() else None
+    return {"image": path.name, "path": str(path), "bytes": size, "status": status, "reason": reason}
+
+
+def failed_record(path, error, seconds=0.0):
+    """The manifest record of a photograph that could not be done."""
+    return {**base_record(path, "failed", str(error)), "seconds": round(seconds, 3)}
+
+
+def finish(photograph, request_maps, options, out_dir, scores=None):
+    """The manifest record of a segmented photograph, after writing its files; `scores` (a
+    StreamingScores) counts its FOV pixels when it has an annotation."""
+    started = time.perf_counter()
+    image, fov, path = photograph.image, photograph.fov, photograph.path
+    record = base_record(path, "done")
+    record.update(width=image.shape[1], height=image.shape[0], fov=photograph.fov_source)
+    if photograph.skip:
+        score, grade, weakest = quality.grade_quality(photograph.checks)
+        record.update(status="skipped", reason=photograph.skip, quality=score, quality_grade=grade)
+        record.update(quality_weakest=weakest, quality_checks=photograph.checks)
+        record["seconds"] = round(photograph.seconds + time.perf_counter() - started, 3)
+        return plain(record)
+    maps = photograph_maps(photograph, request_maps)
+    probabilities = maps["vessels"]
+    vessels = probabilities >= options.threshold
+    save_maps(out_dir, photograph, probabilities, vessels, options)
+    checks = {**photograph.checks, **quality.map_checks(vessels, fov)}
+    score, grade, weakest = quality.grade_quality(checks)
+    fraction = float(vessels[fov].mean()) if fov.any() else 0.0
+    record.update(
+        vessel_fraction=round(fraction, 6),
+        network_scale=round(photograph.requests[0].scale, 6),
+        quality=score,
+        quality_grade=grade,
+        quality_weakest=weakest,
+        quality_checks={name: round(value, 4) for name, value in checks.items()},
+        measurements=measure_map(path.name, vessels, fov),
+    )
+    if "artery_vein" in maps:
+        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options)
+    if score < options.min_quality:
+        record.update(status="skipped", reason=quality_reason(score, weakest, options))
+    if photograph.label is not None:
+        record["scores"] = evaluate(probabilities, photograph.label, fov, options.threshold)["pooled"]
+        # Pooled scores count the photographs that the tables hold: those done, not those skipped.
+        if scores is not None and record["status"] == "done":
+            scores.add(probabilities, photograph.label, fov)
+    record["seconds"] = round(photograph.seconds + time.perf_counter() - started, 3)
+    return plain(record)
