@@ -112,11 +112,11 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
             bar.write(line, file=sys.stderr)
         bar.update()
 
-    if cluster:
+    if cluster and todo:
         from vesselseg.cohort.cluster import run_on_cluster
 
         run_on_cluster(cluster, todo, spec, options, folder.folder, batch_size, on_record, scores)
-    else:
+    elif todo:
         segment_stream(todo, networks, options, folder.folder, on_record, batch_size, scores)
     bar.close()
     result = tables.write_tables(folder.folder, manifest, options, scores, folder.settings, counted)
