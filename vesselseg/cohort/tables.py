@@ -12,6 +12,7 @@ at a time.
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def write_tables(out_dir, manifest, options, scores, settings, counted=()):
     if options.figures:
         shown = scored[:GRID_PHOTOGRAPHS]
         maps = [saved_maps(out_dir, record, labels) for record in shown]
-        title = f"{out_dir.parent.name}, {len(shown)} of {len(scored)} photographs vs {settings['labels']}"
+        title = f"{out_dir.parent.name}, {len(shown)} of {len(scored)} photographs vs {Path(settings['labels']).name}"
         with atomic_path(out_dir / "difference_grid.png") as temporary:
             save_difference_grid(
                 temporary,

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from skimage import transform
 
 from metrics import evaluate
 from vesselseg import artery_vein
@@ -30,10 +29,8 @@ from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
 from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb_image
 from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to
-from vesselseg.data.training_sets import rescale_image
 from vesselseg.figures import OVERLAY_COLOUR, save_clinical_figure
 from vesselseg.inference import segment
-from vesselseg.inference.normalisation import normalise_image
 from vesselseg.inference.photographs import BY_SEGMENT
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph
@@ -141,8 +138,8 @@ def prepare(path, options, normalisations, masks, labels):
     else:
         for key, normalisation in normalisations.items():
             for scale in scales:
-                normalised = normalise_image(image, fov, normalisation, rim_fill=options.rim_fill / scale)
-                photograph.requests.append(Request(key, scale, rescale_image(normalised, scale)))
+                network_image = segment.network_input(image, fov, scale, normalisation, options.rim_fill)
+                photograph.requests.append(Request(key, scale, network_image))
     photograph.seconds = time.perf_counter() - started
     return photograph
 
@@ -151,39 +148,32 @@ def quality_reason(score, weakest, options):
     return f"quality {score:.2f} below --min-quality {options.min_quality:g} (weakest check: {weakest})"
 
 
-def views(network_input, tta):
-    """The network's inputs for one request, padded to its size bucket: the four flips with `tta`."""
-    padded = pad_to_bucket(network_input)
-    if not tta:
-        return [padded]
-    return [padded, padded[:, ::-1], padded[::-1], padded[::-1, ::-1]]
+def views(network_image, tta):
+    """The network's inputs for one request, padded to its size bucket: the four flips with `tta`
+    (segment.flips, as DRIVE mode makes them)."""
+    padded = pad_to_bucket(network_image)[None]
+    return [view[0] for view, _ in segment.flips(padded, tta)]
 
 
 def undo_views(outputs, shape, tta):
-    """The map (h, w, C) of one request from its views' outputs, as segment.segment_images makes it."""
-    if tta:
-        outputs = [outputs[0], outputs[1][:, ::-1], outputs[2][::-1], outputs[3][::-1, ::-1]]
-    total = outputs[0]
-    for output in outputs[1:]:
-        total = total + output
+    """The map (h, w, C) of one request from its views' outputs, averaged as segment_images does."""
+    undos = [undo for _, undo in segment.flips(outputs[0][None], tta)]
+    total = sum(undo(output[None])[0] for undo, output in zip(undos, outputs))
     return (total / len(outputs))[: shape[0], : shape[1]]
 
 
 def photograph_maps(photograph, request_maps):
     """{key: probabilities} at the photograph's size: each model's maps resized back and averaged
     over the FOV widths, 0 outside the FOV; (H, W) for one head, (H, W, C) for several."""
-    sums = {}
+    sums, counts = {}, {}
     for request, probabilities in zip(photograph.requests, request_maps):
-        resized = transform.resize(probabilities, photograph.image.shape[:2], order=1, anti_aliasing=request.scale > 1)
-        sums.setdefault(request.key, []).append(resized)
+        resized = segment.back_to_photograph(probabilities, photograph.image.shape[:2], request.scale)
+        sums[request.key] = sums.get(request.key, 0) + resized
+        counts[request.key] = counts.get(request.key, 0) + 1
     maps = {}
-    for key, resized in sums.items():
-        total = resized[0]
-        for more in resized[1:]:
-            total = total + more
+    for key, total in sums.items():
         total = total[..., 0] if total.shape[-1] == 1 else total
-        inside = photograph.fov if total.ndim == 2 else photograph.fov[..., None]
-        maps[key] = np.where(inside, total / len(resized), 0.0).astype(np.float32)
+        maps[key] = segment.mean_inside_fov(total, counts[key], photograph.fov)
     return maps
 
 

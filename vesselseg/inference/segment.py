@@ -133,14 +133,15 @@ def pad_to_multiple(images, multiple=SIZE_MULTIPLE):
     return np.pad(images, ((0, 0), (0, pad_height), (0, pad_width), (0, 0)), mode="reflect")
 
 
-def flips(images):
-    """The four flips of a batch, as (batch, undo) pairs; undo maps predictions back."""
-    return [
-        (images, lambda p: p),
-        (images[:, :, ::-1], lambda p: p[:, :, ::-1]),
-        (images[:, ::-1], lambda p: p[:, ::-1]),
-        (images[:, ::-1, ::-1], lambda p: p[:, ::-1, ::-1]),
-    ]
+# The axes of a batch (N, H, W, C) that test-time augmentation flips: none, left-right, up-down,
+# both. Flipping a map along the same axes undoes its view's flip.
+FLIP_AXES = ((), (2,), (1,), (1, 2))
+
+
+def flips(images, tta=True):
+    """The views of a batch, as (batch, undo) pairs, undo mapping a view's predictions back: the
+    four flips with `tta`, else the batch alone."""
+    return [(np.flip(images, axes), lambda p, axes=axes: np.flip(p, axes)) for axes in (FLIP_AXES if tta else ((),))]
 
 
 def segment_images(
@@ -160,7 +161,7 @@ def segment_images(
     maps = []
     for start in range(0, len(padded), batch_size):
         batch = padded[start : start + batch_size]
-        views = flips(batch) if tta else [(batch, lambda p: p)]
+        views = flips(batch, tta)
         total = sum(undo(np.asarray(model.predict_on_batch(np.ascontiguousarray(view)))) for view, undo in views)
         probabilities = (total / len(views))[:, :height, :width]
         # The blog's one output gives (N, H, W) maps; several heads keep their channel axis.
@@ -219,8 +220,7 @@ def segment_photograph(
         segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px)
         for scale in network_scales(fov, fov_diameters)
     )
-    inside = fov if total.ndim == 2 else fov[..., None]
-    return np.where(inside, total / len(fov_diameters), 0.0).astype(np.float32)
+    return mean_inside_fov(total, len(fov_diameters), fov)
 
 
 def network_scales(fov, fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
@@ -235,6 +235,25 @@ def network_scales(fov, fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
 
 def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
     """segment_photograph's map (H, W) of one photograph rescaled by `scale` for the network."""
-    normalised = normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale)
-    probabilities = segment_images(model, rescale_image(normalised, scale)[None], tta=tta, progress=False)[0]
-    return transform.resize(probabilities, image.shape[:2], order=1, anti_aliasing=scale > 1)
+    network_image = network_input(image, fov, scale, normalisation, rim_fill_px)
+    probabilities = segment_images(model, network_image[None], tta=tta, progress=False)[0]
+    return back_to_photograph(probabilities, image.shape[:2], scale)
+
+
+def network_input(image, fov, scale, normalisation, rim_fill_px):
+    """A photograph (H, W, 3) as the network sees it at `scale`: normalised as the model was
+    trained (with its rim filled, rim_fill_px counted at the network's scale), then rescaled."""
+    return rescale_image(normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale), scale)
+
+
+def back_to_photograph(probabilities, shape, scale):
+    """A map the network made at `scale`, resized to the photograph's `shape` (anti-aliased when
+    the photograph was enlarged for the network)."""
+    return transform.resize(probabilities, shape, order=1, anti_aliasing=scale > 1)
+
+
+def mean_inside_fov(total, count, fov):
+    """The mean of `count` maps from their sum `total` ((H, W), or (H, W, C) for several heads),
+    0 outside the FOV, as float32."""
+    inside = fov if total.ndim == 2 else fov[..., None]
+    return np.where(inside, total / count, 0.0).astype(np.float32)
