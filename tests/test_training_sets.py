@@ -29,10 +29,11 @@ def test_a_photograph_is_rescaled_to_drive_fov_width():
 
 
 def test_set_names_are_checked():
-    for names in (["chasedb1"], ["drive", "drive"], ["drive", "stare"]):
+    for names in (["chasedb1"], ["drive", "stare"]):
         with pytest.raises(ValueError, match="--training-sets takes some of"):
             training_sets.check_set_names(names)
     training_sets.check_set_names(["drive", "drhagis"])
+    training_sets.check_set_names(["drive", "drive", "drhagis"])
 
 
 @NEEDS_SETS
@@ -51,6 +52,14 @@ def test_three_sets_train_on_all_but_their_fixed_held_out_parts(drive_dir):
     # Both eyes of a held-out child are held out.
     chase = {photograph.name for photograph in sets.held_out["chasedb1"]}
     assert all(name[:-1] + ("R" if name.endswith("L") else "L") in chase for name in chase)
+
+
+@NEEDS_SETS
+def test_a_set_named_twice_is_drawn_twice_as_often_and_held_out_once(drive_dir):
+    sets = training_sets.load_training_sets(["drive", "drive", "drhagis"], drive_dir)
+    assert len(sets.images) == 2 * 16 + 30
+    np.testing.assert_array_equal(sets.images[:16], sets.images[16:32])
+    assert {name: len(photographs) for name, photographs in sets.held_out.items()} == {"drive": 4, "drhagis": 10}
 
 
 def test_several_sets_refuse_validation_images(tmp_path, drive_dir):

@@ -7,6 +7,9 @@ rescaled as predict.py --images rescales it, its FOV to DRIVE_FOV_DIAMETER pixel
 that the model learns from what it will see in use. A fixed part of each set is held out for
 choosing and reporting (HELD_OUT below); the held-out parts are never trained on.
 
+A set named twice is drawn from twice as often: its photographs appear twice in the training
+images, and it is still held out and scored once.
+
     sets = load_training_sets(["drive", "chasedb1", "drhagis"], drive_dir)
     sets.images, sets.targets, sets.fovs     # training photographs, padded to one size
     sets.held_out["chasedb1"]                # [Photograph], at their own size, for scoring
@@ -66,12 +69,12 @@ class TrainingSets:
 
 
 def check_set_names(names):
-    """ValueError unless `names` are known sets, DRIVE among them, each once."""
+    """ValueError unless `names` are known sets, DRIVE among them. A set may be named more than
+    once, to be drawn from as many times as often."""
     unknown = [name for name in names if name not in TRAINING_SETS]
-    if unknown or len(set(names)) != len(names) or "drive" not in names:
+    if unknown or "drive" not in names:
         raise ValueError(
-            f"--training-sets takes some of {', '.join(TRAINING_SETS)}, each once and drive among them; "
-            f"got {' '.join(names)}."
+            f"--training-sets takes some of {', '.join(TRAINING_SETS)}, drive among them; got {' '.join(names)}."
         )
 
 
@@ -164,17 +167,18 @@ def load_training_sets(names, drive_dir=None):
     zeros outside the FOV, and each set's held-out photographs at their own size."""
     check_set_names(names)
     training, held_out = [], {}
-    for name in names:
+    for name in dict.fromkeys(names):
         photographs = set_photographs(name, drive_dir)
         missing = sorted(set(HELD_OUT[name]) - {photograph.name for photograph in photographs})
         if missing:
             raise FileNotFoundError(f"{name} lacks its held-out photographs {', '.join(missing)}.")
         held_out[name] = [photograph for photograph in photographs if photograph.name in HELD_OUT[name]]
-        training += [
+        rescaled = [
             rescale_photograph(photograph, network_scale(photograph.fov))
             for photograph in photographs
             if photograph.name not in HELD_OUT[name]
         ]
+        training += rescaled * names.count(name)
     shape = tuple(max(image.shape[axis] for image, _, _ in training) for axis in (0, 1))
     return TrainingSets(
         images=np.stack([pad_to(image, shape) for image, _, _ in training]),

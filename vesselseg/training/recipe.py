@@ -156,7 +156,8 @@ def get_parser(description, run_name):
         default=["drive"],
         metavar="SET",
         help="vessel datasets to train on, each photograph rescaled as predict.py --images rescales it and "
-        "a fixed part of each held out (vesselseg/data/training_sets.py): drive, chasedb1, drhagis",
+        "a fixed part of each held out (vesselseg/data/training_sets.py): drive, chasedb1, drhagis; "
+        "a set named twice is drawn from twice as often",
     )
     parser.add_argument("--data-dir", default=None, help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
     parser.add_argument("--output-dir", default=None, help=f"run folder (default: output/{run_name})")
