@@ -5,8 +5,10 @@ import pytest
 from PIL import Image
 
 from vesselseg import artery_vein
+from vesselseg.data.drive_data import read_binary_map
 from vesselseg.measurement import calibre
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc
+from vesselseg.paths import dataset_dir
 
 SIZE = 600
 CENTRE = (300.0, 300.0)
@@ -85,6 +87,18 @@ def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():
         bar(mask, start, end, 6.0)
     vessels = calibre.zone_vessels(mask, CENTRE, DIAMETER)
     assert len(vessels) == 1
+
+
+@pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
+def test_a_profile_read_along_a_vein_is_not_taken_for_its_width():
+    # LES-AV 15's manual veins hold two short skeleton spurs at a wide vein's edge in zone B, whose
+    # perpendicular profiles run along the vein: read as widths they gave 99 and 75 px.
+    lesav = dataset_dir("LESAV")
+    labels = artery_vein.read_av_labels(lesav / "av" / "15_av.png")
+    fov = read_binary_map(lesav / "mask" / "15_mask.gif").astype(bool)
+    veins = calibre.zone_vessels(labels == artery_vein.VEIN, (830.0, 745.0), 310.0, fov=fov)
+    widths = [vein["width_px"] for vein in veins]
+    assert len(widths) >= 6 and max(widths) < 1.5 * np.median(widths[:6])
 
 
 def test_fewer_than_six_vessels_and_no_disc_are_flagged():
@@ -268,3 +282,17 @@ def test_one_class_per_vessel_segment():
     assert set(np.unique(artery_vein.av_classes(probabilities)[20:25])) == {artery_vein.ARTERY, artery_vein.VEIN}
     voted = artery_vein.av_classes(probabilities, by_segment=True)
     assert set(np.unique(voted[20:25])) == {artery_vein.ARTERY} and not voted[:20].any()
+
+
+def test_balanced_classes_give_arteries_the_share_asked_for():
+    rng = np.random.default_rng(0)
+    probabilities = np.zeros((40, 50, 3))
+    probabilities[10:30, :, 2] = 0.9
+    # A camera whose vessels the model calls arteries nearly everywhere.
+    probabilities[10:30, :, 0] = rng.uniform(0.6, 0.9, (20, 50))
+    probabilities[10:30, :, 1] = rng.uniform(0.1, 0.5, (20, 50))
+    vessel = probabilities[..., 2] >= 0.5
+    assert np.mean(artery_vein.av_classes(probabilities)[vessel] == artery_vein.ARTERY) == 1.0
+    balanced = artery_vein.av_classes(probabilities, artery_share=0.45)
+    assert np.mean(balanced[vessel] == artery_vein.ARTERY) == pytest.approx(0.45, abs=0.01)
+    assert not balanced[~vessel].any()

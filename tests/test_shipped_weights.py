@@ -116,7 +116,7 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
 # A/V classification accuracy on RITE's test labels (DRIVE 01-20; labelled artery and vein pixels
 # that the model marks as vessel, uncertain left out) that the shipped artery/vein model keeps in
 # one pass, just below what it measured (docs/results/artery_vein.md).
-ARTERY_VEIN_MINIMUM_ACCURACY = 0.80
+ARTERY_VEIN_MINIMUM_ACCURACY = 0.82
 
 
 def test_the_artery_vein_model_on_rite_test(drive_dir):
@@ -146,8 +146,8 @@ def test_the_artery_vein_model_on_rite_test(drive_dir):
 # held-out parts of CHASE_DB1 and DR HAGIS, which it never trained on, just below what it measured
 # (docs/results/any_camera.md).
 HELD_OUT_MINIMUM = {
-    "chasedb1": {"roc_auc": 0.982, "f1": 0.790},
-    "drhagis": {"roc_auc": 0.970, "f1": 0.710},
+    "chasedb1": {"roc_auc": 0.982, "f1": 0.795},
+    "drhagis": {"roc_auc": 0.970, "f1": 0.715},
 }
 
 

@@ -76,10 +76,21 @@ def get_args(argv=None):
         default=BY_SEGMENT,
         help="give each vessel segment one class (artery_vein.av_classes)",
     )
+    parser.add_argument(
+        "--artery-share",
+        type=float,
+        default=None,
+        metavar="S",
+        help="balance each photograph's classes so that arteries hold this share of its vessel pixels "
+        "(artery_vein.av_classes; docs/results/artery_vein.md tried 0.452, the median of RITE's training labels)",
+    )
     parser.add_argument("--weights", default=str(ARTERY_VEIN_WEIGHTS), help="the artery/vein model's weights")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.artery_share is not None and not 0 < args.artery_share < 1:
+        parser.error(f"--artery-share takes a share between 0 and 1, not {args.artery_share}.")
+    return args
 
 
 def photographs(name):
@@ -135,7 +146,7 @@ def score_set(name, model, normalisation, args, out_dir):
         fov = read_binary_map(mask_path).astype(bool)
         labels = artery_vein.read_av_labels(label_path)
         probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation)
-        classes = artery_vein.av_classes(probabilities, by_segment=args.by_segment)
+        classes = artery_vein.av_classes(probabilities, by_segment=args.by_segment, artery_share=args.artery_share)
         Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
         counts.append(artery_vein.av_counts(classes, labels, fov))
         estimate = locate_disc(image, fov, classes != artery_vein.BACKGROUND)
@@ -215,7 +226,8 @@ def main(args):
     out_root = Path(args.output_dir)
     lines = [
         f"Artery/vein model {args.weights}, {'TTA' if args.tta else 'one pass'}"
-        f"{', one class per vessel segment' if args.by_segment else ''}.",
+        f"{', one class per vessel segment' if args.by_segment else ''}"
+        f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}.",
         "",
     ]
     for name in args.sets:

@@ -1,7 +1,13 @@
 """Train the artery/vein U-Net on RITE's labels of DRIVE's training photographs.
 
-    python tools/train_artery_vein.py                    # the shipped model's recipe (below)
+    python tools/train_artery_vein.py                    # the first stage of the shipped model (below)
+    python tools/train_artery_vein.py --init-weights output/artery_vein/model.weights.h5 \
+        --seed 43 --epochs 14 --lr-drop-epochs 10 --output-dir output/artery_vein_long   # its second stage
     python tools/train_artery_vein.py --epochs 1 --steps-per-epoch 2 --output-dir /tmp/av   # a smoke run
+
+The shipped weights/unet_artery_vein is the second stage: it continued the first stage, as
+shipped then in float16, with a fresh crop sequence. stage1_train.log beside it is the first
+stage's log, and train.log the second's.
 
 The U-Net has three sigmoid outputs, artery, vein and vessel (vesselseg/artery_vein.py says why).
 It starts from the vessel model unet_camera_scratch, which was trained on the same images 21-36,

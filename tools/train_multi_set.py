@@ -1,7 +1,14 @@
 """Train the vessel U-Net on three datasets: DRIVE's training images, CHASE_DB1 and DR HAGIS.
 
-    python tools/train_multi_set.py                      # the shipped model's recipe (below)
+    python tools/train_multi_set.py                      # the first stage of the shipped model (below)
+    python tools/train_multi_set.py --init-weights output/multi_set/model.weights.h5 \
+        --training-sets drive drive chasedb1 drhagis --crop 96 --batch-size 8 --epochs 20 \
+        --lr-drop-epochs 12 --seed 43 --output-dir output/multi_set_drive2   # its second stage
     python tools/train_multi_set.py --epochs 1 --steps-per-epoch 2 --output-dir /tmp/multi   # a smoke run
+
+The shipped weights/unet_multi_set is the second stage: it continued the first stage, as shipped
+then in float16, drawing DRIVE twice as often, with 96-px crops (docs/results/any_camera.md).
+stage1_train.log beside it is the first stage's log, and train.log the second's.
 
 Every photograph is rescaled as predict.py --images rescales it (its FOV to 540 pixels across),
 so that the model learns from what it sees in use: a 30-degree camera's wide vessels, diabetic

@@ -91,9 +91,13 @@ def av_loss(targets, probabilities):
     return vessel + classes
 
 
-def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False):
+def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, artery_share=None):
     """A predicted map (H, W, 3) as RITE's coding (H, W) uint8: vessel where the vessel output
     reaches `threshold`, artery there if the artery output exceeds the vein output, else vein.
+
+    With `artery_share` (0-1), the artery-minus-vein margin is first shifted by the one constant
+    that makes that share of the vessel pixels artery: a camera whose arteries the model takes
+    for veins, or the reverse, is balanced to the share that manual labels show.
 
     With `by_segment`, each vessel segment takes one class: the vessel map's skeleton is cut at
     branch and crossing points, every vessel pixel belongs to its nearest skeleton segment, and
@@ -107,13 +111,15 @@ def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False):
 
     probabilities = np.asarray(probabilities)
     vessel = probabilities[..., 2] >= threshold
-    artery = probabilities[..., 0] > probabilities[..., 1]
+    margin = probabilities[..., 0] - probabilities[..., 1]
+    if artery_share is not None and vessel.any():
+        margin = margin - np.quantile(margin[vessel], 1 - artery_share)
+    artery = margin > 0
     if by_segment and vessel.any():
         labels, count = cut_segments(skeletonize(vessel))
         if count:
             _, (rows, columns) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
             owner = np.where(vessel, labels[rows, columns], 0)
-            margin = probabilities[..., 0] - probabilities[..., 1]
             totals = ndimage.sum_labels(margin, owner, index=np.arange(1, count + 1))
             artery = np.concatenate([[False], totals > 0])[owner]
     return np.where(vessel, np.where(artery, ARTERY, VEIN), BACKGROUND).astype(np.uint8)

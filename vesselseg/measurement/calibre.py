@@ -9,7 +9,8 @@ segments, which serve the widths and the tortuosity alike. A segment with at lea
 counted once however often it leaves and re-enters the zone. At each of its skeleton pixels in the
 zone the width is read across the vessel, perpendicular to the centreline (the direction of the
 skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated map crosses 0.5;
-the vessel's width is the median along the segment.
+widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profiles read along
+the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest.
 
 CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
 six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
@@ -41,6 +42,10 @@ DIRECTION_SPAN = 4
 # (20 px for DRIVE's 80-px disc, twice its widest vessels), sampled every PROFILE_STEP pixels.
 PROFILE_REACH = 0.25
 PROFILE_STEP = 0.25
+# A width is kept only if it is at most this many times the widest disc that fits in the vessel
+# at that point (twice the distance transform). Across a straight vessel the two agree; a profile
+# that runs along a vessel, through a crossing or into a neighbouring branch reads far more.
+WIDTH_SLACK = 1.5
 # When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
 DISC_DIAMETER_UM = 1800.0
 
@@ -102,6 +107,7 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     if paths is None:
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
     in_zone = zone_mask(class_map.shape, centre, diameter_px, zone)
+    inscribed_radius = ndimage.distance_transform_edt(class_map)
     reach = max(3.0, PROFILE_REACH * diameter_px)
     middle_radius = diameter_px * (zone[0] + zone[1]) / 2
     vessels = []
@@ -109,13 +115,14 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         keep = in_zone[path[:, 0].astype(int), path[:, 1].astype(int)]
         if np.count_nonzero(keep) < MIN_ZONE_PIXELS:
             continue
-        widths = cross_section_widths(class_map, path[keep], path_directions(path)[keep], reach)
-        widths = widths[np.isfinite(widths)]
+        points = path[keep]
+        widths = cross_section_widths(class_map, points, path_directions(path)[keep], reach)
+        inscribed = 2 * inscribed_radius[points[:, 0].astype(int), points[:, 1].astype(int)]
+        widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * inscribed)]
         if widths.size < MIN_ZONE_PIXELS:
             continue
-        zone_path = path[keep]
-        radii = np.hypot(zone_path[:, 1] - centre[0], zone_path[:, 0] - centre[1])
-        label_at = zone_path[np.argmin(np.abs(radii - middle_radius))]
+        radii = np.hypot(points[:, 1] - centre[0], points[:, 0] - centre[1])
+        label_at = points[np.argmin(np.abs(radii - middle_radius))]
         vessels.append(
             {
                 "width_px": float(np.median(widths)),
