@@ -1,7 +1,7 @@
 """Measure vessel maps: fraction, skeleton length, width, branch and end points, tortuosity and
 fractal dimension, one CSV row per map (vessel_measures.py says how each is measured).
 
-    python measure.py output/unet_camera_scratch_tta/images --threshold 0.5
+    python measure.py output/unet_camera_scratch_tta/CHASEDB1_images --threshold 0.5
     python measure.py ../shared/DRIVE/test/1st_manual --masks ../shared/DRIVE/test/mask --output /tmp/m.csv
     python measure.py my_map.png --pixel-size-um 12.5 --images photos/ --output my_map.csv
     python measure.py ../shared/RITE/test/av --masks ../shared/DRIVE/test/mask   # artery/vein labels

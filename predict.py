@@ -27,11 +27,11 @@ NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.p
 metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
 regenerates output/results.md and output/results.json from every evaluated run. --no-figures
 leaves out the figures (the PNGs but NN_prob.png) in both modes.
---images mode (vesselseg/cohort/) writes output/<name>/<the photographs' folder name>/: per
-photograph a probability map, a binary vessel map, its FOV and an overlay, and, with the
-artery/vein model (--clinical, the default), <stem>_av.png (artery red, vein blue) and
-<stem>_clinical.png (the disc, zone B and each measured vessel's width); for the folder
-manifest.jsonl (one line per photograph: done, skipped or failed, why, its quality, figures and
+--images mode (vesselseg/cohort/) writes output/<name>/<the photographs' folder name>/ (with its
+parent's name before it for a folder named images): per photograph a probability map, a binary
+vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical, the default),
+<stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and each
+measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped or failed, why, its quality, figures and
 seconds), settings.json, each photograph's vessel fraction and vessel measurements, clinical.csv
 (disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py), and with --labels the
 scores and a difference grid. The same command run again resumes: it skips the photographs done
@@ -77,6 +77,10 @@ THRESHOLD = 0.5
 # --images batches inputs of one size bucket on a GPU; on the development CPU a batch of 4 cost
 # more per input than single inputs (docs/performance.md, cohorts), so a CPU takes them one by one.
 IMAGES_BATCH_SIZE_ACCELERATOR = 4
+# Photograph folder names that most public sets share (DRIVE, CHASE_DB1, LES-AV and DR HAGIS
+# all keep theirs in images/): such a folder's output subfolder takes its parent's name as well,
+# so that two sets' outputs land apart without --name.
+SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
 
 
 def images_batch_size():
@@ -419,11 +423,15 @@ def describe_models(choices, precision):
 
 def images_folder_name(args, files):
     """The output subfolder of --images: the photographs' folder's name (a file's folder for one
-    file), or sample_retina for scikit-image's."""
+    file), with its parent's name before it when the name is one that most datasets share
+    (CHASEDB1/images writes CHASEDB1_images), or sample_retina for scikit-image's."""
     if args.images is None:
         return "sample_retina"
     images = Path(args.images).resolve()
-    return images.name if images.is_dir() else images.parent.name
+    folder = images if images.is_dir() else images.parent
+    if folder.name.lower() in SHARED_FOLDER_NAMES and folder.parent.name:
+        return f"{folder.parent.name}_{folder.name}"
+    return folder.name
 
 
 def file_identity(path):

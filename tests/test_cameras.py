@@ -186,7 +186,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     assert predict.main(predict.get_args([*flags, "--name", "demo"])) == 0
     printed = capsys.readouterr()
     assert "Pooled over the FOV of 3 photographs: AUC" in printed.out and "vessel fraction" in printed.out
-    folder = out / "demo" / "images"
+    folder = out / "demo" / "set_images"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["images"] == ["Image_01L", "Image_01R", "Image_02L"] and len(metrics["per_image"]) == 3
     assert metrics["fov_diameters"] == list(segment.PHOTOGRAPH_FOV_DIAMETERS)
@@ -208,7 +208,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
 
     # --no-figures: the same maps and scores, without the overlays and the difference grid.
     assert predict.main(predict.get_args([*flags, "--no-figures", "--name", "bare"])) == 0
-    bare = out / "bare" / "images"
+    bare = out / "bare" / "set_images"
     assert not list(bare.glob("*_overlay.png")) and not (bare / "difference_grid.png").exists()
     assert len(list(bare.glob("*_vessels.png"))) == 3
     assert json.loads((bare / "metrics.json").read_text())["pooled"] == metrics["pooled"]

@@ -241,7 +241,7 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
     ]
     result = subprocess.run(predict_command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    folder = next(output.glob("*/images"))
+    folder = next(output.glob("*/test_images"))
     assert (folder / "01_test_av.png").is_file() and (folder / "01_test_clinical.png").is_file()
     rows = (folder / "clinical.csv").read_text().splitlines()
     assert rows[0].startswith("image,disc_x,disc_y,disc_diameter_px") and len(rows) == 3

@@ -214,6 +214,20 @@ def test_photographs_whose_outputs_would_collide_are_refused_up_front(tmp_path):
         predict.prepare_output(tmp_path / "a_file" / "out", overwrite=False)
 
 
+def test_two_sets_whose_photographs_are_in_images_folders_land_apart(tmp_path):
+    # DRIVE, CHASE_DB1, LES-AV and DR HAGIS all keep their photographs in a folder named images.
+    def name(path):
+        return predict.images_folder_name(predict.get_args(["--images", str(path)]), [])
+
+    folders = [tmp_path / "CHASEDB1" / "images", tmp_path / "LESAV" / "images", tmp_path / "DRIVE" / "test" / "images"]
+    for folder in [*folders, tmp_path / "cohort" / "photos"]:
+        folder.mkdir(parents=True)
+    assert {name(folder) for folder in folders} == {"CHASEDB1_images", "LESAV_images", "test_images"}
+    assert name(tmp_path / "cohort" / "photos") == "photos"
+    (tmp_path / "LESAV" / "images" / "15.png").write_bytes(b"")
+    assert name(tmp_path / "LESAV" / "images" / "15.png") == "LESAV_images"
+
+
 def test_missing_weights_say_how_to_train(tmp_path, monkeypatch):
     args = predict.get_args(["--output-dir", str(tmp_path / "out")])
     monkeypatch.setattr(models, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug" / "model.weights.h5")

@@ -104,7 +104,9 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
         ]
     )
     assert predict.main(args) == 0
-    metrics = json.loads((output / predict.output_name(args, name) / "images" / "metrics.json").read_text())
+    metrics = json.loads(
+        (output / predict.output_name(args, name) / predict.images_folder_name(args, []) / "metrics.json").read_text()
+    )
     assert len(metrics["images"]) == 28
     pooled = metrics["pooled"]
     assert pooled["roc_auc"] >= CHASE_MINIMUM[name]["roc_auc"]
@@ -163,7 +165,12 @@ def test_the_three_set_model_on_the_held_out_parts(tmp_path, held_out_set):
     args = predict.get_args([*shipped_model("unet_multi_set")[1], *flags, "--output-dir", str(tmp_path), "--no-tta"])
     assert predict.main(args) == 0
     metrics = json.loads(
-        (tmp_path / predict.output_name(args, "unet_multi_set") / "images" / "metrics.json").read_text()
+        (
+            tmp_path
+            / predict.output_name(args, "unet_multi_set")
+            / predict.images_folder_name(args, [])
+            / "metrics.json"
+        ).read_text()
     )
     assert len(metrics["images"]) == len(held_out_folders.HELD_OUT[held_out_set])
     pooled = metrics["pooled"]
@@ -176,7 +183,12 @@ def test_the_three_set_model_on_the_held_out_parts(tmp_path, held_out_set):
     for stem in metrics["images"]:
         fov = read_binary_map(match_companion(folder / "masks", stem)) > 0
         maps.append(
-            np.load(tmp_path / predict.output_name(args, "unet_multi_set") / "images" / f"{stem}_prob.npy")[fov]
+            np.load(
+                tmp_path
+                / predict.output_name(args, "unet_multi_set")
+                / predict.images_folder_name(args, [])
+                / f"{stem}_prob.npy"
+            )[fov]
         )
         truths.append(read_binary_map(match_companion(folder / "labels", stem))[fov])
     assert roc_auc_score(np.concatenate(truths), np.concatenate(maps)) == pytest.approx(pooled["roc_auc"], abs=1e-4)
