@@ -118,7 +118,7 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
 # A/V classification accuracy on RITE's test labels (DRIVE 01-20; labelled artery and vein pixels
 # that the model marks as vessel, uncertain left out) that the shipped artery/vein model keeps in
 # one pass, just below what it measured (docs/results/artery_vein.md).
-ARTERY_VEIN_MINIMUM_ACCURACY = 0.82
+ARTERY_VEIN_MINIMUM_ACCURACY = 0.845
 
 
 def test_the_artery_vein_model_on_rite_test(drive_dir):

@@ -3,11 +3,17 @@
     python tools/train_artery_vein.py                    # the first stage of the shipped model (below)
     python tools/train_artery_vein.py --init-weights output/artery_vein/model.weights.h5 \
         --seed 43 --epochs 14 --lr-drop-epochs 10 --output-dir output/artery_vein_long   # its second stage
+    python tools/train_artery_vein.py --init-weights output/artery_vein_long/model.weights.h5 --crop 192 \
+        --batch-size 4 --seed 45 --epochs 12 --lr-drop-epochs 9 --output-dir output/artery_vein_crop192   # third
+    python tools/train_artery_vein.py --init-weights output/artery_vein_crop192/model.weights.h5 --crop 256 \
+        --batch-size 4 --seed 46 --epochs 8 --lr-drop-epochs 6 --output-dir output/artery_vein_crop256   # fourth
     python tools/train_artery_vein.py --epochs 1 --steps-per-epoch 2 --output-dir /tmp/av   # a smoke run
 
-The shipped weights/unet_artery_vein is the second stage: it continued the first stage, as
-shipped then in float16, with a fresh crop sequence. stage1_train.log beside it is the first
-stage's log, and train.log the second's.
+The shipped weights/unet_artery_vein is the fourth stage: each stage continued the one before
+with a fresh crop sequence, the third with crops of 192 px (about the network's reach) and the
+fourth with 256 px. stage1_train.log to stage3_train.log beside it are the earlier stages' logs,
+and train.log the fourth's. The second and third stages started from the stage before as shipped
+in float16 (weights/unet_artery_vein then); each log's Command: line is the exact command.
 
 The U-Net has three sigmoid outputs, artery, vein and vessel (vesselseg/artery_vein.py says why).
 It starts from the vessel model unet_camera_scratch, which was trained on the same images 21-36,
