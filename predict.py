@@ -31,8 +31,8 @@ leaves out the figures (the PNGs but NN_prob.png) in both modes.
 parent's name before it for a folder named images): per photograph a probability map, a binary
 vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical, the default),
 <stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and each
-measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped or failed, why, its quality, figures and
-seconds), settings.json, each photograph's vessel fraction and vessel measurements, clinical.csv
+measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped
+or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel fraction and vessel measurements, clinical.csv
 (disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py), and with --labels the
 scores and a difference grid. The same command run again resumes: it skips the photographs done
 and does the rest; other settings on the same folder are refused unless --overwrite. Without

@@ -164,14 +164,8 @@ def test_the_three_set_model_on_the_held_out_parts(tmp_path, held_out_set):
     flags = [f"--{kind}={folder / kind}" for kind in ("images", "labels", "masks")]
     args = predict.get_args([*shipped_model("unet_multi_set")[1], *flags, "--output-dir", str(tmp_path), "--no-tta"])
     assert predict.main(args) == 0
-    metrics = json.loads(
-        (
-            tmp_path
-            / predict.output_name(args, "unet_multi_set")
-            / predict.images_folder_name(args, [])
-            / "metrics.json"
-        ).read_text()
-    )
+    outputs = tmp_path / predict.output_name(args, "unet_multi_set") / predict.images_folder_name(args, [])
+    metrics = json.loads((outputs / "metrics.json").read_text())
     assert len(metrics["images"]) == len(held_out_folders.HELD_OUT[held_out_set])
     pooled = metrics["pooled"]
     assert pooled["roc_auc"] >= HELD_OUT_MINIMUM[held_out_set]["roc_auc"]
@@ -182,14 +176,7 @@ def test_the_three_set_model_on_the_held_out_parts(tmp_path, held_out_set):
     maps, truths = [], []
     for stem in metrics["images"]:
         fov = read_binary_map(match_companion(folder / "masks", stem)) > 0
-        maps.append(
-            np.load(
-                tmp_path
-                / predict.output_name(args, "unet_multi_set")
-                / predict.images_folder_name(args, [])
-                / f"{stem}_prob.npy"
-            )[fov]
-        )
+        maps.append(np.load(outputs / f"{stem}_prob.npy")[fov])
         truths.append(read_binary_map(match_companion(folder / "labels", stem))[fov])
     assert roc_auc_score(np.concatenate(truths), np.concatenate(maps)) == pytest.approx(pooled["roc_auc"], abs=1e-4)
     assert pooled["at_threshold"]["f1"] >= HELD_OUT_MINIMUM[held_out_set]["f1"]
