@@ -32,9 +32,9 @@ parent's name before it for a folder named images): per photograph a probability
 vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical, the default),
 <stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and each
 measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped
-or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel fraction and vessel measurements, clinical.csv
-(disc, CRAE, CRVE, AVR and the rest, vesselseg/measurement/calibre.py), and with --labels the
-scores and a difference grid. The same command run again resumes: it skips the photographs done
+or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
+fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
+vesselseg/measurement/calibre.py), and with --labels the scores and a difference grid. The same command run again resumes: it skips the photographs done
 and does the rest; other settings on the same folder are refused unless --overwrite. Without
 DRIVE and without --images it runs on scikit-image's sample retina.
 """
@@ -421,7 +421,7 @@ def describe_models(choices, precision):
         )
 
 
-def images_folder_name(args, files):
+def images_folder_name(args):
     """The output subfolder of --images: the photographs' folder's name (a file's folder for one
     file), with its parent's name before it when the name is one that most datasets share
     (CHASEDB1/images writes CHASEDB1_images), or sample_retina for scikit-image's."""
@@ -472,7 +472,7 @@ def predict_images(args):
     files = photograph_files(args)
     choices = resolve_models(args.run, args.weights, args.encoder)
     name = output_name(args, "+".join(choice.name for choice in choices))
-    out_dir = Path(args.output_dir) / name / images_folder_name(args, files)
+    out_dir = Path(args.output_dir) / name / images_folder_name(args)
     av_weights = Path(args.av_weights) if args.av_weights else ARTERY_VEIN_WEIGHTS
     clinical = args.clinical and (args.av_weights is not None or ARTERY_VEIN_WEIGHTS.is_file())
     if args.av_weights and not av_weights.is_file():

@@ -217,7 +217,7 @@ def test_photographs_whose_outputs_would_collide_are_refused_up_front(tmp_path):
 def test_two_sets_whose_photographs_are_in_images_folders_land_apart(tmp_path):
     # DRIVE, CHASE_DB1, LES-AV and DR HAGIS all keep their photographs in a folder named images.
     def name(path):
-        return predict.images_folder_name(predict.get_args(["--images", str(path)]), [])
+        return predict.images_folder_name(predict.get_args(["--images", str(path)]))
 
     folders = [tmp_path / "CHASEDB1" / "images", tmp_path / "LESAV" / "images", tmp_path / "DRIVE" / "test" / "images"]
     for folder in [*folders, tmp_path / "cohort" / "photos"]:

@@ -105,7 +105,7 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
     )
     assert predict.main(args) == 0
     metrics = json.loads(
-        (output / predict.output_name(args, name) / predict.images_folder_name(args, []) / "metrics.json").read_text()
+        (output / predict.output_name(args, name) / predict.images_folder_name(args) / "metrics.json").read_text()
     )
     assert len(metrics["images"]) == 28
     pooled = metrics["pooled"]
@@ -164,7 +164,7 @@ def test_the_three_set_model_on_the_held_out_parts(tmp_path, held_out_set):
     flags = [f"--{kind}={folder / kind}" for kind in ("images", "labels", "masks")]
     args = predict.get_args([*shipped_model("unet_multi_set")[1], *flags, "--output-dir", str(tmp_path), "--no-tta"])
     assert predict.main(args) == 0
-    outputs = tmp_path / predict.output_name(args, "unet_multi_set") / predict.images_folder_name(args, [])
+    outputs = tmp_path / predict.output_name(args, "unet_multi_set") / predict.images_folder_name(args)
     metrics = json.loads((outputs / "metrics.json").read_text())
     assert len(metrics["images"]) == len(held_out_folders.HELD_OUT[held_out_set])
     pooled = metrics["pooled"]

@@ -55,6 +55,12 @@ SETS = ("rite", "lesav", "validation")
 # images 37-40 with RITE's labels, held out from the artery/vein model's training, for choosing.
 DEFAULT_SETS = ("rite", "lesav")
 MEASURES = ("crae_px", "crve_px", "avr")
+# Each set's name in the printed tables and on its Bland-Altman figure.
+SET_LABELS = {
+    "rite": "RITE test (DRIVE 01-20), disc at the zone B rings' centres",
+    "lesav": "LES-AV (22), disc estimated",
+    "validation": "RITE training 37-40 (held out), disc estimated",
+}
 # DRIVE_zoneB's rings assume this disc diameter (pixels).
 ZONE_B_DISC_DIAMETER = 80.0
 # The targets that the tables are read against.
@@ -174,13 +180,8 @@ def score_set(name, model, normalisation, args, out_dir):
 
 def tables(name, pooled, disc_errors, model_rows, manual_rows):
     """The Markdown lines of one set's results."""
-    label = {
-        "rite": "RITE test (DRIVE 01-20), disc at the zone B rings' centres",
-        "lesav": "LES-AV (22), disc estimated",
-        "validation": "RITE training 37-40 (held out), disc estimated",
-    }[name]
     lines = [
-        f"### {label}",
+        f"### {SET_LABELS[name]}",
         "",
         f"A/V accuracy {pooled['accuracy']:.4f} over the labelled artery and vein pixels marked as vessel "
         f"({pooled['detected_fraction']:.1%} of them); artery F1 {pooled['artery_f1']:.4f}, vein F1 "
@@ -238,7 +239,7 @@ def main(args):
             model_rows,
             manual_rows,
             MEASURES,
-            f"{name}: model against manual labels",
+            f"{SET_LABELS[name]}: model against manual labels",
         )
     text = "\n".join(lines)
     (out_root / "agreement.md").write_text(text + "\n")
