@@ -218,6 +218,15 @@ def predict_command(folder, out_root, labels):
     return command + (["--labels", str(folder / "labels"), "--masks", str(folder / "masks")] if labels else [])
 
 
+def output_folder(root, folder):
+    """Where predict_command(folder, root, ...) writes: predict.py's own name for the folder."""
+    import argparse
+
+    from predict import images_folder_name
+
+    return root / "unet_camera_scratch_fov270" / images_folder_name(argparse.Namespace(images=str(folder / "images")))
+
+
 def run_until(command, out, stop_at=None):
     """Run `command`; with `stop_at`, SIGKILL it once the manifest has that many lines. Returns
     (peak MiB when the manifest reached 20 lines, peak MiB at the end, exit status)."""
@@ -248,8 +257,10 @@ def memory_and_kills(folder, args, work):
     outputs = {}
     for labels in (False, True):
         root = work / f"memory_{labels}"
-        out = root / "unet_camera_scratch_fov270" / "images"
+        out = output_folder(root, folder)
         at_twenty, final, status = run_until(predict_command(folder, root, labels), out)
+        if at_twenty is None:
+            sys.exit(f"predict.py exited with status {status} before {out} held 20 manifest lines.")
         outputs[labels] = out
         print(
             f"peak RSS, {args.cohort} photographs, {'with' if labels else 'without'} labels: {at_twenty:.0f} MiB at "
@@ -258,7 +269,7 @@ def memory_and_kills(folder, args, work):
             flush=True,
         )
     root = work / "killed"
-    out = root / "unet_camera_scratch_fov270" / "images"
+    out = output_folder(root, folder)
     command = predict_command(folder, root, False)
     for fraction in (0.3, 0.65):
         run_until(command, out, stop_at=int(fraction * args.cohort))
@@ -351,7 +362,7 @@ def cluster(folder, args, work):
         command = predict_command(small, root, True) + extra
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        outs.append((root / "unet_camera_scratch_fov270" / "images", time.perf_counter() - started))
+        outs.append((output_folder(root, small), time.perf_counter() - started))
     (here, here_seconds), (there, there_seconds) = outs
 
     def records(out):

@@ -271,3 +271,17 @@ def test_photographs_are_segmented_under_jax_without_tensorflow(tmp_path, weight
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((tmp_path / "out" / "random_fov64" / "photos").glob("*_prob.npy"))) == 2
+
+
+def test_solidity_agrees_with_scikit_image():
+    from skimage.measure import regionprops
+
+    rows, columns = np.mgrid[0:300, 0:320]
+    disc = np.hypot(rows - 150, columns - 160) < 120
+    notched = disc & ~((np.abs(rows - 150) < 40) & (columns > 200))
+    crescent = disc & ~(np.hypot(rows - 150, columns - 220) < 100)
+    for region in (disc, notched, crescent):
+        assert abs(quality.solidity(region) - regionprops(region.astype(np.uint8))[0].solidity) < 0.005
+    line = np.zeros((20, 20), dtype=bool)
+    np.fill_diagonal(line, True)
+    assert quality.solidity(line) == 1.0

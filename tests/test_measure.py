@@ -46,6 +46,26 @@ def test_y_shape_has_one_branch_point_and_three_ends():
     assert values["branch_points"] == 1 and values["end_points"] == 3
 
 
+def test_segments_are_traced_end_to_end_and_neighbours_counted_as_a_3x3_convolution():
+    rng = np.random.default_rng(0)
+    skeleton = rng.random((60, 80)) < 0.3
+    convolved = ndimage.convolve(skeleton.astype(int), np.ones((3, 3), dtype=int), mode="constant") - 1
+    assert np.array_equal(vessel_measures.neighbour_counts(skeleton), np.where(skeleton, convolved, 0))
+    # An L-shaped path and a diagonal one, side by side: each traced from its first end in
+    # row-major order, every pixel once, each step to an 8-neighbour.
+    labels = np.zeros((40, 40), dtype=int)
+    labels[5, 5:20] = 1
+    labels[5:30, 19] = 1
+    rows, columns = line(25, 38, 39, 24)
+    labels[rows, columns] = 2
+    paths = vessel_measures.segment_paths(labels)
+    assert [len(path) for path in paths] == [np.count_nonzero(labels == 1), np.count_nonzero(labels == 2)]
+    assert paths[0][0].tolist() == [5, 5] and paths[0][-1].tolist() == [29, 19]
+    assert paths[1][0].tolist() == [25, 38] and paths[1][-1].tolist() == [39, 24]
+    for path in paths:
+        assert np.abs(np.diff(path, axis=0)).max() == 1
+
+
 def test_fractal_dimension_of_a_line_and_a_square():
     thin = np.zeros((512, 512), dtype=bool)
     thin[256, 10:500] = True
