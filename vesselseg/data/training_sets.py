@@ -97,7 +97,10 @@ def rescale_image(image, scale):
     """An image (H, W, C) rescaled by `scale` for the network, float32: linear, anti-aliased when
     shrinking. Training (rescale_photograph) and inference (segment.segment_at_scale) share it,
     so that the model learns from the pixels it is given in use."""
-    return transform.rescale(image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1).astype(np.float32)
+    # preserve_range spares scikit-image a float64 copy of a float32 image; the result is the same.
+    return transform.rescale(
+        image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1, preserve_range=True
+    ).astype(np.float32)
 
 
 def rescale_photograph(photograph, scale):
