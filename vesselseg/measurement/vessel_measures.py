@@ -95,15 +95,9 @@ def local_widths(vessels, skeleton):
 STEPS = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
 
-def trace(segment, start=None):
-    """The pixel coordinates (K, 2) of a one-pixel-wide path, in order from one end to the other;
-    None for a closed loop, which has no end. The walk starts at `start` (row, column), one of the
-    path's ends, or by default at its first end in row-major order."""
-    if start is None:
-        ends = np.argwhere(segment & (neighbour_counts(segment) == 1))
-        if len(ends) == 0:
-            return None
-        start = tuple(ends[0])
+def trace(segment, start):
+    """The pixel coordinates (K, 2) of a one-pixel-wide path (H, W) bool, in order from its end
+    `start` (row, column) to the other end."""
     # The walk runs on flat indices of a copy padded by one pixel, so that no step leaves the
     # array and no bounds need checking: it is the inner loop of every measurement.
     remaining = np.pad(segment, 1).ravel()
