@@ -34,9 +34,10 @@ vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical,
 measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped
 or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
 fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
-vesselseg/measurement/calibre.py), and with --labels the scores and a difference grid. The same command run again resumes: it skips the photographs done
-and does the rest; other settings on the same folder are refused unless --overwrite. Without
-DRIVE and without --images it runs on scikit-image's sample retina.
+vesselseg/measurement/calibre.py), and with --labels the scores and a difference grid. The
+same command run again resumes: it skips the photographs done and does the rest; other settings
+on the same folder are refused unless --overwrite. Without DRIVE and without --images it runs
+on scikit-image's sample retina.
 """
 
 import argparse

@@ -220,8 +220,6 @@ def predict_command(folder, out_root, labels):
 
 def output_folder(root, folder):
     """Where predict_command(folder, root, ...) writes: predict.py's own name for the folder."""
-    import argparse
-
     from predict import images_folder_name
 
     return root / "unet_camera_scratch_fov270" / images_folder_name(argparse.Namespace(images=str(folder / "images")))
