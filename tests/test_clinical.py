@@ -296,3 +296,65 @@ def test_balanced_classes_give_arteries_the_share_asked_for():
     balanced = artery_vein.av_classes(probabilities, artery_share=0.45)
     assert np.mean(balanced[vessel] == artery_vein.ARTERY) == pytest.approx(0.45, abs=0.01)
     assert not balanced[~vessel].any()
+
+
+def segment_of(labels, row, column):
+    return int(labels[row, column])
+
+
+def test_bifurcations_pair_their_three_segments_and_crossings_pair_none():
+    from skimage.draw import line
+
+    from vesselseg.measurement.vessel_measures import cut_segments
+
+    # A Y: a trunk from the left forks into two branches at (40, 40).
+    fork = np.zeros((80, 100), dtype=bool)
+    for end in ((40, 5), (10, 90), (70, 90)):
+        fork[line(40, 40, *end)] = True
+    labels, count = cut_segments(fork)
+    assert count == 3
+    pairs = {tuple(pair) for pair in artery_vein.bifurcation_pairs(fork, labels).tolist()}
+    trunk, upper, lower = (segment_of(labels, *point) for point in ((40, 10), (15, 82), (65, 82)))
+    assert pairs == {(a, b) for a in (trunk, upper, lower) for b in (trunk, upper, lower) if a != b}
+    # An X: two vessels crossing at one point, four segments at one junction.
+    cross = np.zeros((80, 80), dtype=bool)
+    cross[line(5, 5, 75, 75)] = True
+    cross[line(5, 75, 75, 5)] = True
+    labels, count = cut_segments(cross)
+    assert count == 4 and len(artery_vein.bifurcation_pairs(cross, labels)) == 0
+    # Two vessels crossing drawn as two branch points joined by a short link.
+    split = np.zeros((80, 100), dtype=bool)
+    split[40, 40:52] = True
+    for start, end in (((40, 40), (5, 20)), ((40, 40), (75, 20)), ((40, 51), (5, 80)), ((40, 51), (75, 80))):
+        split[line(*start, *end)] = True
+    labels, count = cut_segments(split)
+    assert count == 5 and len(artery_vein.bifurcation_pairs(split, labels)) == 0
+
+
+def test_a_branch_takes_its_trunks_class_at_a_bifurcation():
+    from skimage.draw import line
+    from skimage.morphology import dilation, disk
+
+    probabilities = np.zeros((80, 100, 3))
+    trunk, branches = np.zeros((80, 100), dtype=bool), np.zeros((80, 100), dtype=bool)
+    trunk[line(40, 5, 40, 40)] = True
+    for end in ((10, 90), (70, 90)):
+        branches[line(40, 40, *end)] = True
+    trunk, branches = dilation(trunk, disk(2)), dilation(branches, disk(1)) & ~dilation(trunk, disk(1))
+    probabilities[trunk | branches, 2] = 0.9
+    # The trunk is clearly an artery; the thin branches lean a little towards vein.
+    probabilities[trunk, 0], probabilities[trunk, 1] = 0.9, 0.1
+    probabilities[branches, 0], probabilities[branches, 1] = 0.45, 0.5
+    alone = artery_vein.av_classes(probabilities, by_segment=True)
+    shared = artery_vein.av_classes(probabilities, by_segment=True, bifurcation_weight=0.5)
+    assert alone[15, 82] == artery_vein.VEIN and alone[40, 10] == artery_vein.ARTERY
+    assert shared[15, 82] == artery_vein.ARTERY and shared[65, 82] == artery_vein.ARTERY
+    assert np.array_equal(shared > 0, alone > 0)
+
+
+def test_scales_average_the_classes_and_keep_the_first_vessel_map():
+    first, second = np.zeros((4, 5, 3), dtype=np.float32), np.ones((4, 5, 3), dtype=np.float32)
+    first[..., 2] = 0.25
+    combined = artery_vein.combine_scales([first, second])
+    assert np.allclose(combined[..., :2], 0.5) and np.allclose(combined[..., 2], 0.25)
+    assert np.array_equal(artery_vein.combine_scales([first]), first)

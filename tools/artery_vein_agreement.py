@@ -3,6 +3,7 @@
     python tools/artery_vein_agreement.py                   # RITE test (DRIVE 01-20) and LES-AV
     python tools/artery_vein_agreement.py --sets lesav      # LES-AV only, the development set
     python tools/artery_vein_agreement.py --no-tta          # one pass per photograph
+    python tools/artery_vein_agreement.py --no-tta --sets validation lesav --bifurcation-weight 0.5  # a variant
 
 For each set, the model segments every photograph as `predict.py --images` does (its FOV mask,
 its default widths and TTA) and prints:
@@ -90,10 +91,31 @@ def get_args(argv=None):
         help="balance each photograph's classes so that arteries hold this share of its vessel pixels "
         "(artery_vein.av_classes; docs/results/artery_vein.md tried 0.452, the median of RITE's training labels)",
     )
+    parser.add_argument(
+        "--bifurcation-weight",
+        type=float,
+        default=artery_vein.BIFURCATION_WEIGHT,
+        metavar="W",
+        help="with --by-segment, the share of its neighbours' votes at bifurcations that a segment gains "
+        "(artery_vein.av_classes)",
+    )
+    parser.add_argument(
+        "--av-fov-diameters",
+        type=int,
+        nargs="+",
+        default=list(artery_vein.AV_FOV_DIAMETERS),
+        metavar="PX",
+        help="the FOV widths the artery and vein outputs are averaged over; the vessel output is the "
+        "first's (artery_vein.combine_scales)",
+    )
     parser.add_argument("--weights", default=str(ARTERY_VEIN_WEIGHTS), help="the artery/vein model's weights")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
     args = parser.parse_args(argv)
+    if args.bifurcation_weight < 0:
+        parser.error(f"--bifurcation-weight cannot be negative, got {args.bifurcation_weight:g}.")
+    if min(args.av_fov_diameters) < segment.MIN_IMAGE_SIZE:
+        parser.error(f"--av-fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels.")
     if args.artery_share is not None and not 0 < args.artery_share < 1:
         parser.error(f"--artery-share takes a share between 0 and 1, not {args.artery_share}.")
     return args
@@ -151,8 +173,18 @@ def score_set(name, model, normalisation, args, out_dir):
         image = read_rgb_image(image_path)
         fov = read_binary_map(mask_path).astype(bool)
         labels = artery_vein.read_av_labels(label_path)
-        probabilities = segment.segment_photograph(model, image, fov, tta=args.tta, normalisation=normalisation)
-        classes = artery_vein.av_classes(probabilities, by_segment=args.by_segment, artery_share=args.artery_share)
+        probabilities = artery_vein.combine_scales(
+            segment.segment_photograph(
+                model, image, fov, tta=args.tta, normalisation=normalisation, fov_diameters=(width,)
+            )
+            for width in args.av_fov_diameters
+        )
+        classes = artery_vein.av_classes(
+            probabilities,
+            by_segment=args.by_segment,
+            artery_share=args.artery_share,
+            bifurcation_weight=args.bifurcation_weight,
+        )
         Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
         counts.append(artery_vein.av_counts(classes, labels, fov))
         estimate = locate_disc(image, fov, classes != artery_vein.BACKGROUND)
@@ -228,7 +260,9 @@ def main(args):
     lines = [
         f"Artery/vein model {args.weights}, {'TTA' if args.tta else 'one pass'}"
         f"{', one class per vessel segment' if args.by_segment else ''}"
-        f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}.",
+        f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}"
+        f"{f', neighbours weighted {args.bifurcation_weight:g} at bifurcations' if args.bifurcation_weight else ''}"
+        f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px.",
         "",
     ]
     for name in args.sets:

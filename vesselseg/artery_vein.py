@@ -28,6 +28,15 @@ VESSEL_THRESHOLD = 0.5
 # The colours of an artery/vein map as predict.py writes it: artery pure red, vein pure blue.
 ARTERY_COLOUR = (255, 0, 0)
 VEIN_COLOUR = (0, 0, 255)
+# The FOV widths (pixels) at which the artery/vein model looks at a photograph: the artery and
+# vein outputs are averaged over them, the vessel output is the first width's (combine_scales).
+AV_FOV_DIAMETERS = (540,)
+# With one class per segment, the share of its neighbours' artery-minus-vein totals that a
+# segment's total gains at bifurcations (av_classes); 0 leaves each segment to itself.
+BIFURCATION_WEIGHT = 0.0
+# A segment of fewer skeleton pixels than this between two junctions is likely the middle of a
+# crossing, which a skeleton draws as two branch points close together.
+SHORT_LINK_PX = 10
 
 
 def read_av_labels(path):
@@ -91,7 +100,56 @@ def av_loss(targets, probabilities):
     return vessel + classes
 
 
-def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, artery_share=None):
+def combine_scales(maps):
+    """One artery/vein map (H, W, 3) from maps of the photograph made at several FOV widths,
+    each (H, W, 3) at the photograph's size, the first at the width the vessels are found at.
+
+    The artery and vein outputs are averaged over all of them: a smaller width shows the network
+    more of the vessel tree around a pixel. The vessel output is the first map's alone, so that
+    thin vessels, which a smaller width blurs, are found as before."""
+    maps = [np.asarray(probabilities, dtype=np.float32) for probabilities in maps]
+    if not maps:
+        raise ValueError("combine_scales needs at least one map.")
+    combined = np.mean(maps, axis=0)
+    combined[..., 2] = maps[0][..., 2]
+    return combined
+
+
+def bifurcation_pairs(skeleton, labels, short_link=SHORT_LINK_PX):
+    """The pairs (P, 2) of segment labels that meet at a bifurcation, each pair in both orders.
+
+    `labels` are the segments of `skeleton` (H, W) bool cut at its branch points
+    (vessel_measures.cut_segments); the skeleton pixels that the cut removed form the junctions.
+    A junction that touches exactly three segments is a bifurcation, unless one of them is shorter
+    than `short_link` pixels and touches a second junction: two vessels that cross are often
+    drawn as two branch points joined by such a link. Junctions that touch four or more segments
+    are crossings. Crossings join no pair."""
+    from scipy import ndimage
+
+    from vesselseg.measurement.vessel_measures import EIGHT_CONNECTED
+
+    junctions, _ = ndimage.label(np.asarray(skeleton, dtype=bool) & (labels == 0), structure=EIGHT_CONNECTED)
+    # Junctions are never 8-neighbours of each other, so a segment pixel sees at most one.
+    nearby = ndimage.maximum_filter(junctions, size=3)
+    touching = (labels > 0) & (nearby > 0)
+    contacts = np.unique(np.stack([labels[touching], nearby[touching]], axis=1), axis=0)
+    if not len(contacts):
+        return np.zeros((0, 2), dtype=int)
+    segment_of, junction_of = contacts[:, 0], contacts[:, 1]
+    lengths = np.bincount(labels.ravel())
+    junctions_per_segment = np.bincount(segment_of, minlength=len(lengths))
+    links = (lengths[segment_of] < short_link) & (junctions_per_segment[segment_of] >= 2)
+    crossing = np.zeros(junctions.max() + 1, dtype=bool)
+    crossing[junction_of[links]] = True
+    degree = np.bincount(junction_of, minlength=len(crossing))
+    pairs = []
+    for junction in np.flatnonzero((degree == 3) & ~crossing):
+        members = segment_of[junction_of == junction]
+        pairs += [(first, second) for first in members for second in members if first != second]
+    return np.array(pairs, dtype=int).reshape(-1, 2)
+
+
+def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, artery_share=None, bifurcation_weight=0.0):
     """A predicted map (H, W, 3) as RITE's coding (H, W) uint8: vessel where the vessel output
     reaches `threshold`, artery there if the artery output exceeds the vein output, else vein.
 
@@ -103,6 +161,10 @@ def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, arte
     branch and crossing points, every vessel pixel belongs to its nearest skeleton segment, and
     the segment is artery where the artery output exceeds the vein output on its pixels on the
     whole. A vessel between two branchings is one vessel, so a class that flips along it is an error.
+    With a `bifurcation_weight` above 0, each segment's total first gains that share of the
+    totals of the segments it meets at bifurcations (bifurcation_pairs), where all three
+    segments are of one class; one step only, so that a crossing taken for a bifurcation
+    misleads the segments beside it and no further.
     """
     from scipy import ndimage
     from skimage.morphology import skeletonize
@@ -116,12 +178,18 @@ def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, arte
         margin = margin - np.quantile(margin[vessel], 1 - artery_share)
     artery = margin > 0
     if by_segment and vessel.any():
-        labels, count = cut_segments(skeletonize(vessel))
+        skeleton = skeletonize(vessel)
+        labels, count = cut_segments(skeleton)
         if count:
             _, (rows, columns) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
             owner = np.where(vessel, labels[rows, columns], 0)
-            totals = ndimage.sum_labels(margin, owner, index=np.arange(1, count + 1))
-            artery = np.concatenate([[False], totals > 0])[owner]
+            totals = np.concatenate([[0.0], ndimage.sum_labels(margin, owner, index=np.arange(1, count + 1))])
+            if bifurcation_weight:
+                pairs = bifurcation_pairs(skeleton, labels)
+                gains = np.zeros_like(totals)
+                np.add.at(gains, pairs[:, 0], totals[pairs[:, 1]])
+                totals = totals + bifurcation_weight * gains
+            artery = np.concatenate([[False], totals[1:] > 0])[owner]
     return np.where(vessel, np.where(artery, ARTERY, VEIN), BACKGROUND).astype(np.uint8)
 
 
