@@ -358,3 +358,13 @@ def test_scales_average_the_classes_and_keep_the_first_vessel_map():
     combined = artery_vein.combine_scales([first, second])
     assert np.allclose(combined[..., :2], 0.5) and np.allclose(combined[..., 2], 0.25)
     assert np.array_equal(artery_vein.combine_scales([first]), first)
+
+
+def test_bland_altman_figure_is_written_with_missing_figures_left_out(tmp_path):
+    from vesselseg.figures import save_bland_altman
+
+    model = [{"crae_px": 8.0 + index, "avr": 0.7} for index in range(5)] + [{"crae_px": float("nan"), "avr": 0.6}]
+    manual = [{"crae_px": 8.5 + index, "avr": 0.65} for index in range(6)]
+    save_bland_altman(tmp_path / "ba.png", model, manual, ("crae_px", "avr"), "synthetic")
+    with Image.open(tmp_path / "ba.png") as figure:
+        assert figure.size[0] > figure.size[1] > 100

@@ -227,22 +227,42 @@ def save_clinical_figure(path, image, classes, row):
     canvas.save(path)
 
 
+# How the Bland-Altman panels name the clinical.csv columns they plot.
+MEASURE_NAMES = {
+    "crae_px": "CRAE (px)",
+    "crve_px": "CRVE (px)",
+    "avr": "AVR",
+    "crae_um": "CRAE (µm)",
+    "crve_um": "CRVE (µm)",
+}
+
+
 def save_bland_altman(path, values_rows, reference_rows, measures, title):
     """One Bland-Altman panel per measure: the difference (values minus reference) against the
-    mean of each pair, with the mean difference and its 95% limits of agreement."""
-    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 4.2), layout="constrained")
+    mean of each pair, with the mean difference and its 95% limits of agreement, in a legend
+    with their values."""
+    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 4.4), layout="constrained")
     for axis, measure in zip(np.atleast_1d(axes), measures):
+        name = MEASURE_NAMES.get(measure, measure)
         values = np.array([row[measure] for row in values_rows], dtype=float)
         reference = np.array([row[measure] for row in reference_rows], dtype=float)
         both = np.isfinite(values) & np.isfinite(reference)
         means, differences = (values[both] + reference[both]) / 2, values[both] - reference[both]
-        axis.scatter(means, differences, s=18)
+        axis.scatter(means, differences, s=18, label=f"photographs ({differences.size})")
         if differences.size > 2:
             centre, spread = differences.mean(), 1.96 * differences.std(ddof=1)
-            for level, style in ((centre, "-"), (centre - spread, "--"), (centre + spread, "--")):
-                axis.axhline(level, color="tab:red", linestyle=style, linewidth=1)
+            axis.axhline(centre, color="tab:red", linewidth=1, label=f"mean difference {centre:+.3g}")
+            axis.axhline(
+                centre - spread,
+                color="tab:red",
+                linestyle="--",
+                linewidth=1,
+                label=f"95% limits {centre - spread:+.3g} to {centre + spread:+.3g}",
+            )
+            axis.axhline(centre + spread, color="tab:red", linestyle="--", linewidth=1)
         axis.axhline(0, color="grey", linewidth=0.5)
-        axis.set(xlabel=f"mean of model and manual {measure}", ylabel="model minus manual", title=measure)
+        axis.set(xlabel=f"mean of model and manual, {name}", ylabel=f"model minus manual, {name}", title=name)
+        axis.legend(fontsize="small", loc="best")
         axis.grid(alpha=0.3)
     figure.suptitle(title)
     figure.savefig(path, dpi=100)

@@ -95,26 +95,19 @@ def local_widths(vessels, skeleton):
 STEPS = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
 
-def trace(segment, start):
-    """The pixel coordinates (K, 2) of a one-pixel-wide path (H, W) bool, in order from its end
-    `start` (row, column) to the other end."""
-    # The walk runs on flat indices of a copy padded by one pixel, so that no step leaves the
-    # array and no bounds need checking: it is the inner loop of every measurement.
-    remaining = np.pad(segment, 1).ravel()
-    width = segment.shape[1] + 2
-    offsets = [row * width + column for row, column in STEPS]
-    position = (start[0] + 1) * width + start[1] + 1
+def walk(remaining, offsets, position):
+    """The flat indices (list) of a one-pixel-wide path in the flat bool array `remaining`, from
+    its end `position` to the other end, each step to the first of `offsets` still on the path.
+    The path's pixels are set False as they are walked."""
     remaining[position] = False
     path = [position]
     while True:
         following = next((position + offset for offset in offsets if remaining[position + offset]), None)
         if following is None:
-            break
+            return path
         remaining[following] = False
         path.append(following)
         position = following
-    rows, columns = np.divmod(np.array(path), width)
-    return np.stack([rows - 1, columns - 1], axis=1).astype(float)
 
 
 def cut_segments(skeleton):
@@ -126,23 +119,25 @@ def cut_segments(skeleton):
 
 
 def segment_paths(labels):
-    """The traced path (K, 2) (row, column) of each labelled segment, in label order; closed loops,
-    which have no end, and single pixels are left out."""
-    # Labelled segments touch no other segment, so a pixel's neighbours on the whole labelled
-    # skeleton are its neighbours on its own segment, and every segment's ends are found at once.
+    """The traced path (K, 2) (row, column), float, of each labelled segment, in label order, from
+    its first end in row-major order to the other; closed loops, which have no end, and single
+    pixels are left out."""
+    # Labelled segments touch no other segment (they are labelled 8-connected), so a pixel's
+    # neighbours on the whole labelled skeleton are its neighbours on its own segment: every
+    # segment's ends are found at once, and every walk runs on one copy of the whole skeleton.
     ends = np.argwhere(neighbour_counts(labels > 0) == 1)
-    end_labels = labels[ends[:, 0], ends[:, 1]]
-    # The first end of each label in row-major order, as trace() would take it from the segment alone.
-    first_labels, first_indices = np.unique(end_labels, return_index=True)
-    first_ends = dict(zip(first_labels.tolist(), ends[first_indices]))
+    _, first_indices = np.unique(labels[ends[:, 0], ends[:, 1]], return_index=True)
+    # The walks run on flat indices of a copy padded by one pixel, so that no step leaves the
+    # array and no bounds need checking: it is the inner loop of every measurement.
+    remaining = np.pad(labels > 0, 1).ravel()
+    width = labels.shape[1] + 2
+    offsets = [row * width + column for row, column in STEPS]
     paths = []
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
-        if box is None or index not in first_ends:
-            continue
-        corner = np.array([box[0].start, box[1].start])
-        path = trace(labels[box] == index, start=tuple(first_ends[index] - corner))
+    for row, column in ends[first_indices]:
+        path = walk(remaining, offsets, (row + 1) * width + column + 1)
         if len(path) >= 2:
-            paths.append(path + corner)
+            rows, columns = np.divmod(np.array(path), width)
+            paths.append(np.stack([rows - 1, columns - 1], axis=1).astype(float))
     return paths
 
 
