@@ -368,3 +368,13 @@ def test_bland_altman_figure_is_written_with_missing_figures_left_out(tmp_path):
     save_bland_altman(tmp_path / "ba.png", model, manual, ("crae_px", "avr"), "synthetic")
     with Image.open(tmp_path / "ba.png") as figure:
         assert figure.size[0] > figure.size[1] > 100
+
+
+def test_a_disc_larger_than_drives_sends_the_photograph_to_a_smaller_width():
+    drive = artery_vein.DRIVE_DISC_DIAMETER_PX
+    assert artery_vein.disc_fov_width(drive, True) == 540
+    assert artery_vein.disc_fov_width(1.2 * drive, True) == 540
+    assert artery_vein.disc_fov_width(1.4 * drive, True) == round(540 / 1.4)
+    assert artery_vein.disc_fov_width(3 * drive, True) == artery_vein.DISC_SCALE_MIN_WIDTH
+    assert artery_vein.disc_fov_width(3 * drive, False) == 540
+    assert artery_vein.disc_fov_width(float("nan"), True) == 540

@@ -100,6 +100,12 @@ def get_args(argv=None):
         "(artery_vein.av_classes)",
     )
     parser.add_argument(
+        "--av-disc-scale",
+        action="store_true",
+        help="take the artery and vein outputs at the FOV width that brings the disc to DRIVE's size "
+        "(artery_vein.disc_fov_width), when it is much larger; the vessel output stays the first width's",
+    )
+    parser.add_argument(
         "--av-fov-diameters",
         type=int,
         nargs="+",
@@ -164,6 +170,23 @@ def photographs(name):
     ]
 
 
+def at_disc_scale(model, image, fov, probabilities, normalisation, args):
+    """`probabilities` with the artery and vein outputs taken again at the FOV width that brings
+    the disc, located on their vessel map, to DRIVE's size, when that width differs from the first."""
+    first = args.av_fov_diameters[0]
+    disc = locate_disc(image, fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
+    at_first = disc.diameter_px * segment.network_scale(fov, first)
+    width = artery_vein.disc_fov_width(at_first, disc.found, first)
+    if width == first:
+        return probabilities
+    rescaled = segment.segment_photograph(
+        model, image, fov, tta=args.tta, normalisation=normalisation, fov_diameters=(width,)
+    )
+    rescaled[..., 2] = probabilities[..., 2]
+    print(f"    disc {at_first:.0f} px across at FOV width {first}: arteries and veins at {width} px", flush=True)
+    return rescaled
+
+
 def score_set(name, model, normalisation, args, out_dir):
     """(classification scores, disc errors or None, model rows, manual rows) of one set."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +202,8 @@ def score_set(name, model, normalisation, args, out_dir):
             )
             for width in args.av_fov_diameters
         )
+        if args.av_disc_scale:
+            probabilities = at_disc_scale(model, image, fov, probabilities, normalisation, args)
         classes = artery_vein.av_classes(
             probabilities,
             by_segment=args.by_segment,
@@ -262,6 +287,7 @@ def main(args):
         f"{', one class per vessel segment' if args.by_segment else ''}"
         f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}"
         f"{f', neighbours weighted {args.bifurcation_weight:g} at bifurcations' if args.bifurcation_weight else ''}"
+        f"{', arteries and veins at the disc scale where it is larger' if args.av_disc_scale else ''}"
         f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px.",
         "",
     ]

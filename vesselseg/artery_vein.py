@@ -31,6 +31,13 @@ VEIN_COLOUR = (0, 0, 255)
 # The FOV widths (pixels) at which the artery/vein model looks at a photograph: the artery and
 # vein outputs are averaged over them, the vessel output is the first width's (combine_scales).
 AV_FOV_DIAMETERS = (540,)
+# The optic disc's diameter (pixels) that the disc locator reads on DRIVE's training photographs
+# at a FOV width of 540 px (the median; docs/results/artery_vein.md), the scale the model learnt.
+DRIVE_DISC_DIAMETER_PX = 74.6
+# A disc at least this many times DRIVE's sends the photograph to a smaller width (disc_fov_width),
+# and no width goes below DISC_SCALE_MIN_WIDTH, the smallest scale that training's zoom showed.
+DISC_SCALE_MARGIN = 1.25
+DISC_SCALE_MIN_WIDTH = 360
 # With one class per segment, the share of its neighbours' artery-minus-vein totals that a
 # segment's total gains at bifurcations (av_classes); 0 leaves each segment to itself.
 BIFURCATION_WEIGHT = 0.0
@@ -113,6 +120,16 @@ def combine_scales(maps):
     combined = np.mean(maps, axis=0)
     combined[..., 2] = maps[0][..., 2]
     return combined
+
+
+def disc_fov_width(disc_diameter_px, found, width=540):
+    """The FOV width (pixels) at which a photograph's disc, `disc_diameter_px` across when its FOV
+    is `width` pixels wide, is as wide as DRIVE's (DRIVE_DISC_DIAMETER_PX): `width` itself unless
+    the disc was found and is at least DISC_SCALE_MARGIN times DRIVE's, and never below
+    DISC_SCALE_MIN_WIDTH. An int."""
+    if not found or not np.isfinite(disc_diameter_px) or disc_diameter_px < DISC_SCALE_MARGIN * DRIVE_DISC_DIAMETER_PX:
+        return int(width)
+    return int(round(max(DISC_SCALE_MIN_WIDTH, width * DRIVE_DISC_DIAMETER_PX / disc_diameter_px)))
 
 
 def bifurcation_pairs(skeleton, labels, short_link=SHORT_LINK_PX):
