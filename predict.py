@@ -75,17 +75,24 @@ from vesselseg.results_table import write_results_table
 from vesselseg.training import devices
 
 THRESHOLD = 0.5
-# --images batches inputs of one size bucket on a GPU; on the development CPU a batch of 4 cost
-# more per input than single inputs (docs/performance.md, cohorts), so a CPU takes them one by one.
+# --images batches inputs of one size bucket on a GPU. On the development CPU a batch of 4
+# photographs cost more per input than single inputs, while the four flips of one photograph
+# (with TTA) cost less as one call than as four (docs/performance.md, cohorts): so a CPU takes
+# photographs one by one, and with TTA each photograph's four flips together.
 IMAGES_BATCH_SIZE_ACCELERATOR = 4
+TTA_VIEWS = 4
 # Photograph folder names that most public sets share (DRIVE, CHASE_DB1, LES-AV and DR HAGIS
 # all keep theirs in images/): such a folder's output subfolder takes its parent's name as well,
 # so that two sets' outputs land apart without --name.
 SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
 
 
-def images_batch_size():
-    return IMAGES_BATCH_SIZE_ACCELERATOR if devices.accelerator_present() else 1
+def images_batch_size(tta):
+    """Network inputs per forward pass for --images: IMAGES_BATCH_SIZE_ACCELERATOR on a GPU; on a
+    CPU one photograph's views, which share a size, so that no batch mixes photographs."""
+    if devices.accelerator_present():
+        return IMAGES_BATCH_SIZE_ACCELERATOR
+    return TTA_VIEWS if tta else 1
 
 
 def get_args(argv=None):
@@ -204,7 +211,7 @@ def get_args(argv=None):
         "--batch-size",
         type=int,
         help=f"network inputs per forward pass (default: {segment.PREDICT_BATCH_SIZE} on DRIVE; with --images "
-        f"{IMAGES_BATCH_SIZE_ACCELERATOR} on a GPU and 1 on a CPU, where larger batches ran slower)",
+        f"{IMAGES_BATCH_SIZE_ACCELERATOR} on a GPU; on a CPU one photograph's views: 4 with --tta, 1 without)",
     )
     parser.add_argument(
         "--overwrite",
@@ -374,7 +381,7 @@ def photograph_files(args):
 
 def main(args):
     if args.batch_size is None:
-        args.batch_size = segment.PREDICT_BATCH_SIZE if not args.images else images_batch_size()
+        args.batch_size = segment.PREDICT_BATCH_SIZE if not args.images else images_batch_size(args.tta)
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1.")
     if not 0 < args.threshold < 1:

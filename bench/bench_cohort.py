@@ -11,7 +11,8 @@ photographs resized by 0.9-1.1), then prints, each beside its reference:
    of the streaming pipeline (batches of 1, the CPU default, and of 4), against the compiled
    forward pass alone on the same network inputs in the same process, and against 1.1.0's way
    (each photograph read, segmented with model.predict_on_batch, saved and measured in turn).
-2. The same with TTA, on --tta-count photographs, against four forward passes each.
+2. The same with TTA, on --tta-count photographs, against four forward passes each: the stream
+   with each photograph's four flips in one call (the CPU default) and in four calls of 1.
 3. Throughput in photographs per hour, float32 and bfloat16 (on --bfloat16-count photographs),
    the pipeline's and 1.1.0's.
 4. Peak resident memory at photograph 20 and at photograph --cohort, with labels and without,
@@ -45,6 +46,8 @@ from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 SHARED = PROJECT_DIR.parent / "shared"
 CHASE = SHARED / "CHASEDB1"
 DRIVE_TRAINING = SHARED / "DRIVE" / "training"
+# The network inputs of one photograph with TTA (its four flips), predict.py's batch on a CPU.
+TTA_VIEWS = 4
 # The resize factors that make CHASE_DB1's photographs a folder of mixed sizes.
 SIZE_FACTORS = (1.0, 0.9, 1.1, 0.95, 1.05)
 
@@ -182,13 +185,15 @@ def speed(folder, args, work):
             )
             chosen = paths[: args.tta_count]
             options = Options(tta=True, figures=False)
-            wall, totals = stream_seconds(chosen, networks, options, work / "tta")
+            wall, totals = stream_seconds(chosen, networks, options, work / "tta", batch_size=TTA_VIEWS)
+            singles, _ = stream_seconds(chosen, networks, options, work / "tta", batch_size=1)
             alone = forward_alone_seconds(chosen, networks, options)
             old = old_way_seconds(chosen, precision, work / "old_tta", tta=True)
             print(
                 f"TTA, float32, {len(chosen)} photographs: {wall / len(chosen):.3f} s each; four forward passes alone "
-                f"{alone / len(chosen):.3f} s (ratio {wall / alone:.2f}, target at most 1.1); 1.1.0's way "
-                f"{old / len(chosen):.3f} s",
+                f"{alone / len(chosen):.3f} s (ratio {wall / alone:.2f}, target at most 1.1); inside the stream "
+                f"{totals['seconds'] / len(chosen):.3f} s in {totals['calls']} calls; the four flips in four calls "
+                f"{singles / len(chosen):.3f} s (ratio {singles / alone:.2f}); 1.1.0's way {old / len(chosen):.3f} s",
                 flush=True,
             )
     for precision, (count, wall, _, _, old) in rows.items():

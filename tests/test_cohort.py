@@ -285,3 +285,30 @@ def test_solidity_agrees_with_scikit_image():
     line = np.zeros((20, 20), dtype=bool)
     np.fill_diagonal(line, True)
     assert quality.solidity(line) == 1.0
+
+
+def test_tta_flips_in_one_call_give_the_maps_of_four_calls(tmp_path, weights_file):
+    from vesselseg.cohort.forward import CompiledForward
+    from vesselseg.cohort.pipeline import segment_stream
+    from vesselseg.cohort.work import Options
+    from vesselseg.training import devices
+    from vesselseg.unet import build_unet
+
+    folder = write_photographs(tmp_path / "photos", 3)
+    model = build_unet("scratch")
+    model.load_weights(weights_file)
+    networks = {"vessels": (CompiledForward(model), "rgb255")}
+    options = Options(tta=True, figures=False, fov_diameters=(96,))
+    paths = sorted(folder.glob("*.png"))
+    for batch_size in (4, 1):
+        (tmp_path / str(batch_size)).mkdir()
+        segment_stream(paths, networks, options, tmp_path / str(batch_size), lambda record: None, batch_size)
+    for path in paths:
+        np.testing.assert_allclose(
+            np.load(tmp_path / "4" / f"{path.stem}_prob.npy"),
+            np.load(tmp_path / "1" / f"{path.stem}_prob.npy"),
+            atol=1e-6,
+        )
+    # On a CPU, --images batches one photograph's views: its four flips with TTA, else its one input.
+    if not devices.accelerator_present():
+        assert (predict.images_batch_size(tta=True), predict.images_batch_size(tta=False)) == (4, 1)

@@ -133,7 +133,7 @@ def map_checks(vessels, fov):
     (low, high), (floor, ceiling) = PLAUSIBLE_VESSEL_FRACTION, IMPLAUSIBLE_VESSEL_FRACTION
     plausible = ramp(fraction, floor, low) if fraction < low else ramp(fraction, ceiling, high)
     labels, count = ndimage.label(vessels & fov, structure=np.ones((3, 3)))
-    largest = ndimage.sum_labels(np.ones_like(labels), labels, range(1, count + 1)).max() if count else 0
+    largest = np.bincount(labels.ravel())[1:].max() if count else 0
     share = largest / max(1, int((vessels & fov).sum()))
     return {"vessel_fraction": plausible, "vessel_tree": ramp(share, *LIMITS["vessel_tree"])}
 

@@ -19,10 +19,10 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from skimage import transform
 
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image
 from vesselseg.data.image_files import list_images, match_companion
+from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.paths import dataset_dir
 
 # DRIVE's field of view is about 540 pixels across; predict.py --images rescales every
@@ -97,10 +97,7 @@ def rescale_image(image, scale):
     """An image (H, W, C) rescaled by `scale` for the network, float32: linear, anti-aliased when
     shrinking. Training (rescale_photograph) and inference (segment.segment_at_scale) share it,
     so that the model learns from the pixels it is given in use."""
-    # preserve_range spares scikit-image a float64 copy of a float32 image; the result is the same.
-    return transform.rescale(
-        image, scale, channel_axis=-1, order=1, anti_aliasing=scale < 1, preserve_range=True
-    ).astype(np.float32)
+    return resize_linear(image, rescaled_shape(image.shape, scale), anti_aliasing=scale < 1)
 
 
 def rescale_photograph(photograph, scale):

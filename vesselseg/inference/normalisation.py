@@ -41,15 +41,24 @@ def model_normalisation(config):
 def fov_statistics(image, fov):
     """Per-channel mean and standard deviation (each shape (3,), float32) of the FOV pixels of
     `image` (H, W, 3) in [0, 1]; an empty FOV counts the whole image."""
-    pixels = image[fov] if fov is not None and fov.any() else image.reshape(-1, image.shape[-1])
-    return pixels.mean(axis=0, dtype=np.float64).astype(np.float32), pixels.std(axis=0, dtype=np.float64).astype(
-        np.float32
-    )
+    inside = fov if fov is not None and fov.any() else np.ones(image.shape[:2], dtype=bool)
+    means, deviations = [], []
+    # Channel by channel, in float64, with the deviations' squares summed by a dot product: the
+    # same two-pass figures as NumPy's mean and std over all channels at once, several times faster.
+    for channel in range(image.shape[-1]):
+        values = image[..., channel][inside].astype(np.float64)
+        mean = values.mean()
+        values -= mean
+        means.append(mean)
+        deviations.append(np.sqrt(np.dot(values, values) / values.size))
+    return np.array(means, dtype=np.float32), np.array(deviations, dtype=np.float32)
 
 
 def standardise(image, mean, std):
     """(image - mean) / std per channel, float32; std is floored at MIN_STD."""
-    return ((image - mean) / np.maximum(std, MIN_STD)).astype(np.float32)
+    standardised = np.subtract(image, mean, dtype=np.float32)
+    standardised /= np.maximum(std, MIN_STD)
+    return standardised
 
 
 def normalise_image(image, fov, method, rim_fill=0):
@@ -70,7 +79,9 @@ def normalise_image(image, fov, method, rim_fill=0):
         if inside.any():
             return fill_outside(standardise(image, *fov_statistics(image, inside)), inside)
     standardised = standardise(image, *fov_statistics(image, fov))
-    return standardised if fov is None else np.where(fov[..., None], standardised, np.float32(0.0))
+    if fov is not None:
+        standardised[~fov] = 0.0
+    return standardised
 
 
 def fill_outside(image, inside):

@@ -17,8 +17,9 @@ import h5py
 import keras
 import numpy as np
 from scipy import ndimage
-from skimage import filters, transform
+from skimage import filters
 
+from vesselseg.data.resampling import resize_linear
 from vesselseg.data.training_sets import (  # noqa: F401  (DRIVE_FOV_DIAMETER re-exported)
     DRIVE_FOV_DIAMETER,
     fov_diameter,
@@ -249,7 +250,7 @@ def network_input(image, fov, scale, normalisation, rim_fill_px):
 def back_to_photograph(probabilities, shape, scale):
     """A map the network made at `scale`, resized to the photograph's `shape` (anti-aliased when
     the photograph was enlarged for the network)."""
-    return transform.resize(probabilities, shape, order=1, anti_aliasing=scale > 1)
+    return resize_linear(probabilities, shape, anti_aliasing=scale > 1)
 
 
 def mean_inside_fov(total, count, fov):
