@@ -10,6 +10,7 @@
     python predict.py --images DIR --disc-centre 480 290 --disc-diameter 80 --pixel-size-um 12
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
+    python predict.py --images DIR --fov-diameters auto # the widths chosen from the folder's optic discs
     python predict.py --images DIR --no-figures         # maps, scores and tables only, for large batches
     python predict.py --images DIR --cluster local:2    # on a Dask cluster: here, or tcp://scheduler:8786
 
@@ -57,12 +58,13 @@ from vesselseg import (
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
-from vesselseg.cohort.manifest import OutputFolder
+from vesselseg.cohort.manifest import SETTINGS, OutputFolder
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
-from vesselseg.cohort.work import Options
+from vesselseg.cohort.work import Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from vesselseg.data.image_files import check_distinct_stems, list_images
 from vesselseg.inference import photographs, segment
+from vesselseg.inference.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
     DEFAULT_WEIGHTS,
@@ -85,6 +87,8 @@ TTA_VIEWS = 4
 # all keep theirs in images/): such a folder's output subfolder takes its parent's name as well,
 # so that two sets' outputs land apart without --name.
 SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
+# --fov-diameters auto: the widths are chosen from the folder's optic discs (field_width.py).
+AUTO = "auto"
 
 
 def images_batch_size(tta):
@@ -93,6 +97,19 @@ def images_batch_size(tta):
     if devices.accelerator_present():
         return IMAGES_BATCH_SIZE_ACCELERATOR
     return TTA_VIEWS if tta else 1
+
+
+def parse_fov_diameters(values):
+    """--fov-diameters' words as a tuple of widths in pixels, or AUTO; ValueError otherwise."""
+    if list(values) == [AUTO]:
+        return AUTO
+    try:
+        widths = tuple(int(value) for value in values)
+    except ValueError:
+        raise ValueError(f"--fov-diameters takes widths in pixels, or 'auto' alone; got {' '.join(values)}.") from None
+    if min(widths) < segment.MIN_IMAGE_SIZE:
+        raise ValueError(f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {list(widths)}.")
+    return widths
 
 
 def get_args(argv=None):
@@ -131,15 +148,15 @@ def get_args(argv=None):
     )
     parser.add_argument(
         "--fov-diameters",
-        type=int,
         nargs="+",
-        default=list(segment.PHOTOGRAPH_FOV_DIAMETERS),
+        default=list(map(str, segment.PHOTOGRAPH_FOV_DIAMETERS)),
         metavar="PX",
         help="with --images: segment each photograph with its FOV rescaled to each of "
         "these widths in pixels and average the maps; 540 is DRIVE's, right for "
         "45-degree cameras; for narrower fields such as CHASE_DB1's 30 degrees, "
         f"{' '.join(map(str, segment.NARROW_FIELD_FOV_DIAMETERS))} (docs/results/other_cameras.md), "
-        "at about twice the segmentation time",
+        "at about twice the segmentation time; 'auto' chooses between the two from the median size "
+        "of the folder's optic discs (docs/predict.md, scale)",
     )
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
     parser.add_argument(
@@ -218,15 +235,17 @@ def get_args(argv=None):
         action="store_true",
         help="replace existing outputs; with --images, redo every photograph (only this project's files are removed)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.fov_diameters = parse_fov_diameters(args.fov_diameters)
+    return args
 
 
 def output_name(args, model_name):
     """--name, or the model's name plus each inference setting, so that no setting refuses another."""
-    widths = tuple(args.fov_diameters)
+    widths = args.fov_diameters
     suffixes = ("_tta" if args.tta else "") + ("_bfloat16" if args.precision == "bfloat16" else "")
     if args.images and widths != segment.PHOTOGRAPH_FOV_DIAMETERS:
-        suffixes += "_fov" + "-".join(map(str, widths))
+        suffixes += "_fov" + (AUTO if widths == AUTO else "-".join(map(str, widths)))
     return args.name or model_name + suffixes
 
 
@@ -388,10 +407,6 @@ def main(args):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
     if args.rim_fill < 0:
         raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
-    if min(args.fov_diameters) < segment.MIN_IMAGE_SIZE:
-        raise ValueError(
-            f"--fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels, got {args.fov_diameters}."
-        )
     if (args.masks or args.labels or args.cluster) and not args.images:
         raise ValueError("--masks, --labels and --cluster go with --images.")
     if not 0 <= args.min_quality <= 1:
@@ -464,7 +479,7 @@ def image_settings(args, files, choices, spec):
         "tta": args.tta,
         "threshold": args.threshold,
         "rim_fill": args.rim_fill,
-        "fov_diameters": list(args.fov_diameters),
+        "fov_diameters": args.fov_diameters if args.fov_diameters == AUTO else list(args.fov_diameters),
         "figures": args.figures,
         "clinical": spec.clinical,
         "disc_centre": args.disc_centre,
@@ -472,6 +487,27 @@ def image_settings(args, files, choices, spec):
         "pixel_size_um": args.pixel_size_um,
         "min_quality": args.min_quality,
     }
+
+
+def chosen_fov_diameters(files, args, out_dir):
+    """--fov-diameters auto's choice for a folder (field_width.folder_fov_diameters), printed; a
+    run being resumed keeps the choice its folder was begun with, so that photographs added to
+    the folder since cannot change it half way."""
+    previous = out_dir / SETTINGS
+    if previous.is_file() and not args.overwrite:
+        chosen = json.loads(previous.read_text()).get("fov_diameters_chosen")
+        if chosen:
+            return chosen
+    chosen = folder_fov_diameters(files, Companions(args.masks))
+    median = chosen["median_disc_px"]
+    print(
+        f"FOV widths {' '.join(map(str, chosen['fov_diameters']))}: "
+        + (f"median disc {median:g} px at FOV 540" if median is not None else "no disc found")
+        + f" over {chosen['discs_found']} of {chosen['photographs_sampled']} photographs "
+        f"({'at least' if median is not None and median >= NARROW_FIELD_DISC_PX else 'under'} "
+        f"{NARROW_FIELD_DISC_PX} px marks a narrow field)"
+    )
+    return chosen
 
 
 def predict_images(args):
@@ -491,11 +527,16 @@ def predict_images(args):
     # Load first: a wrong weights file must leave nothing behind.
     networks = load_networks(spec)
     describe_models(choices, args.precision)
+    settings = image_settings(args, files, choices, spec)
+    widths = args.fov_diameters
+    if widths == AUTO:
+        settings["fov_diameters_chosen"] = chosen_fov_diameters(files, args, out_dir)
+        widths = tuple(settings["fov_diameters_chosen"]["fov_diameters"])
     options = Options(
         threshold=args.threshold,
         tta=args.tta,
         rim_fill=args.rim_fill,
-        fov_diameters=tuple(args.fov_diameters),
+        fov_diameters=widths,
         figures=args.figures,
         masks=args.masks,
         labels=args.labels,
@@ -504,7 +545,7 @@ def predict_images(args):
         pixel_size_um=args.pixel_size_um,
         min_quality=args.min_quality,
     )
-    folder = OutputFolder(out_dir, image_settings(args, files, choices, spec), args.overwrite)
+    folder = OutputFolder(out_dir, settings, args.overwrite)
     failures = predict_folder(
         files, folder, options, spec, None if args.cluster else networks, args.batch_size, args.quiet, args.cluster
     )

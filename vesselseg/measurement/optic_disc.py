@@ -146,15 +146,22 @@ def rim_radius(luminance, fov, centre):
     return float(np.median(found)) if len(found) >= RAYS // 4 else float("nan")
 
 
+def working_scale(fov):
+    """The factor that brings a FOV (H, W) bool, not empty, to WORKING_FOV_DIAMETER pixels across
+    its larger extent: a disc's diameter in the photograph's pixels times it is the diameter at
+    the working scale."""
+    columns = np.flatnonzero(fov.any(axis=0))
+    rows = np.flatnonzero(fov.any(axis=1))
+    return WORKING_FOV_DIAMETER / max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1)
+
+
 def locate_disc(image, fov, vessels=None):
     """The optic disc of a photograph (H, W, 3) in [0, 1] with its FOV (H, W) bool and, when known,
     its vessel map (H, W) bool, which sharpens the centre. Returns a Disc in the photograph's pixels."""
     fov = np.asarray(fov, dtype=bool)
-    columns = np.flatnonzero(fov.any(axis=0))
-    rows = np.flatnonzero(fov.any(axis=1))
-    if columns.size == 0:
+    if not fov.any():
         return Disc(False, (float("nan"), float("nan")), float("nan"))
-    scale = WORKING_FOV_DIAMETER / max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1)
+    scale = working_scale(fov)
     luminance = np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
     small = transform.rescale(luminance, scale, order=1, anti_aliasing=scale < 1)
     small_fov = transform.resize(fov.astype(float), small.shape, order=0) > 0.5
