@@ -156,7 +156,7 @@ def get_args(argv=None):
         "45-degree cameras; for narrower fields such as CHASE_DB1's 30 degrees, "
         f"{' '.join(map(str, segment.NARROW_FIELD_FOV_DIAMETERS))} (docs/results/other_cameras.md), "
         "at about twice the segmentation time; 'auto' chooses between the two from the median size "
-        "of the folder's optic discs (docs/predict.md, scale)",
+        "of the folder's optic discs (docs/predict.md, scale; default: 540)",
     )
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where output/<name>/ goes")
     parser.add_argument(
