@@ -499,14 +499,16 @@ def chosen_fov_diameters(files, args, out_dir):
         if chosen:
             return chosen
     chosen = folder_fov_diameters(files, Companions(args.masks))
-    median = chosen["median_disc_px"]
-    print(
-        f"FOV widths {' '.join(map(str, chosen['fov_diameters']))}: "
-        + (f"median disc {median:g} px at FOV 540" if median is not None else "no disc found")
-        + f" over {chosen['discs_found']} of {chosen['photographs_sampled']} photographs "
-        f"({'at least' if median is not None and median >= NARROW_FIELD_DISC_PX else 'under'} "
-        f"{NARROW_FIELD_DISC_PX} px marks a narrow field)"
-    )
+    median, widths = chosen["median_disc_px"], " ".join(map(str, chosen["fov_diameters"]))
+    sampled = f"{chosen['discs_found']} of {chosen['photographs_sampled']} photographs"
+    if median is None:
+        print(f"FOV widths {widths}: no disc found in {sampled}, so the 45-degree width")
+    else:
+        side = "at least" if median >= NARROW_FIELD_DISC_PX else "under"
+        print(
+            f"FOV widths {widths}: median disc {median:g} px at FOV 540 over {sampled}, "
+            f"{side} the {NARROW_FIELD_DISC_PX} px that marks a narrow field"
+        )
     return chosen
 
 

@@ -102,7 +102,7 @@ def test_predict_records_the_choice_and_resumes_with_it(tmp_path, weights_file):
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     # Synthetic photographs have no disc: the 45-degree width, said so.
-    assert "FOV widths 540: no disc found over 0 of 2 photographs" in first.stdout
+    assert "FOV widths 540: no disc found in 0 of 2 photographs" in first.stdout
     settings = json.loads((tmp_path / "out" / "random_fovauto" / "photos" / "settings.json").read_text())
     assert settings["fov_diameters"] == "auto" and settings["fov_diameters_chosen"]["fov_diameters"] == [540]
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
