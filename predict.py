@@ -60,7 +60,7 @@ from vesselseg import (
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
 from vesselseg.cohort.manifest import SETTINGS, OutputFolder
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
-from vesselseg.cohort.work import Companions, Options
+from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from vesselseg.data.image_files import check_distinct_stems, list_images
 from vesselseg.inference import photographs, segment
@@ -82,7 +82,6 @@ THRESHOLD = 0.5
 # (with TTA) cost less as one call than as four (docs/performance.md, cohorts): so a CPU takes
 # photographs one by one, and with TTA each photograph's four flips together.
 IMAGES_BATCH_SIZE_ACCELERATOR = 4
-TTA_VIEWS = 4
 # Photograph folder names that most public sets share (DRIVE, CHASE_DB1, LES-AV and DR HAGIS
 # all keep theirs in images/): such a folder's output subfolder takes its parent's name as well,
 # so that two sets' outputs land apart without --name.

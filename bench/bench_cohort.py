@@ -46,8 +46,6 @@ from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 SHARED = PROJECT_DIR.parent / "shared"
 CHASE = SHARED / "CHASEDB1"
 DRIVE_TRAINING = SHARED / "DRIVE" / "training"
-# The network inputs of one photograph with TTA (its four flips), predict.py's batch on a CPU.
-TTA_VIEWS = 4
 # The resize factors that make CHASE_DB1's photographs a folder of mixed sizes.
 SIZE_FACTORS = (1.0, 0.9, 1.1, 0.95, 1.05)
 
@@ -158,7 +156,7 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
 
 def speed(folder, args, work):
     """Sections 1-3."""
-    from vesselseg.cohort.work import Options
+    from vesselseg.cohort.work import TTA_VIEWS, Options
 
     paths = sorted((folder / "images").glob("*.jpg"))
     rows = {}
@@ -185,6 +183,7 @@ def speed(folder, args, work):
             )
             chosen = paths[: args.tta_count]
             options = Options(tta=True, figures=False)
+            # The four flips in one call: predict.py's batch with TTA on a CPU.
             wall, totals = stream_seconds(chosen, networks, options, work / "tta", batch_size=TTA_VIEWS)
             singles, _ = stream_seconds(chosen, networks, options, work / "tta", batch_size=1)
             alone = forward_alone_seconds(chosen, networks, options)

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from vesselseg.cohort.work import Companions, failed_record, finish, prepare, undo_views, views
+from vesselseg.cohort.work import TTA_VIEWS, Companions, failed_record, finish, prepare, undo_views, views
 
 # Photographs prepared ahead of the network, and segmented photographs waiting to be written.
 READ_AHEAD = 4
@@ -76,7 +76,7 @@ class Entry:
 
     def __init__(self, photograph, tta):
         self.photograph = photograph
-        count = 4 if tta else 1
+        count = TTA_VIEWS if tta else 1
         self.outputs = [[None] * count for _ in photograph.requests]
         self.left = count * len(photograph.requests)
         self.seconds = 0.0

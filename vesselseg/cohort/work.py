@@ -41,6 +41,8 @@ KEY_HEIGHT = 28
 # zlib's level for the maps' PNGs: the fastest, since PNG is lossless at every level and PIL's
 # default level takes several times as long for files a little smaller.
 PNG_COMPRESS_LEVEL = 1
+# The network inputs of one photograph with TTA: its four flips (views).
+TTA_VIEWS = 4
 
 
 @dataclasses.dataclass(frozen=True)
