@@ -58,13 +58,13 @@ from vesselseg import (
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
-from vesselseg.cohort.manifest import SETTINGS, OutputFolder
+from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
+from vesselseg.cohort.manifest import OutputFolder, read_settings
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from vesselseg.data.image_files import check_distinct_stems, list_images
 from vesselseg.inference import photographs, segment
-from vesselseg.inference.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
     DEFAULT_WEIGHTS,
@@ -492,11 +492,9 @@ def chosen_fov_diameters(files, args, out_dir):
     """--fov-diameters auto's choice for a folder (field_width.folder_fov_diameters), printed; a
     run being resumed keeps the choice its folder was begun with, so that photographs added to
     the folder since cannot change it half way."""
-    previous = out_dir / SETTINGS
-    if previous.is_file() and not args.overwrite:
-        chosen = json.loads(previous.read_text()).get("fov_diameters_chosen")
-        if chosen:
-            return chosen
+    previous = None if args.overwrite else read_settings(out_dir)
+    if previous and previous.get("fov_diameters_chosen"):
+        return previous["fov_diameters_chosen"]
     chosen = folder_fov_diameters(files, Companions(args.masks))
     median, widths = chosen["median_disc_px"], " ".join(map(str, chosen["fov_diameters"]))
     sampled = f"{chosen['discs_found']} of {chosen['photographs_sampled']} photographs"

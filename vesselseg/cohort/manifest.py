@@ -114,6 +114,12 @@ class Manifest:
             os.fsync(file.fileno())
 
 
+def read_settings(folder):
+    """The settings.json of an --images output folder, as a dict; None when it has none."""
+    path = Path(folder) / SETTINGS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 class OutputFolder:
     """An --images run's output folder: made, checked against its settings, cleaned of a killed
     run's temporary files, or emptied of this project's outputs with `overwrite`."""
@@ -131,7 +137,7 @@ class OutputFolder:
                     "choose another --name or --output-dir."
                 )
             else:
-                self.check_settings(json.loads(settings_path.read_text()))
+                self.check_settings(read_settings(self.folder))
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -118,6 +118,16 @@ def read_companion(path, image_path, shape):
     return annotation
 
 
+def photograph_fov(path, image, masks):
+    """(FOV (H, W) bool, "mask" or "estimated") of the photograph `image` read from `path`: its
+    mask in `masks` (a Companions) when there is one, else estimated from the photograph.
+    ValueError for a mask of another size."""
+    mask_path = masks.find(path.stem)
+    if mask_path:
+        return read_companion(mask_path, path, image.shape) > 0, "mask"
+    return segment.estimate_fov(image), "estimated"
+
+
 def prepare(path, options, normalisations, masks, labels):
     """The Photograph of `path`: read, its FOV and annotation found, its quality checked, and one
     network input per model (`normalisations`, {key: input normalisation}) and FOV width.
@@ -131,13 +141,12 @@ def prepare(path, options, normalisations, masks, labels):
         raise ValueError(
             f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
         )
-    mask_path = masks.find(path.stem)
-    fov = read_companion(mask_path, path, image.shape) > 0 if mask_path else segment.estimate_fov(image)
+    fov, fov_source = photograph_fov(path, image, masks)
     label = read_companion(label_path, path, image.shape) if label_path else None
     scales = segment.network_scales(fov, options.fov_diameters)
     checks = quality.photograph_checks(image, fov)
     score, _, weakest = quality.grade_quality(checks)
-    photograph = Photograph(path, image, fov, "mask" if mask_path else "estimated", label, checks, [])
+    photograph = Photograph(path, image, fov, fov_source, label, checks, [])
     if score < options.min_quality:
         photograph.skip = quality_reason(score, weakest, options)
     else:

@@ -1,6 +1,6 @@
 """The FOV widths at which predict.py --images segments a folder, chosen from its optic discs.
 
-    choice = folder_fov_diameters(paths, masks)     # masks: a Companions of FOV masks
+    choice = folder_fov_diameters(paths, masks)     # masks: a cohort.work.Companions of FOV masks
     choice["fov_diameters"]                         # [540], or [540, 450, 380] for a narrow field
 
 A camera's field angle sets how wide the vessels look once the FOV is rescaled to DRIVE's 540
@@ -14,7 +14,8 @@ which usually comes from one camera, separates the fields of the development set
 
 import numpy as np
 
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image
+from vesselseg.cohort.work import photograph_fov
+from vesselseg.data.drive_data import read_rgb_image
 from vesselseg.inference import segment
 from vesselseg.measurement.optic_disc import locate_disc, working_scale
 
@@ -61,11 +62,9 @@ def folder_fov_diameters(paths, masks):
     for path in sample:
         try:
             image = read_rgb_image(path)
-            mask_path = masks.find(path.stem)
-            fov = read_binary_map(mask_path) > 0 if mask_path else segment.estimate_fov(image)
-            if fov.shape != image.shape[:2] or not fov.any():
-                continue
-            diameters.append(working_disc_diameter(image, fov))
+            fov, _ = photograph_fov(path, image, masks)
+            if fov.any():
+                diameters.append(working_disc_diameter(image, fov))
         except (OSError, ValueError):
             continue
     widths, median = fov_diameters_for_discs(diameters)
