@@ -6,7 +6,7 @@
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
     python predict.py --weights a.weights.h5 b.weights.h5   # an ensemble: the two models' maps averaged
-    python predict.py --images photos/                  # your own photographs: vessels, A/V, CRAE/CRVE/AVR
+    python predict.py --images photos/                  # your own photographs (weights/unet_averaged): vessels, A/V, CRAE/CRVE/AVR
     python predict.py --images DIR --disc-centre 480 290 --disc-diameter 80 --pixel-size-um 12
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
@@ -68,6 +68,7 @@ from vesselseg.inference import photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
     DEFAULT_WEIGHTS,
+    IMAGES_DEFAULT_WEIGHTS,
     load_models,
     relative_name,
     resolve_models,
@@ -118,7 +119,8 @@ def get_args(argv=None):
         "--weights",
         nargs="+",
         metavar="FILE",
-        help=f"weights file (default: {relative_name(DEFAULT_WEIGHTS)}); several files "
+        help=f"weights file (default: {relative_name(DEFAULT_WEIGHTS)} for DRIVE, "
+        f"{relative_name(IMAGES_DEFAULT_WEIGHTS)} with --images); several files "
         "make an ensemble that averages their maps, and must share an input normalisation",
     )
     parser.add_argument(
@@ -513,7 +515,7 @@ def predict_images(args):
     """--images (or the sample retina): segment, measure and score a folder, resumably."""
     photographs.check_folders(args)
     files = photograph_files(args)
-    choices = resolve_models(args.run, args.weights, args.encoder)
+    choices = resolve_models(args.run, args.weights, args.encoder, default=IMAGES_DEFAULT_WEIGHTS)
     name = output_name(args, "+".join(choice.name for choice in choices))
     out_dir = Path(args.output_dir) / name / images_folder_name(args)
     av_weights = Path(args.av_weights) if args.av_weights else ARTERY_VEIN_WEIGHTS

@@ -90,9 +90,9 @@ def mixed_folder(folder, count, width=None):
 
 def load(precision, clinical=False):
     from vesselseg.cohort.run import ModelSpec, load_networks
-    from vesselseg.inference.models import resolve_models
+    from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, resolve_models
 
-    spec = ModelSpec(tuple(resolve_models(None, None, None)), None, precision, clinical)
+    spec = ModelSpec(tuple(resolve_models(default=IMAGES_DEFAULT_WEIGHTS)), None, precision, clinical)
     return spec, load_networks(spec)
 
 
@@ -132,9 +132,9 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
     from vesselseg.cohort.work import measure_map
     from vesselseg.data.drive_data import read_rgb_image
     from vesselseg.inference import segment
-    from vesselseg.inference.models import load_models, resolve_models
+    from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, load_models, resolve_models
 
-    choices = resolve_models(None, None, None)
+    choices = resolve_models(default=IMAGES_DEFAULT_WEIGHTS)
     model = load_models(choices, precision)
     normalisation = choices[0].normalisation
 

@@ -332,12 +332,12 @@ def test_a_photograph_rescaled_by_known_factors_is_segmented_alike(drive_dir):
     from skimage import transform
 
     from vesselseg.data.drive_data import load_split
-    from vesselseg.inference.models import DEFAULT_WEIGHTS, weights_choice
+    from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, weights_choice
 
     split = load_split(drive_dir, "training")
     image, fov, manual = split.images[0], split.masks[0], split.manual1[0]
-    choice = weights_choice(DEFAULT_WEIGHTS)
-    model = segment.load_model(DEFAULT_WEIGHTS)
+    choice = weights_choice(IMAGES_DEFAULT_WEIGHTS)
+    model = segment.load_model(IMAGES_DEFAULT_WEIGHTS)
     reference = segment.segment_photograph(model, image, fov, normalisation=choice.normalisation)
     reference_scale = segment.network_scales(fov)[0]
     reference_auc = roc_auc_score(manual[fov], reference[fov])

@@ -184,3 +184,14 @@ def test_choose_threshold_picks_the_threshold_that_reproduces_the_annotation():
     assert choose_threshold.best_threshold(rows) == 0.5
     assert rows[1][2] < 0.05 < min(rows[0][2], rows[2][2])
     assert "| 0.5 |" in choose_threshold.format_table(rows)
+
+
+def test_box_counts_match_a_count_at_each_size_alone():
+    from skimage.measure import block_reduce
+
+    rng = np.random.default_rng(3)
+    for shape, density in (((584, 565), 0.1), ((389, 584), 0.02), ((97, 131), 0.3)):
+        vessels = rng.random(shape) < density
+        for sizes in (vessel_measures.BOX_SIZES, (3, 6, 10, 20)):
+            expected = [np.count_nonzero(block_reduce(vessels, (size, size), np.max)) for size in sizes]
+            assert vessel_measures.box_counts(vessels, sizes) == expected

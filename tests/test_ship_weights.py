@@ -150,3 +150,56 @@ def test_unfinished_runs_are_not_shipped(tmp_path, finished_run):
     (unfinished / "checkpoint.json").write_text(json.dumps({"epoch": 1}))
     with pytest.raises(ValueError, match="finished 1 of its 100 epochs"):
         ship_weights.finished_run(unfinished)
+
+
+def test_average_weights_takes_each_models_share():
+    from tools import average_weights
+
+    first = [np.zeros((2, 3), np.float32), np.full(4, 2.0, np.float32)]
+    second = [np.ones((2, 3), np.float32), np.full(4, 6.0, np.float32)]
+    averaged = average_weights.average(first, second, 0.25)
+    np.testing.assert_allclose(averaged[0], 0.25)
+    np.testing.assert_allclose(averaged[1], 3.0)
+    assert [array.dtype for array in averaged] == [np.float32, np.float32]
+    with pytest.raises(ValueError, match="differ in number or shape"):
+        average_weights.average(first, [second[0], np.ones(5, np.float32)], 0.5)
+    with pytest.raises(SystemExit):
+        average_weights.get_args(["--weights", "a", "b", "--share", "1", "--output-dir", "out"])
+
+
+def test_average_weights_refuses_models_trained_on_other_inputs(tmp_path):
+    from tools import average_weights
+    from vesselseg.paths import shipped_weights
+
+    args = average_weights.get_args(
+        ["--weights", str(shipped_weights("unet_aug")), str(shipped_weights("unet_camera_scratch"))]
+        + ["--share", "0.5", "--output-dir", str(tmp_path / "averaged")]
+    )
+    with pytest.raises(ValueError, match="differ in normalisation"):
+        average_weights.main(args)
+    assert not (tmp_path / "averaged").exists()
+
+
+def test_the_shipped_averaged_model_is_the_average_of_its_sources(tmp_path):
+    """weights/unet_averaged is what tools/average_weights.py makes of the two models its
+    provenance names, to float16 storage precision."""
+    from tools import average_weights
+    from vesselseg.inference import segment
+    from vesselseg.paths import PROJECT_DIR as ROOT
+    from vesselseg.paths import shipped_weights
+
+    provenance = json.loads(shipped_weights("unet_averaged").with_name("provenance.json").read_text())
+    sources = provenance["averaged_from"]
+    out_dir = tmp_path / "averaged"
+    average_weights.main(
+        average_weights.get_args(
+            ["--weights", *[str(ROOT / source["weights"]) for source in sources]]
+            + ["--share", str(sources[1]["share"]), "--output-dir", str(out_dir)]
+        )
+    )
+    config = json.loads((out_dir / "config.json").read_text())
+    assert [source["share"] for source in config["averaged_from"]] == [source["share"] for source in sources]
+    made = segment.load_model(out_dir / "model.weights.h5").get_weights()
+    shipped = segment.load_model(shipped_weights("unet_averaged")).get_weights()
+    for ours, theirs in zip(made, shipped):
+        np.testing.assert_array_equal(ours.astype(np.float16), theirs.astype(np.float16))

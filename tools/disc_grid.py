@@ -24,7 +24,7 @@ from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
 from vesselseg.inference import segment  # noqa: E402
-from vesselseg.inference.models import load_models, resolve_models  # noqa: E402
+from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, load_models, resolve_models  # noqa: E402
 from vesselseg.measurement.optic_disc import locate_disc  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR  # noqa: E402
 
@@ -41,7 +41,7 @@ def get_args(argv=None):
 
 
 def main(args):
-    choice = resolve_models()[0]
+    choice = resolve_models(default=IMAGES_DEFAULT_WEIGHTS)[0]
     model = load_models([choice], "float32")
     tiles = []
     files = list_images(args.images)

@@ -7,7 +7,8 @@ writing anything, both copies segment the 20 DRIVE test images and their pooled 
 1st_manual are compared: the float16 copy is refused if they differ by 0.0005 or more. This is
 a check of storage precision, not a choice of model, so it reads the test split.
 
-For the artery/vein model the vessel output is the one scored.
+For the artery/vein model the vessel output is the one scored. A folder that
+tools/average_weights.py wrote is shipped as a finished run.
 
 Writes the folder weights/<name>/:
     model.weights.h5     the model's weights in float16 (loads into the float32 U-Net by name)
@@ -61,9 +62,12 @@ def get_args(argv=None):
 
 
 def finished_run(run_dir):
-    """The config of a run that completed all its epochs; ValueError otherwise."""
+    """The config of a run that completed all its epochs, or of weights that
+    tools/average_weights.py wrote (nothing to finish); ValueError otherwise."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
+    if config.get("averaged_from") and (run_dir / FINAL_WEIGHTS).is_file():
+        return config
     checkpoint = read_checkpoint(run_dir)
     epochs_done = checkpoint["epoch"] if checkpoint else 0
     if epochs_done < config["epochs"] or not (run_dir / FINAL_WEIGHTS).is_file():
@@ -130,10 +134,13 @@ def ship(args):
         )
     temporary.replace(target)
     for name in RUN_FILES:
-        shutil.copyfile(run_dir / name, out_dir / name)
+        # Averaged weights were not trained, so they have no history.
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, out_dir / name)
     provenance = {
         **training_facts(run_dir / "config.json", run_dir / "train.log"),
         "source_run": project_relative(run_dir),
+        **({"averaged_from": config["averaged_from"]} if config.get("averaged_from") else {}),
         "stored_as": "float16",
         "bytes": size,
         "auc_vs_1st_manual_float32": round(auc_float32, 6),

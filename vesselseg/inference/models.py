@@ -24,6 +24,12 @@ from vesselseg.training.settings import recipe_value
 # training images and than unet_camera on CHASE_DB1 (docs/results/other_cameras.md).
 DEFAULT_MODEL = "unet_camera_scratch"
 DEFAULT_WEIGHTS = shipped_weights(DEFAULT_MODEL)
+# The default for a folder of photographs (predict.py --images): the average of the weights of
+# unet_camera_scratch and of unet_multi_set, which was fine-tuned from it on three sets. It scored
+# a higher AUC and F1 than unet_camera_scratch on the held-out parts of all three
+# (docs/results/any_camera.md).
+IMAGES_DEFAULT_MODEL = "unet_averaged"
+IMAGES_DEFAULT_WEIGHTS = shipped_weights(IMAGES_DEFAULT_MODEL)
 # The artery/vein model that predict.py --images runs beside the vessel model.
 ARTERY_VEIN_MODEL = "unet_artery_vein"
 ARTERY_VEIN_WEIGHTS = shipped_weights(ARTERY_VEIN_MODEL)
@@ -42,9 +48,9 @@ class ModelChoice:
     heads: tuple = VESSEL_HEADS  # its outputs (unet.build_unet's heads)
 
 
-def resolve_models(run=None, weights=None, encoder=None):
+def resolve_models(run=None, weights=None, encoder=None, default=None):
     """The ModelChoice of --run, or of each --weights file (several make an ensemble), or of the
-    default weights, as a list.
+    `default` weights (DRIVE's default model when None), as a list.
 
     Training facts (for the results table) come from a run folder's config.json and train.log,
     or from the config.json and train.log that tools/ship_weights.py puts beside shipped
@@ -67,7 +73,7 @@ def resolve_models(run=None, weights=None, encoder=None):
         ]
     else:
         choices = []
-        for path in map(Path, weights or [DEFAULT_WEIGHTS]):
+        for path in map(Path, weights or [default or DEFAULT_WEIGHTS]):
             if not path.is_file():
                 hint = (
                     "Train them with `python baseline_aug.py`, then run `python predict.py --run output/baseline_aug`."

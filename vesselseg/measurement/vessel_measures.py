@@ -74,10 +74,10 @@ def skeleton_length(skeleton):
     return float(orthogonal + SQRT2 * (np.count_nonzero(down_right) + np.count_nonzero(down_left)))
 
 
-def branch_and_end_points(skeleton):
+def branch_and_end_points(skeleton, counts=None):
     """(branch points, end points) of a skeleton: clusters of pixels with 3 or more neighbours,
-    and pixels with exactly one."""
-    counts = neighbour_counts(skeleton)
+    and pixels with exactly one. counts: the skeleton's neighbour_counts, when already known."""
+    counts = neighbour_counts(skeleton) if counts is None else counts
     _, branches = ndimage.label(counts >= 3, structure=EIGHT_CONNECTED)
     return branches, int(np.count_nonzero(skeleton & (counts == 1)))
 
@@ -110,10 +110,11 @@ def walk(remaining, offsets, position):
         position = following
 
 
-def cut_segments(skeleton):
+def cut_segments(skeleton, counts=None):
     """(labels, count): the skeleton cut at its branch points (their pixels and 8-neighbours
-    removed) into segments, labelled 1..count."""
-    branch_pixels = neighbour_counts(skeleton) >= 3
+    removed) into segments, labelled 1..count. counts: the skeleton's neighbour_counts, when
+    already known."""
+    branch_pixels = (neighbour_counts(skeleton) if counts is None else counts) >= 3
     cut = skeleton & ~ndimage.binary_dilation(branch_pixels, structure=EIGHT_CONNECTED)
     return ndimage.label(cut, structure=EIGHT_CONNECTED)
 
@@ -155,18 +156,36 @@ def path_tortuosity(path, min_length=MIN_SEGMENT_LENGTH):
     return arc / chord if arc >= min_length and chord > 0 else None
 
 
-def segment_tortuosities(skeleton, min_length=MIN_SEGMENT_LENGTH):
+def segment_tortuosities(skeleton, min_length=MIN_SEGMENT_LENGTH, counts=None):
     """Arc-over-chord ratios (1-D array) of the skeleton's segments between branch and end points
-    whose arc is at least `min_length` pixels (path_tortuosity)."""
-    ratios = (path_tortuosity(path, min_length) for path in segment_paths(cut_segments(skeleton)[0]))
+    whose arc is at least `min_length` pixels (path_tortuosity). counts: the skeleton's
+    neighbour_counts, when already known."""
+    ratios = (path_tortuosity(path, min_length) for path in segment_paths(cut_segments(skeleton, counts)[0]))
     return np.array([ratio for ratio in ratios if ratio is not None])
+
+
+def box_counts(vessels, box_sizes=BOX_SIZES):
+    """How many boxes of each size in `box_sizes` (increasing) hold a vessel pixel, the boxes laid
+    from the map's top-left corner (list of int)."""
+    counts, boxes, size = [], np.asarray(vessels, dtype=bool), 1
+    for box_size in box_sizes:
+        # A box holds vessel when one of the smaller boxes it is made of does, so each size is
+        # reduced from the last when it is a multiple of it: the full map is read once, not per size.
+        factor = box_size // size if box_size % size == 0 else None
+        boxes = (
+            skmeasure.block_reduce(boxes, (factor, factor), np.max)
+            if factor
+            else skmeasure.block_reduce(np.asarray(vessels, dtype=bool), (box_size, box_size), np.max)
+        )
+        size = box_size
+        counts.append(int(np.count_nonzero(boxes)))
+    return counts
 
 
 def fractal_dimension(vessels, box_sizes=BOX_SIZES):
     """Box-counting dimension: minus the slope of log(boxes holding vessel) against log(box size),
     fitted over `box_sizes`. About 1 for a line, 2 for a filled region; NaN for an empty map."""
-    vessels = np.asarray(vessels, dtype=bool)
-    counts = [np.count_nonzero(skmeasure.block_reduce(vessels, (size, size), np.max)) for size in box_sizes]
+    counts = box_counts(vessels, box_sizes)
     if min(counts) == 0:
         return float("nan")
     slope, _ = np.polyfit(np.log(box_sizes), np.log(counts), 1)
@@ -188,8 +207,9 @@ def measure(vessels, fov=None, min_segment_length=MIN_SEGMENT_LENGTH):
     skeleton = skeletonize(vessels)
     length = skeleton_length(skeleton)
     widths = local_widths(vessels, skeleton)
-    branches, ends = branch_and_end_points(skeleton)
-    ratios = segment_tortuosities(skeleton, min_segment_length)
+    counts = neighbour_counts(skeleton)
+    branches, ends = branch_and_end_points(skeleton, counts)
+    ratios = segment_tortuosities(skeleton, min_segment_length, counts)
     return {
         "vessel_fraction": vessel_fraction(vessels, fov),
         "skeleton_length_px": length,
