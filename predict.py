@@ -54,6 +54,7 @@ import numpy as np
 
 from metrics import evaluate, roc_and_pr_curves
 from vesselseg import (
+    artery_vein,
     figures,
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
@@ -483,10 +484,22 @@ def image_settings(args, files, choices, spec):
         "fov_diameters": args.fov_diameters if args.fov_diameters == AUTO else list(args.fov_diameters),
         "figures": args.figures,
         "clinical": spec.clinical,
+        "artery_vein_classes": artery_vein_settings() if spec.clinical else None,
         "disc_centre": args.disc_centre,
         "disc_diameter": args.disc_diameter,
         "pixel_size_um": args.pixel_size_um,
         "min_quality": args.min_quality,
+    }
+
+
+def artery_vein_settings():
+    """How the artery/vein map's classes are made (artery_vein.py), for settings.json: a folder
+    begun with other settings is refused rather than finished with a mixture."""
+    return {
+        "by_segment": artery_vein.BY_SEGMENT,
+        "artery_share": artery_vein.ARTERY_SHARE,
+        "bifurcation_weight": artery_vein.BIFURCATION_WEIGHT,
+        "at_disc_scale": artery_vein.AT_DISC_SCALE,
     }
 
 

@@ -378,3 +378,45 @@ def test_a_disc_larger_than_drives_sends_the_photograph_to_a_smaller_width():
     assert artery_vein.disc_fov_width(3 * drive, True) == artery_vein.DISC_SCALE_MIN_WIDTH
     assert artery_vein.disc_fov_width(3 * drive, False) == 540
     assert artery_vein.disc_fov_width(float("nan"), True) == 540
+
+
+def test_a_large_disc_takes_arteries_and_veins_again_at_the_disc_s_scale():
+    from pathlib import Path
+
+    from vesselseg.cohort.work import Options, Photograph, artery_vein_classes, segment_again
+
+    size = 200
+    columns = np.indices((size, size))[1] / (size - 1)
+    first = np.zeros((size, size, 3), dtype=np.float32)
+    for column in (40, 60, 140, 160):
+        first[20:180, column - 2 : column + 3, 2] = 1.0
+    # The first pass leans to arteries on the left; the second, by a gradient the other way, on the right.
+    first[..., 0], first[..., 1] = 1 - columns, columns
+    seen = []
+
+    def forward(batch):
+        seen.append(batch.shape)
+        gradient = np.broadcast_to(np.linspace(0, 1, batch.shape[2], dtype=np.float32), batch.shape[:3])
+        return np.stack([gradient, 1 - gradient, np.zeros_like(gradient)], axis=-1)
+
+    networks = {"artery_vein": (forward, "fov_standardise")}
+    image = np.full((size, size, 3), 0.5, dtype=np.float32)
+    photograph = Photograph(Path("eye.png"), image, np.ones((size, size), bool), "mask", None, {}, [])
+
+    # A disc of 20 px is 54 px at FOV 540 (this FOV is 200 px across): no second pass.
+    small = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=20.0)
+    classes, disc = artery_vein_classes(photograph, first, small, networks)
+    assert not seen and disc.diameter_px == 20.0
+    assert np.array_equal(classes, artery_vein.default_classes(first))
+
+    # A disc of 40 px is 108 px at FOV 540, 1.45 times DRIVE's: taken again at FOV 373 px, with
+    # the artery and vein outputs of that pass and the vessel output of the first.
+    large = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=40.0)
+    classes, _ = artery_vein_classes(photograph, first, large, networks)
+    assert len(seen) == 1 and 373 <= seen[0][2] < 373 + 64
+    expected = segment_again(photograph, "artery_vein", 373, networks, large)
+    expected[..., 2] = first[..., 2]
+    assert np.array_equal(classes, artery_vein.default_classes(expected))
+    assert np.array_equal(classes != artery_vein.BACKGROUND, first[..., 2] >= 0.5)
+    assert classes[100, 40] == artery_vein.VEIN and classes[100, 160] == artery_vein.ARTERY
+    assert artery_vein.default_classes(first)[100, 40] == artery_vein.ARTERY

@@ -120,13 +120,12 @@ def test_model_for_other_cameras_on_chase_db1(tmp_path, name):
 # A/V classification accuracy on RITE's test labels (DRIVE 01-20; labelled artery and vein pixels
 # that the model marks as vessel, uncertain left out) that the shipped artery/vein model keeps in
 # one pass, just below what it measured (docs/results/artery_vein.md).
-ARTERY_VEIN_MINIMUM_ACCURACY = 0.845
+ARTERY_VEIN_MINIMUM_ACCURACY = 0.862
 
 
 def test_the_artery_vein_model_on_rite_test(drive_dir):
     from vesselseg import artery_vein
     from vesselseg.data.drive_data import load_rite_labels
-    from vesselseg.inference import photographs
     from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model
 
     rite = dataset_dir("RITE")
@@ -139,8 +138,8 @@ def test_the_artery_vein_model_on_rite_test(drive_dir):
     labels = load_rite_labels(rite, "test", test.ids)
     counts = []
     for image, fov, label in zip(test.images, test.masks, labels):
-        probabilities = segment.segment_photograph(model, image, fov, normalisation=normalisation)
-        classes = artery_vein.av_classes(probabilities, by_segment=photographs.BY_SEGMENT)
+        probabilities, _ = artery_vein.segment_artery_vein(model, image, fov, normalisation, tta=False)
+        classes = artery_vein.default_classes(probabilities)
         counts.append(artery_vein.av_counts(classes, label, fov))
     scores = artery_vein.scores_from_counts({key: sum(count[key] for count in counts) for key in counts[0]})
     assert scores["accuracy"] >= ARTERY_VEIN_MINIMUM_ACCURACY

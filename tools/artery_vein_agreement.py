@@ -3,7 +3,7 @@
     python tools/artery_vein_agreement.py                   # RITE test (DRIVE 01-20) and LES-AV
     python tools/artery_vein_agreement.py --sets lesav      # LES-AV only, the development set
     python tools/artery_vein_agreement.py --no-tta          # one pass per photograph
-    python tools/artery_vein_agreement.py --no-tta --sets validation lesav --bifurcation-weight 0.5  # a variant
+    python tools/artery_vein_agreement.py --no-tta --sets validation lesav --bifurcation-weight 0  # a variant
 
 For each set, the model segments every photograph as `predict.py --images` does (its FOV mask,
 its default widths and TTA) and prints:
@@ -45,7 +45,6 @@ from vesselseg.figures import (
 )
 from vesselseg.inference import segment  # noqa: E402
 from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
-from vesselseg.inference.photographs import BY_SEGMENT  # noqa: E402
 from vesselseg.measurement.agreement import agreement_row  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
 from vesselseg.measurement.optic_disc import locate_disc, ring_centre  # noqa: E402
@@ -80,16 +79,16 @@ def get_args(argv=None):
     parser.add_argument(
         "--by-segment",
         action=argparse.BooleanOptionalAction,
-        default=BY_SEGMENT,
+        default=artery_vein.BY_SEGMENT,
         help="give each vessel segment one class (artery_vein.av_classes)",
     )
     parser.add_argument(
         "--artery-share",
-        type=float,
-        default=None,
+        type=share,
+        default=artery_vein.ARTERY_SHARE,
         metavar="S",
-        help="balance each photograph's classes so that arteries hold this share of its vessel pixels "
-        "(artery_vein.av_classes; docs/results/artery_vein.md tried 0.452, the median of RITE's training labels)",
+        help="balance each photograph's classes so that arteries hold this share of its vessel pixels (default: %(default)s, "
+        "the median of RITE's training labels); 'none' leaves the model's balance (artery_vein.av_classes)",
     )
     parser.add_argument(
         "--bifurcation-weight",
@@ -101,7 +100,8 @@ def get_args(argv=None):
     )
     parser.add_argument(
         "--av-disc-scale",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=artery_vein.AT_DISC_SCALE,
         help="take the artery and vein outputs at the FOV width that brings the disc to DRIVE's size "
         "(artery_vein.disc_fov_width), when it is much larger; the vessel output stays the first width's",
     )
@@ -122,9 +122,20 @@ def get_args(argv=None):
         parser.error(f"--bifurcation-weight cannot be negative, got {args.bifurcation_weight:g}.")
     if min(args.av_fov_diameters) < segment.MIN_IMAGE_SIZE:
         parser.error(f"--av-fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels.")
-    if args.artery_share is not None and not 0 < args.artery_share < 1:
-        parser.error(f"--artery-share takes a share between 0 and 1, not {args.artery_share}.")
     return args
+
+
+def share(text):
+    """--artery-share's value: a share strictly between 0 and 1, or None for 'none'."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"takes a share between 0 and 1, or 'none', not {text!r}")
+    return value
 
 
 def photographs(name):
@@ -170,23 +181,6 @@ def photographs(name):
     ]
 
 
-def at_disc_scale(model, image, fov, probabilities, normalisation, args):
-    """`probabilities` with the artery and vein outputs taken again at the FOV width that brings
-    the disc, located on their vessel map, to DRIVE's size, when that width differs from the first."""
-    first = args.av_fov_diameters[0]
-    disc = locate_disc(image, fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
-    at_first = disc.diameter_px * segment.network_scale(fov, first)
-    width = artery_vein.disc_fov_width(at_first, disc.found, first)
-    if width == first:
-        return probabilities
-    rescaled = segment.segment_photograph(
-        model, image, fov, tta=args.tta, normalisation=normalisation, fov_diameters=(width,)
-    )
-    rescaled[..., 2] = probabilities[..., 2]
-    print(f"    disc {at_first:.0f} px across at FOV width {first}: arteries and veins at {width} px", flush=True)
-    return rescaled
-
-
 def score_set(name, model, normalisation, args, out_dir):
     """(classification scores, disc errors or None, model rows, manual rows) of one set."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -196,14 +190,11 @@ def score_set(name, model, normalisation, args, out_dir):
         image = read_rgb_image(image_path)
         fov = read_binary_map(mask_path).astype(bool)
         labels = artery_vein.read_av_labels(label_path)
-        probabilities = artery_vein.combine_scales(
-            segment.segment_photograph(
-                model, image, fov, tta=args.tta, normalisation=normalisation, fov_diameters=(width,)
-            )
-            for width in args.av_fov_diameters
+        probabilities, width = artery_vein.segment_artery_vein(
+            model, image, fov, normalisation, args.tta, args.av_fov_diameters, args.av_disc_scale
         )
-        if args.av_disc_scale:
-            probabilities = at_disc_scale(model, image, fov, probabilities, normalisation, args)
+        if width is not None:
+            print(f"    a large disc: arteries and veins at FOV width {width} px", flush=True)
         classes = artery_vein.av_classes(
             probabilities,
             by_segment=args.by_segment,

@@ -38,9 +38,18 @@ DRIVE_DISC_DIAMETER_PX = 74.6
 # and no width goes below DISC_SCALE_MIN_WIDTH, the smallest scale that training's zoom showed.
 DISC_SCALE_MARGIN = 1.25
 DISC_SCALE_MIN_WIDTH = 360
-# With one class per segment, the share of its neighbours' artery-minus-vein totals that a
-# segment's total gains at bifurcations (av_classes); 0 leaves each segment to itself.
-BIFURCATION_WEIGHT = 0.0
+# How predict.py --images and the agreement command turn the model's outputs into classes,
+# decided by the rules in docs/results/artery_vein.md:
+# - whether each vessel segment takes one class (av_classes' by_segment);
+# - with one class per segment, the share of its neighbours' artery-minus-vein totals that a
+#   segment's total gains at bifurcations (av_classes; 0 leaves each segment to itself);
+# - the share of each photograph's vessel pixels that its arteries are balanced to, the median
+#   of RITE's training labels 21-36 (av_classes' artery_share; None leaves the model's balance);
+# - whether the artery and vein outputs are taken again at the disc's scale (disc_scale_width).
+BY_SEGMENT = True
+BIFURCATION_WEIGHT = 0.5
+ARTERY_SHARE = 0.452
+AT_DISC_SCALE = True
 # A segment of fewer skeleton pixels than this between two junctions is likely the middle of a
 # crossing, which a skeleton draws as two branch points close together.
 SHORT_LINK_PX = 10
@@ -132,6 +141,42 @@ def disc_fov_width(disc_diameter_px, found, width=540):
     return int(round(max(DISC_SCALE_MIN_WIDTH, width * DRIVE_DISC_DIAMETER_PX / disc_diameter_px)))
 
 
+def disc_scale_width(disc, fov, width):
+    """The FOV width (pixels) for the artery and vein outputs of a photograph with its `disc` (an
+    optic_disc.Disc in the photograph's pixels) and FOV (H, W) bool, whose first map was made
+    with the FOV `width` pixels across: disc_fov_width's for that disc, `width` itself for a
+    disc no larger than DRIVE's. An int."""
+    from vesselseg.data.training_sets import network_scale
+
+    return disc_fov_width(disc.diameter_px * network_scale(fov, width), disc.found, width)
+
+
+def segment_artery_vein(model, image, fov, normalisation, tta=True, fov_diameters=AV_FOV_DIAMETERS, disc_scale=None):
+    """(probabilities (H, W, 3), the FOV width of the artery and vein outputs) of one photograph
+    (H, W, 3) in [0, 1] with its FOV (H, W) bool, as predict.py --images makes them: the model's
+    outputs averaged over `fov_diameters` (combine_scales), then, with `disc_scale` (default
+    AT_DISC_SCALE), the artery and vein outputs taken again at the width that disc_scale_width
+    gives the disc located on the vessel output. The width is None where they were not taken again."""
+    from vesselseg.inference import segment
+    from vesselseg.measurement.optic_disc import locate_disc
+
+    def at_widths(widths):
+        return segment.segment_photograph(
+            model, image, fov, tta=tta, normalisation=normalisation, fov_diameters=tuple(widths)
+        )
+
+    probabilities = combine_scales(at_widths((width,)) for width in fov_diameters)
+    if not (AT_DISC_SCALE if disc_scale is None else disc_scale):
+        return probabilities, None
+    disc = locate_disc(image, fov, probabilities[..., 2] >= VESSEL_THRESHOLD)
+    width = disc_scale_width(disc, fov, fov_diameters[0])
+    if width == fov_diameters[0]:
+        return probabilities, None
+    rescaled = at_widths((width,))
+    rescaled[..., 2] = probabilities[..., 2]
+    return rescaled, width
+
+
 def bifurcation_pairs(skeleton, labels, short_link=SHORT_LINK_PX):
     """The pairs (P, 2) of segment labels that meet at a bifurcation, each pair in both orders.
 
@@ -208,6 +253,14 @@ def av_classes(probabilities, threshold=VESSEL_THRESHOLD, by_segment=False, arte
                 totals = totals + bifurcation_weight * gains
             artery = np.concatenate([[False], totals[1:] > 0])[owner]
     return np.where(vessel, np.where(artery, ARTERY, VEIN), BACKGROUND).astype(np.uint8)
+
+
+def default_classes(probabilities):
+    """av_classes with the settings that predict.py --images uses (BY_SEGMENT, ARTERY_SHARE and
+    BIFURCATION_WEIGHT): RITE's coding (H, W) uint8 of a map (H, W, 3)."""
+    return av_classes(
+        probabilities, by_segment=BY_SEGMENT, artery_share=ARTERY_SHARE, bifurcation_weight=BIFURCATION_WEIGHT
+    )
 
 
 def av_colour_map(classes):

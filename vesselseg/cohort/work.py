@@ -9,8 +9,8 @@ prepare() reads the photograph, its FOV mask (or estimates the FOV) and its anno
 quality, and makes one network input per model and FOV width: normalised as the model was trained
 and rescaled so that the FOV has that width. finish() brings each map back to the photograph's
 size, averages the widths, writes the files atomically, measures the vessels (and, with the
-artery/vein model, CRAE, CRVE and AVR), scores it against its annotation and returns its manifest
-record. A photograph that cannot be done raises ValueError, which becomes a "failed" record.
+artery/vein model, CRAE, CRVE and AVR, after a second pass of that model at the disc's scale
+where the disc is large), scores it against its annotation and returns its manifest record. A photograph that cannot be done raises ValueError, which becomes a "failed" record.
 """
 
 import bisect
@@ -31,10 +31,10 @@ from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb
 from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to
 from vesselseg.figures import OVERLAY_COLOUR, save_clinical_figure
 from vesselseg.inference import segment
-from vesselseg.inference.photographs import BY_SEGMENT
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph
 from vesselseg.measurement.maps import empty_row, measurement_row
+from vesselseg.measurement.optic_disc import given_disc, locate_disc
 
 # The overlay's key: a strip under the photograph, this many pixels high.
 KEY_HEIGHT = 28
@@ -225,18 +225,52 @@ def save_maps(out_dir, photograph, probabilities, vessels, options):
         save_overlay(out_dir / f"{stem}_overlay.png", photograph.image, vessels, options.threshold)
 
 
-def clinical_row(out_dir, photograph, probabilities, options):
+def segment_again(photograph, key, width, networks, options):
+    """The map (H, W, C) of model `key` for `photograph` with its FOV `width` pixels across, at
+    the photograph's size: one pass outside the stream's batches, for the artery/vein model at
+    the disc's scale. `networks`: {key: (CompiledForward, normalisation)}."""
+    forward, normalisation = networks[key]
+    scale = segment.network_scales(photograph.fov, (width,))[0]
+    network_image = segment.network_input(photograph.image, photograph.fov, scale, normalisation, options.rim_fill)
+    outputs = forward(np.stack(views(network_image, options.tta)))
+    probabilities = undo_views(list(outputs), network_image.shape, options.tta)
+    resized = segment.back_to_photograph(probabilities, photograph.image.shape[:2], scale)
+    return segment.mean_inside_fov(resized, 1, photograph.fov)
+
+
+def artery_vein_classes(photograph, probabilities, options, networks=None):
+    """(RITE-coded classes (H, W) uint8, the disc) of a photograph's artery/vein probabilities.
+
+    The disc is the user's where --disc-centre and --disc-diameter give it, else located on the
+    map's vessel output. When it is much larger than DRIVE's, as a 30-degree camera shows it,
+    the artery and vein outputs are taken again at the width that brings it to DRIVE's size
+    (artery_vein.disc_scale_width; the vessel output stays the first pass's), which needs
+    `networks`. The classes then follow artery_vein.default_classes."""
+    estimate = None
+    if options.disc_centre is None or options.disc_diameter is None:
+        vessels = probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD
+        estimate = locate_disc(photograph.image, photograph.fov, vessels)
+    disc = given_disc(options.disc_centre, options.disc_diameter, estimate)
+    first = options.fov_diameters[0]
+    width = artery_vein.disc_scale_width(disc, photograph.fov, first)
+    if artery_vein.AT_DISC_SCALE and networks is not None and width != first:
+        rescaled = segment_again(photograph, "artery_vein", width, networks, options)
+        rescaled[..., 2] = probabilities[..., 2]
+        probabilities = rescaled
+    return artery_vein.default_classes(probabilities), disc
+
+
+def clinical_row(out_dir, photograph, probabilities, options, networks=None):
     """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
-    clinical.csv row of one photograph from its artery/vein probabilities."""
-    classes = artery_vein.av_classes(probabilities, by_segment=BY_SEGMENT)
+    clinical.csv row of one photograph from its artery/vein probabilities (artery_vein_classes)."""
+    classes, disc = artery_vein_classes(photograph, probabilities, options, networks)
     save_png(out_dir / f"{photograph.path.stem}_av.png", artery_vein.av_colour_map(classes))
     row = measure_photograph(
         photograph.path.name,
         classes,
         photograph.fov,
         image=photograph.image,
-        disc_centre=options.disc_centre,
-        disc_diameter=options.disc_diameter,
+        disc=disc,
         pixel_size_um=options.pixel_size_um,
     )
     if options.figures:
@@ -275,9 +309,10 @@ def failed_record(path, error, seconds=0.0):
     return {**base_record(path, "failed", str(error)), "seconds": round(seconds, 3)}
 
 
-def finish(photograph, request_maps, options, out_dir, scores=None):
+def finish(photograph, request_maps, options, out_dir, scores=None, networks=None):
     """The manifest record of a segmented photograph, after writing its files; `scores` (a
-    StreamingScores) counts its FOV pixels when it has an annotation."""
+    StreamingScores) counts its FOV pixels when it has an annotation, and `networks` run the
+    artery/vein model's second pass at the disc's scale (artery_vein_classes)."""
     started = time.perf_counter()
     image, fov, path = photograph.image, photograph.fov, photograph.path
     record = base_record(path, "done")
@@ -305,7 +340,7 @@ def finish(photograph, request_maps, options, out_dir, scores=None):
         measurements=measure_map(path.name, vessels, fov),
     )
     if "artery_vein" in maps:
-        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options)
+        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks)
     if score < options.min_quality:
         record.update(status="skipped", reason=quality_reason(score, weakest, options))
     if photograph.label is not None:

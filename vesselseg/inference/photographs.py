@@ -9,9 +9,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# Whether each vessel segment of the artery/vein map takes one class (artery_vein.av_classes),
-# decided by the rule in docs/results/artery_vein.md.
-BY_SEGMENT = True
 # Fundus photographs show roughly 8-15% vessel pixels inside the FOV (DRIVE 12.7%, CHASE_DB1
 # 10.0%, by their first observers); a map outside this range is most likely a failure.
 PLAUSIBLE_VESSEL_FRACTION = (0.04, 0.25)

@@ -51,11 +51,22 @@ CLINICAL_COLUMNS = (
 )
 
 
-def measure_photograph(name, classes, fov, image=None, disc_centre=None, disc_diameter=None, pixel_size_um=None):
+def measure_photograph(
+    name, classes, fov, image=None, disc_centre=None, disc_diameter=None, pixel_size_um=None, disc=None
+):
     """clinical_summary's row for one RITE-coded map (H, W), named `name`, with its FOV (H, W) or
     None. The disc comes from `image` (H, W, 3) when given, else from the map, and the user's
-    disc_centre (x, y) and disc_diameter override the estimate."""
+    disc_centre (x, y) and disc_diameter override the estimate; a `disc` (optic_disc.Disc)
+    already found for this photograph and map is taken as it is."""
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
+    if disc is None:
+        disc = find_disc(classes, fov, image, disc_centre, disc_diameter)
+    return {"image": name, **clinical_summary(classes, fov, disc, pixel_size_um)}
+
+
+def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
+    """measure_photograph's disc (optic_disc.Disc) of a RITE-coded map (H, W) and its FOV (H, W)
+    bool: located in `image` when given, else in the map, with the user's figures over it."""
     vessels = (classes != BACKGROUND) & (classes != UNCERTAIN)
     estimate = None
     if disc_centre is None or disc_diameter is None:
@@ -68,8 +79,7 @@ def measure_photograph(name, classes, fov, image=None, disc_centre=None, disc_di
             width = columns[-1] - columns[0] + 1 if columns.size else classes.shape[1]
             estimate.diameter_px = width * TYPICAL_DISC_DIAMETER / WORKING_FOV_DIAMETER
             estimate.source = "centre from the vessel map, diameter a seventh of the FOV"
-    disc = given_disc(disc_centre, disc_diameter, estimate)
-    return {"image": name, **clinical_summary(classes, fov, disc, pixel_size_um)}
+    return given_disc(disc_centre, disc_diameter, estimate)
 
 
 def format_value(value):
