@@ -10,7 +10,8 @@ quality, and makes one network input per model and FOV width: normalised as the 
 and rescaled so that the FOV has that width. finish() brings each map back to the photograph's
 size, averages the widths, writes the files atomically, measures the vessels (and, with the
 artery/vein model, CRAE, CRVE and AVR, after a second pass of that model at the disc's scale
-where the disc is large), scores it against its annotation and returns its manifest record. A photograph that cannot be done raises ValueError, which becomes a "failed" record.
+where the disc is large), scores it against its annotation and returns its manifest record. A
+photograph that cannot be done raises ValueError, which becomes a "failed" record.
 """
 
 import bisect
