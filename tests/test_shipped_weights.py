@@ -138,7 +138,7 @@ def test_the_artery_vein_model_on_rite_test(drive_dir):
     labels = load_rite_labels(rite, "test", test.ids)
     counts = []
     for image, fov, label in zip(test.images, test.masks, labels):
-        probabilities, _ = artery_vein.segment_artery_vein(model, image, fov, normalisation, tta=False)
+        probabilities, _, _ = artery_vein.segment_artery_vein(model, image, fov, normalisation, tta=False)
         classes = artery_vein.default_classes(probabilities)
         counts.append(artery_vein.av_counts(classes, label, fov))
     scores = artery_vein.scores_from_counts({key: sum(count[key] for count in counts) for key in counts[0]})

@@ -47,7 +47,7 @@ from vesselseg.inference import segment  # noqa: E402
 from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
 from vesselseg.measurement.agreement import agreement_row  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
-from vesselseg.measurement.optic_disc import locate_disc, ring_centre  # noqa: E402
+from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
 
 SETS = ("rite", "lesav", "validation")
@@ -190,7 +190,7 @@ def score_set(name, model, normalisation, args, out_dir):
         image = read_rgb_image(image_path)
         fov = read_binary_map(mask_path).astype(bool)
         labels = artery_vein.read_av_labels(label_path)
-        probabilities, width = artery_vein.segment_artery_vein(
+        probabilities, estimate, width = artery_vein.segment_artery_vein(
             model, image, fov, normalisation, args.tta, args.av_fov_diameters, args.av_disc_scale
         )
         if width is not None:
@@ -203,7 +203,6 @@ def score_set(name, model, normalisation, args, out_dir):
         )
         Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
         counts.append(artery_vein.av_counts(classes, labels, fov))
-        estimate = locate_disc(image, fov, classes != artery_vein.BACKGROUND)
         if zone_path is not None:
             ring = np.asarray(Image.open(zone_path).convert("L")) > 127
             centre, diameter = ring_centre(ring), ZONE_B_DISC_DIAMETER

@@ -151,30 +151,40 @@ def disc_scale_width(disc, fov, width):
     return disc_fov_width(disc.diameter_px * network_scale(fov, width), disc.found, width)
 
 
+def at_disc_scale(probabilities, disc, fov, width, segment_at):
+    """(probabilities, width or None): a photograph's artery/vein map (H, W, 3), made with its FOV
+    `width` pixels across, with the artery and vein outputs of segment_at(new width) in place of
+    its own where its `disc` (optic_disc.Disc) calls for another width (disc_scale_width); the
+    vessel output stays the first map's. The width is None where nothing was taken again.
+    `segment_at` makes the map at a width, as its caller segments photographs."""
+    target = disc_scale_width(disc, fov, width)
+    if target == width:
+        return probabilities, None
+    rescaled = segment_at(target)
+    rescaled[..., 2] = probabilities[..., 2]
+    return rescaled, target
+
+
 def segment_artery_vein(model, image, fov, normalisation, tta=True, fov_diameters=AV_FOV_DIAMETERS, disc_scale=None):
-    """(probabilities (H, W, 3), the FOV width of the artery and vein outputs) of one photograph
-    (H, W, 3) in [0, 1] with its FOV (H, W) bool, as predict.py --images makes them: the model's
-    outputs averaged over `fov_diameters` (combine_scales), then, with `disc_scale` (default
-    AT_DISC_SCALE), the artery and vein outputs taken again at the width that disc_scale_width
-    gives the disc located on the vessel output. The width is None where they were not taken again."""
+    """(probabilities (H, W, 3), disc, width) of one photograph (H, W, 3) in [0, 1] with its FOV
+    (H, W) bool, one photograph at a time as predict.py --images makes them: the model's outputs
+    averaged over `fov_diameters` (combine_scales), the disc located on their vessel output, and,
+    with `disc_scale` (default AT_DISC_SCALE), the artery and vein outputs taken again at the
+    disc's scale (at_disc_scale; width None where they were not)."""
     from vesselseg.inference import segment
     from vesselseg.measurement.optic_disc import locate_disc
 
-    def at_widths(widths):
+    def segment_at(width):
         return segment.segment_photograph(
-            model, image, fov, tta=tta, normalisation=normalisation, fov_diameters=tuple(widths)
+            model, image, fov, tta=tta, normalisation=normalisation, fov_diameters=(width,)
         )
 
-    probabilities = combine_scales(at_widths((width,)) for width in fov_diameters)
-    if not (AT_DISC_SCALE if disc_scale is None else disc_scale):
-        return probabilities, None
+    probabilities = combine_scales(segment_at(width) for width in fov_diameters)
     disc = locate_disc(image, fov, probabilities[..., 2] >= VESSEL_THRESHOLD)
-    width = disc_scale_width(disc, fov, fov_diameters[0])
-    if width == fov_diameters[0]:
-        return probabilities, None
-    rescaled = at_widths((width,))
-    rescaled[..., 2] = probabilities[..., 2]
-    return rescaled, width
+    if not (AT_DISC_SCALE if disc_scale is None else disc_scale):
+        return probabilities, disc, None
+    probabilities, width = at_disc_scale(probabilities, disc, fov, fov_diameters[0], segment_at)
+    return probabilities, disc, width
 
 
 def bifurcation_pairs(skeleton, labels, short_link=SHORT_LINK_PX):

@@ -164,7 +164,7 @@ def segment_stream(paths, networks, options, out_dir, on_record, batch_size, sco
             try:
                 shapes = [request.network_input.shape for request in photograph.requests]
                 maps = [undo_views(outputs, shape, options.tta) for outputs, shape in zip(item.outputs, shapes)]
-                record = finish(photograph, maps, options, out_dir, scores, networks)
+                record = finish(photograph, maps, options, out_dir, networks, scores)
                 record["seconds"] = round(record["seconds"] + seconds, 3)
             except (ValueError, OSError) as error:
                 record = failed_record(photograph.path, error, photograph.seconds + seconds)

@@ -3,7 +3,7 @@ workers both do.
 
     photograph = prepare(path, options, networks, companions)   # read, FOV, quality, network inputs
     ... the network's maps of photograph.requests, from pipeline.py's batches ...
-    record = finish(photograph, maps, options, out_dir, scores)  # maps back, files, measures, record
+    record = finish(photograph, maps, options, out_dir, networks)  # maps back, files, measures, record
 
 prepare() reads the photograph, its FOV mask (or estimates the FOV) and its annotation, checks its
 quality, and makes one network input per model and FOV width: normalised as the model was trained
@@ -239,29 +239,31 @@ def segment_again(photograph, key, width, networks, options):
     return segment.mean_inside_fov(resized, 1, photograph.fov)
 
 
-def artery_vein_classes(photograph, probabilities, options, networks=None):
+def artery_vein_classes(photograph, probabilities, options, networks):
     """(RITE-coded classes (H, W) uint8, the disc) of a photograph's artery/vein probabilities.
 
     The disc is the user's where --disc-centre and --disc-diameter give it, else located on the
     map's vessel output. When it is much larger than DRIVE's, as a 30-degree camera shows it,
     the artery and vein outputs are taken again at the width that brings it to DRIVE's size
-    (artery_vein.disc_scale_width; the vessel output stays the first pass's), which needs
-    `networks`. The classes then follow artery_vein.default_classes."""
+    (artery_vein.at_disc_scale; the vessel output stays the first pass's), run by `networks`
+    (segment_again). The classes then follow artery_vein.default_classes."""
     estimate = None
     if options.disc_centre is None or options.disc_diameter is None:
         vessels = probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD
         estimate = locate_disc(photograph.image, photograph.fov, vessels)
     disc = given_disc(options.disc_centre, options.disc_diameter, estimate)
-    first = options.fov_diameters[0]
-    width = artery_vein.disc_scale_width(disc, photograph.fov, first)
-    if artery_vein.AT_DISC_SCALE and networks is not None and width != first:
-        rescaled = segment_again(photograph, "artery_vein", width, networks, options)
-        rescaled[..., 2] = probabilities[..., 2]
-        probabilities = rescaled
+    if artery_vein.AT_DISC_SCALE:
+        probabilities, _ = artery_vein.at_disc_scale(
+            probabilities,
+            disc,
+            photograph.fov,
+            options.fov_diameters[0],
+            lambda width: segment_again(photograph, "artery_vein", width, networks, options),
+        )
     return artery_vein.default_classes(probabilities), disc
 
 
-def clinical_row(out_dir, photograph, probabilities, options, networks=None):
+def clinical_row(out_dir, photograph, probabilities, options, networks):
     """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
     clinical.csv row of one photograph from its artery/vein probabilities (artery_vein_classes)."""
     classes, disc = artery_vein_classes(photograph, probabilities, options, networks)
@@ -310,10 +312,10 @@ def failed_record(path, error, seconds=0.0):
     return {**base_record(path, "failed", str(error)), "seconds": round(seconds, 3)}
 
 
-def finish(photograph, request_maps, options, out_dir, scores=None, networks=None):
-    """The manifest record of a segmented photograph, after writing its files; `scores` (a
-    StreamingScores) counts its FOV pixels when it has an annotation, and `networks` run the
-    artery/vein model's second pass at the disc's scale (artery_vein_classes)."""
+def finish(photograph, request_maps, options, out_dir, networks, scores=None):
+    """The manifest record of a segmented photograph, after writing its files; `networks` run the
+    artery/vein model's second pass at the disc's scale (artery_vein_classes), and `scores` (a
+    StreamingScores) counts its FOV pixels when it has an annotation."""
     started = time.perf_counter()
     image, fov, path = photograph.image, photograph.fov, photograph.path
     record = base_record(path, "done")
