@@ -74,6 +74,7 @@ from vesselseg.inference.models import (
     relative_name,
     resolve_models,
 )
+from vesselseg.measurement import optic_disc
 from vesselseg.paths import OUTPUT_DIR
 from vesselseg.results_table import write_results_table
 from vesselseg.training import devices
@@ -485,6 +486,7 @@ def image_settings(args, files, choices, spec):
         "figures": args.figures,
         "clinical": spec.clinical,
         "artery_vein_classes": artery_vein_settings() if spec.clinical else None,
+        "disc_centre_method": optic_disc.CENTRE_METHOD if spec.clinical else None,
         "disc_centre": args.disc_centre,
         "disc_diameter": args.disc_diameter,
         "pixel_size_um": args.pixel_size_um,

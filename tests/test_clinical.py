@@ -129,16 +129,39 @@ def test_the_disc_is_found_where_a_bright_spot_meets_the_vessels():
     rows, columns = np.indices((SIZE, SIZE))
     image += 0.5 * (np.hypot(columns - disc_centre[0], rows - disc_centre[1]) < 45)[..., None]
     vessels = np.zeros((SIZE, SIZE), dtype=bool)
-    # Eight vessels leave the disc from near its centre (where real vessels emerge from the bright cup).
+    # Eight vessels leave the disc from near its centre, and the trunk runs through it vertically.
     for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
         direction = np.array([np.cos(angle), np.sin(angle)])
         bar(vessels, np.array(disc_centre) + 20 * direction, np.array(disc_centre) + 250 * direction, 9.0)
+    bar(vessels, (disc_centre[0], disc_centre[1] - 250), (disc_centre[0], disc_centre[1] + 250), 9.0)
     image = np.where(vessels[..., None], image * 0.6, image).clip(0, 1) * fov[..., None]
     disc = locate_disc(image, fov, vessels & fov)
     assert disc.found and np.hypot(disc.centre[0] - disc_centre[0], disc.centre[1] - disc_centre[1]) < 10
     assert disc.diameter_px == pytest.approx(90, rel=0.2)
     flat = locate_disc(np.full((SIZE, SIZE, 3), 0.4) * fov[..., None], fov)
     assert not flat.found
+
+
+def test_the_trunk_pulls_the_centre_from_the_bright_cup_towards_the_disc_s_centre():
+    fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
+    rows, columns = np.indices((SIZE, SIZE))
+    disc_centre, cup_centre = np.array([430.0, 280.0]), np.array([405.0, 280.0])
+    image = np.full((SIZE, SIZE, 3), 0.35)
+    image += 0.3 * (np.hypot(columns - disc_centre[0], rows - disc_centre[1]) < 45)[..., None]
+    image += 0.3 * (np.hypot(columns - cup_centre[0], rows - cup_centre[1]) < 20)[..., None]
+    vessels = np.zeros((SIZE, SIZE), dtype=bool)
+    # The trunk leaves the disc at its centre, and its wide vessels run towards the nasal side.
+    for angle in np.linspace(-np.pi / 3, np.pi / 3, 4):
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        bar(vessels, disc_centre, disc_centre + 160 * direction, 9.0)
+    image = np.where(vessels[..., None], image * 0.6, image).clip(0, 1) * fov[..., None]
+    brightest = locate_disc(image, fov, vessels & fov, centre_method="brightest")
+    trunk = locate_disc(image, fov, vessels & fov, centre_method="trunk")
+    assert np.hypot(*(np.array(trunk.centre) - disc_centre)) < np.hypot(*(np.array(brightest.centre) - disc_centre)) - 5
+    # The diameter is read from the brightest spot by either method.
+    assert trunk.diameter_px == brightest.diameter_px
+    with pytest.raises(ValueError, match="unknown disc centre method"):
+        locate_disc(image, fov, vessels & fov, centre_method="middle")
 
 
 def test_rite_coding_is_read_with_the_uncertain_class(tmp_path):

@@ -2,12 +2,17 @@
 
     python tools/disc_grid.py ../shared/CHASEDB1/images --masks ../shared/CHASEDB1/mask
     python tools/disc_grid.py ../shared/LESAV/images --masks ../shared/LESAV/mask
+    python tools/disc_grid.py ../shared/DRIVE/training/images --masks ../shared/DRIVE/training/mask \
+        --reference docs/results/drive_training_disc_centres.csv
 
-Each photograph is segmented in one pass by the default vessel model (the disc locator reads the
-wide vessels of its map, as predict.py --images does), the disc located, and a tile drawn with the
-disc's circle, green where the disc was found and red where it was not. Writes
-output/disc_grid/<folder's parent>.png and prints each photograph's disc; the figure is for the
-eye, and the misses are counted by looking at it.
+Each photograph is segmented in one pass by the artery/vein model (the disc locator reads the
+wide vessels of its vessel output, as predict.py --images does for the clinical measures), the
+disc located, and a tile drawn with the disc's circle, green where the disc was found and red
+where it was not. Writes output/disc_grid/<folder's parent>.png and prints each photograph's disc;
+the figure is for the eye, and the misses are counted by looking at it. With --reference, a CSV
+of marked centres (columns image, disc_x, disc_y, certain; image matched to the file stem's
+leading number), it also prints each centre's error and their mean and largest, and the spread
+of the diameters (median absolute deviation over the median).
 """
 
 import argparse
@@ -24,8 +29,8 @@ from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
 from vesselseg.inference import segment  # noqa: E402
-from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, load_models, resolve_models  # noqa: E402
-from vesselseg.measurement.optic_disc import locate_disc  # noqa: E402
+from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
+from vesselseg.measurement.optic_disc import CENTRE_METHOD, CENTRE_METHODS, locate_disc  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR  # noqa: E402
 
 TILE_WIDTH = 320
@@ -37,23 +42,69 @@ def get_args(argv=None):
     parser.add_argument("images", help="a folder of photographs")
     parser.add_argument("--masks", help="folder of FOV masks, matched by file stem (default: estimated)")
     parser.add_argument("--output", help="the grid's file (default: output/disc_grid/<folder's parent>.png)")
+    parser.add_argument("--reference", help="a CSV of marked disc centres to score the estimates against")
+    parser.add_argument(
+        "--centre-method", choices=CENTRE_METHODS, default=CENTRE_METHOD, help="how the disc's centre is refined"
+    )
+    parser.add_argument("--weights", default=str(ARTERY_VEIN_WEIGHTS), help="the artery/vein model's weights")
     return parser.parse_args(argv)
 
 
+def read_reference(path):
+    """{image number: (x, y, certain)} from a CSV of marked disc centres."""
+    import csv
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no reference file {path}")
+    with open(path, newline="") as handle:
+        return {
+            int(row["image"]): (float(row["disc_x"]), float(row["disc_y"]), row["certain"] == "yes")
+            for row in csv.DictReader(handle)
+        }
+
+
+def leading_number(stem):
+    """The number a file stem begins with (21 of 21_training), or None."""
+    digits = stem[: len(stem) - len(stem.lstrip("0123456789"))]
+    return int(digits) if digits else None
+
+
+def reference_summary(errors, diameters):
+    """The lines that score the estimated centres: errors {number: (px, certain)}, diameters (px)."""
+    everything = np.array([error for error, _ in errors.values()])
+    certain = np.array([error for error, sure in errors.values() if sure])
+    spread = np.median(np.abs(diameters - np.median(diameters))) / np.median(diameters)
+    return [
+        f"Centre error against the reference, {len(everything)} photographs: mean {everything.mean():.1f} px, "
+        f"largest {everything.max():.1f} px; the {len(certain)} marked as certain: mean {certain.mean():.1f} px, "
+        f"largest {certain.max():.1f} px.",
+        f"Diameters: median {np.median(diameters):.1f} px, spread (MAD / median) {spread:.3f}, "
+        f"range {diameters.min():.0f}-{diameters.max():.0f} px.",
+    ]
+
+
 def main(args):
-    choice = resolve_models(default=IMAGES_DEFAULT_WEIGHTS)[0]
-    model = load_models([choice], "float32")
+    reference = read_reference(args.reference) if args.reference else {}
+    model, normalisation = load_artery_vein_model(args.weights)
+    errors, diameters = {}, []
     tiles = []
     files = list_images(args.images)
     for number, path in enumerate(files, start=1):
         image = read_rgb_image(path)
         mask_path = match_companion(args.masks, path.stem)
         fov = read_binary_map(mask_path).astype(bool) if mask_path else segment.estimate_fov(image)
-        vessels = segment.segment_photograph(model, image, fov, normalisation=choice.normalisation) >= 0.5
-        disc = locate_disc(image, fov, vessels)
+        vessels = segment.segment_photograph(model, image, fov, normalisation=normalisation)[..., 2] >= 0.5
+        disc = locate_disc(image, fov, vessels, args.centre_method)
+        marked = reference.get(leading_number(path.stem))
+        error = ""
+        if marked is not None:
+            distance = float(np.hypot(disc.centre[0] - marked[0], disc.centre[1] - marked[1]))
+            errors[path.stem] = (distance, marked[2])
+            diameters.append(disc.diameter_px)
+            error = f", {distance:.1f} px from the marked centre"
         print(
             f"[{number}/{len(files)}] {path.name}: centre ({disc.centre[0]:.0f}, {disc.centre[1]:.0f}), diameter "
-            f"{disc.diameter_px:.0f} px, {'found' if disc.found else 'NOT FOUND'} (score {disc.score:.1f})",
+            f"{disc.diameter_px:.0f} px, {'found' if disc.found else 'NOT FOUND'} (score {disc.score:.1f}){error}",
             flush=True,
         )
         tile = Image.fromarray((image * 255).astype(np.uint8))
@@ -79,6 +130,10 @@ def main(args):
     output.parent.mkdir(parents=True, exist_ok=True)
     grid.save(output)
     print(f"Wrote {output}")
+    if errors:
+        print("\n".join(reference_summary(errors, np.array(diameters))))
+    elif reference:
+        print("No photograph of the folder is in the reference.")
 
 
 if __name__ == "__main__":

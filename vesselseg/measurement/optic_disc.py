@@ -49,6 +49,12 @@ RIM_SLOPE_SHARE = 0.5
 CLOSING_PX = 13
 # Rays along which the rim is sought.
 RAYS = 24
+# How the disc's centre is taken near the coarse peak (refine_centre): "brightest", the brightest
+# disc-sized spot, which is often the bright cup on the disc's temporal side; "trunk", the
+# midpoint of that spot and the densest wide vessels, where the vessel trunk leaves the disc on
+# its darker nasal side. The diameter is read from the brightest spot either way.
+CENTRE_METHODS = ("brightest", "trunk")
+CENTRE_METHOD = "trunk"
 
 
 @dataclasses.dataclass
@@ -102,21 +108,33 @@ def vessel_cue(vessels, fov, factor=1.0):
     return standardise_inside(masked_smooth(coarse, fov, TYPICAL_DISC_DIAMETER / 2 * factor), fov)
 
 
-def refine_centre(luminance, fov, centre):
-    """The brightest disc-sized spot (row, column) within REFINE_RADIUS working pixels of `centre`:
-    the vessel cue finds the trunk of the tree, which runs beside the disc's brightest part."""
+def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, vessels=None):
+    """(the disc's centre, its brightest disc-sized spot), each (row, column), near the coarse
+    `centre`, by `method` (CENTRE_METHODS); `vessels`, the vessel map at the working scale, serves
+    "trunk" (without it, the centre is the brightest spot). The spot is sought within
+    REFINE_RADIUS working pixels of `centre`: the vessel cue finds the trunk of the tree, which
+    runs beside the disc's brightest part; the trunk's densest wide vessels within the same reach."""
+    if method not in CENTRE_METHODS:
+        raise ValueError(f"unknown disc centre method {method!r}; choose from {', '.join(CENTRE_METHODS)}")
     top, left = (max(0, int(value) - REFINE_RADIUS - TYPICAL_DISC_DIAMETER) for value in centre)
     window = (
         slice(top, int(centre[0]) + REFINE_RADIUS + TYPICAL_DISC_DIAMETER),
         slice(left, int(centre[1]) + REFINE_RADIUS + TYPICAL_DISC_DIAMETER),
     )
+    rows, columns = np.indices(luminance[window].shape)
+    near = (np.hypot(rows + top - centre[0], columns + left - centre[1]) <= REFINE_RADIUS) & fov[window]
+
+    def peak(values):
+        row, column = np.unravel_index(int(np.argmax(np.where(near, values, -np.inf))), values.shape)
+        return (row + top, column + left)
+
     closed = close_vessels(luminance[window], CLOSING_PX)
-    local = masked_smooth(closed, fov[window], TYPICAL_DISC_DIAMETER / 6)
-    rows, columns = np.indices(local.shape)
-    near = np.hypot(rows + top - centre[0], columns + left - centre[1]) <= REFINE_RADIUS
-    local = np.where(near & fov[window], local, -np.inf)
-    best = np.unravel_index(int(np.argmax(local)), local.shape)
-    return (best[0] + top, best[1] + left)
+    spot = peak(masked_smooth(closed, fov[window], TYPICAL_DISC_DIAMETER / 6))
+    if method == "brightest" or vessels is None:
+        return spot, spot
+    wide = ndimage.binary_opening(vessels[window], structure=np.ones((WIDE_VESSEL_PX, WIDE_VESSEL_PX), dtype=bool))
+    trunk = peak(masked_smooth(wide.astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
+    return ((spot[0] + trunk[0]) / 2, (spot[1] + trunk[1]) / 2), spot
 
 
 def rim_radius(luminance, fov, centre):
@@ -155,9 +173,10 @@ def working_scale(fov):
     return WORKING_FOV_DIAMETER / max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1)
 
 
-def locate_disc(image, fov, vessels=None):
+def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     """The optic disc of a photograph (H, W, 3) in [0, 1] with its FOV (H, W) bool and, when known,
-    its vessel map (H, W) bool, which sharpens the centre. Returns a Disc in the photograph's pixels."""
+    its vessel map (H, W) bool, which sharpens the centre; `centre_method` refines the centre
+    (refine_centre). Returns a Disc in the photograph's pixels."""
     fov = np.asarray(fov, dtype=bool)
     if not fov.any():
         return Disc(False, (float("nan"), float("nan")), float("nan"))
@@ -169,14 +188,17 @@ def locate_disc(image, fov, vessels=None):
     coarse = transform.rescale(small, COARSE_FACTOR, order=1, anti_aliasing=True)
     coarse_inside = transform.resize(inside.astype(float), coarse.shape, order=0) > 0.5
     score = brightness_cue(coarse, coarse_inside, COARSE_FACTOR)
+    small_vessels = None
     if vessels is not None:
-        small_vessels = transform.resize(np.asarray(vessels, dtype=float), small.shape, order=1) >= 0.5
-        score = score + VESSEL_WEIGHT * vessel_cue(small_vessels & inside, coarse_inside, COARSE_FACTOR)
+        small_vessels = (transform.resize(np.asarray(vessels, dtype=float), small.shape, order=1) >= 0.5) & inside
+        score = score + VESSEL_WEIGHT * vessel_cue(small_vessels, coarse_inside, COARSE_FACTOR)
     score = np.where(coarse_inside, score, -np.inf)
     coarse_peak = np.unravel_index(int(np.argmax(score)), score.shape)
     standing = float(standardise_inside(np.where(coarse_inside, score, 0.0), coarse_inside)[coarse_peak])
-    peak = refine_centre(small, inside, [index / COARSE_FACTOR for index in coarse_peak])
-    radius = rim_radius(small, small_fov, peak)
+    peak, spot = refine_centre(
+        small, inside, [index / COARSE_FACTOR for index in coarse_peak], centre_method, small_vessels
+    )
+    radius = rim_radius(small, small_fov, spot)
     diameter = 2 * radius / scale if np.isfinite(radius) else float("nan")
     centre = ((peak[1] + 0.5) / scale - 0.5, (peak[0] + 0.5) / scale - 0.5)
     return Disc(standing >= MIN_SCORE, (float(centre[0]), float(centre[1])), float(diameter), standing)
