@@ -5,17 +5,19 @@
     python tools/disc_grid.py ../shared/DRIVE/training/images --masks ../shared/DRIVE/training/mask \
         --reference docs/results/drive_training_disc_centres.csv
 
-Each photograph is segmented in one pass by the artery/vein model (the disc locator reads the
-wide vessels of its vessel output, as predict.py --images does for the clinical measures), the
-disc located, and a tile drawn with the disc's circle, green where the disc was found and red
-where it was not. Writes output/disc_grid/<folder's parent>.png and prints each photograph's disc;
-the figure is for the eye, and the misses are counted by looking at it. With --reference, a CSV
-of marked centres (columns image, disc_x, disc_y, certain; image matched to the file stem's
-leading number), it also prints each centre's error and their mean and largest, and the spread
-of the diameters (median absolute deviation over the median).
+Each photograph is segmented in one pass by the artery/vein model (the disc locator reads the wide
+vessels of its vessel output, as predict.py --images does for the clinical measures), the disc
+located, and a tile drawn with the disc's circle, green where the disc was found and red where it
+was not (and a cyan cross at the marked centre with --reference). Writes output/disc_grid/<folder's
+parent>.png and prints each photograph's disc; the figure is for the eye, and the misses are
+counted by looking at it. With --reference, a CSV of marked centres (columns image, disc_x, disc_y,
+certain; image matched to the file stem's leading number), it also prints each centre's error and
+their mean and largest, and the spread of the diameters (median absolute deviation over the
+median).
 """
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -52,8 +54,6 @@ def get_args(argv=None):
 
 def read_reference(path):
     """{image number: (x, y, certain)} from a CSV of marked disc centres."""
-    import csv
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"no reference file {path}")
     with open(path, newline="") as handle:
@@ -70,7 +70,7 @@ def leading_number(stem):
 
 
 def reference_summary(errors, diameters):
-    """The lines that score the estimated centres: errors {number: (px, certain)}, diameters (px)."""
+    """The lines that score the estimated centres: errors {file stem: (px, certain)}, diameters (px)."""
     everything = np.array([error for error, _ in errors.values()])
     certain = np.array([error for error, sure in errors.values() if sure])
     spread = np.median(np.abs(diameters - np.median(diameters))) / np.median(diameters)
@@ -115,6 +115,11 @@ def main(args):
         draw.ellipse(
             [x - radius, y - radius, x + radius, y + radius], outline="lime" if disc.found else "red", width=width
         )
+        if marked is not None:
+            # The marked centre as a cross, so that a miss shows beside the circle.
+            arm = radius / 3
+            draw.line([(marked[0] - arm, marked[1]), (marked[0] + arm, marked[1])], fill="cyan", width=width)
+            draw.line([(marked[0], marked[1] - arm), (marked[0], marked[1] + arm)], fill="cyan", width=width)
         draw.text((10, 10), path.stem, fill="yellow", font_size=max(12, image.shape[1] // 25))
         tiles.append(tile.resize((TILE_WIDTH, round(TILE_WIDTH * image.shape[0] / image.shape[1]))))
     height = max(tile.height for tile in tiles)
