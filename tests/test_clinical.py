@@ -443,3 +443,13 @@ def test_a_large_disc_takes_arteries_and_veins_again_at_the_disc_s_scale():
     assert np.array_equal(classes != artery_vein.BACKGROUND, first[..., 2] >= 0.5)
     assert classes[100, 40] == artery_vein.VEIN and classes[100, 160] == artery_vein.ARTERY
     assert artery_vein.default_classes(first)[100, 40] == artery_vein.ARTERY
+
+
+def test_width_labels_that_would_overlap_a_wider_one_are_left_out():
+    from vesselseg.figures import separate_boxes
+
+    # The second overlaps the first; the third touches the first only at its edge; the fourth
+    # overlaps the third, which was kept.
+    boxes = [(0, 0, 10, 10), (5, 5, 15, 15), (10, 0, 20, 10), (18, 8, 30, 20)]
+    assert separate_boxes(boxes) == [0, 2]
+    assert separate_boxes([]) == []

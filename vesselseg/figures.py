@@ -181,10 +181,24 @@ def save_width_figure(path, vessels, background, title):
     plt.close(figure)
 
 
+def separate_boxes(boxes):
+    """The indices of `boxes` ((left, top, right, bottom) each), in order, that overlap no box kept
+    before them: the labels a figure can draw without one covering another."""
+    kept = []
+    for index, (left, top, right, bottom) in enumerate(boxes):
+        if not any(
+            left < boxes[other][2] and boxes[other][0] < right and top < boxes[other][3] and boxes[other][1] < bottom
+            for other in kept
+        ):
+            kept.append(index)
+    return kept
+
+
 def save_clinical_figure(path, image, classes, row):
     """The photograph at its own size with arteries red and veins blue over it, the optic disc, the
-    zone B ring and each measured vessel labelled with its width, and a key line under it. Drawn
-    with PIL: a matplotlib figure of a large photograph took most of a second."""
+    zone B ring and each measured vessel labelled with its width (widest first; a label that would
+    overlap a wider vessel's is left out), and a key line under it. Drawn with PIL: a matplotlib
+    figure of a large photograph took most of a second."""
     from PIL import Image, ImageDraw
 
     from vesselseg.artery_vein import ARTERY, ARTERY_COLOUR, VEIN, VEIN_COLOUR
@@ -210,12 +224,27 @@ def save_clinical_figure(path, image, classes, row):
             (ZONE_B[1] * diameter, "yellow"),
         ):
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=colour, width=line)
-        for name, colour in (("artery", (255, 150, 150)), ("vein", (150, 180, 255))):
-            for vessel in row["vessels"][name]:
-                size = vessel["width_px"] * micrometres if np.isfinite(micrometres) else vessel["width_px"]
-                draw.text(
-                    (vessel["x"] + 3, vessel["y"] - text_size // 2), f"{size:.0f}", fill=colour, font_size=text_size
-                )
+        colours = {"artery": (255, 150, 150), "vein": (150, 180, 255)}
+        # Widest first, and a label that would overlap one already drawn is left out: where narrow
+        # branches crowd zone B, the widths that CRAE and CRVE use stay legible.
+        vessels = sorted(
+            ((vessel, name) for name in colours for vessel in row["vessels"][name]),
+            key=lambda pair: -pair[0]["width_px"],
+        )
+        labels = []
+        for vessel, name in vessels:
+            size = vessel["width_px"] * micrometres if np.isfinite(micrometres) else vessel["width_px"]
+            corner = (vessel["x"] + 3, vessel["y"] - text_size // 2)
+            labels.append((corner, f"{size:.0f}", colours[name]))
+        # A quarter of the text's height around each label keeps neighbours from reading as one number.
+        pad = text_size // 4
+        boxes = [
+            np.add(draw.textbbox(corner, text, font_size=text_size), (-pad, -pad, pad, pad))
+            for corner, text, _ in labels
+        ]
+        for index in separate_boxes(boxes):
+            corner, text, colour = labels[index]
+            draw.text(corner, text, fill=colour, font_size=text_size)
     unit = "um" if np.isfinite(micrometres) else "px"
     crae = row["crae_um"] if unit == "um" else row["crae_px"]
     crve = row["crve_um"] if unit == "um" else row["crve_px"]
