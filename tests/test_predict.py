@@ -228,7 +228,10 @@ def test_two_sets_whose_photographs_are_in_images_folders_land_apart(tmp_path):
     assert name(tmp_path / "LESAV" / "images" / "15.png") == "LESAV_images"
 
 
-def test_missing_weights_say_how_to_train(tmp_path, monkeypatch):
+def test_missing_weights_say_how_to_train(tmp_path, monkeypatch, drive_dir):
+    # DRIVE mode needs DRIVE where predict.py looks for it; without it, predict.py segments the
+    # sample retina with another model, whose weights are present.
+    monkeypatch.setenv("DRIVE_DIR", str(drive_dir))
     args = predict.get_args(["--output-dir", str(tmp_path / "out")])
     monkeypatch.setattr(models, "DEFAULT_WEIGHTS", tmp_path / "weights" / "unet_aug" / "model.weights.h5")
     with pytest.raises(FileNotFoundError, match="python baseline_aug.py"):
