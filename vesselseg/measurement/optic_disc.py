@@ -100,18 +100,23 @@ def brightness_cue(luminance, fov, factor=1.0):
     return standardise_inside(local - surroundings, fov)
 
 
-def vessel_cue(vessels, fov, factor=1.0):
-    """The density of wide vessels around each pixel, standardised over the FOV; `vessels` is at
-    the working scale, the result at `factor` times it."""
-    wide = ndimage.binary_opening(vessels, structure=np.ones((WIDE_VESSEL_PX, WIDE_VESSEL_PX), dtype=bool))
+def wide_vessels(vessels):
+    """The vessels (H, W) bool at least WIDE_VESSEL_PX wide, the trunk and its first branches that
+    converge on the disc: a binary opening of the vessel map."""
+    return ndimage.binary_opening(vessels, structure=np.ones((WIDE_VESSEL_PX, WIDE_VESSEL_PX), dtype=bool))
+
+
+def vessel_cue(wide, fov, factor=1.0):
+    """The density of wide vessels (wide_vessels, at the working scale) around each pixel,
+    standardised over the FOV; the result at `factor` times the working scale."""
     coarse = transform.resize(wide.astype(float), fov.shape, order=1, anti_aliasing=True)
     return standardise_inside(masked_smooth(coarse, fov, TYPICAL_DISC_DIAMETER / 2 * factor), fov)
 
 
-def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, vessels=None):
+def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
     """(the disc's centre, its brightest disc-sized spot), each (row, column), near the coarse
-    `centre`, by `method` (CENTRE_METHODS); `vessels`, the vessel map at the working scale, serves
-    "trunk" (without it, the centre is the brightest spot). The spot is sought within
+    `centre`, by `method` (CENTRE_METHODS); `wide`, the wide vessels at the working scale
+    (wide_vessels), serves "trunk" (without them, the centre is the brightest spot). The spot is sought within
     REFINE_RADIUS working pixels of `centre`: the vessel cue finds the trunk of the tree, which
     runs beside the disc's brightest part; the trunk's densest wide vessels within the same reach."""
     if method not in CENTRE_METHODS:
@@ -130,10 +135,9 @@ def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, vessels=None):
 
     closed = close_vessels(luminance[window], CLOSING_PX)
     spot = peak(masked_smooth(closed, fov[window], TYPICAL_DISC_DIAMETER / 6))
-    if method == "brightest" or vessels is None:
+    if method == "brightest" or wide is None:
         return spot, spot
-    wide = ndimage.binary_opening(vessels[window], structure=np.ones((WIDE_VESSEL_PX, WIDE_VESSEL_PX), dtype=bool))
-    trunk = peak(masked_smooth(wide.astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
+    trunk = peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
     return ((spot[0] + trunk[0]) / 2, (spot[1] + trunk[1]) / 2), spot
 
 
@@ -188,16 +192,14 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     coarse = transform.rescale(small, COARSE_FACTOR, order=1, anti_aliasing=True)
     coarse_inside = transform.resize(inside.astype(float), coarse.shape, order=0) > 0.5
     score = brightness_cue(coarse, coarse_inside, COARSE_FACTOR)
-    small_vessels = None
+    wide = None
     if vessels is not None:
-        small_vessels = (transform.resize(np.asarray(vessels, dtype=float), small.shape, order=1) >= 0.5) & inside
-        score = score + VESSEL_WEIGHT * vessel_cue(small_vessels, coarse_inside, COARSE_FACTOR)
+        wide = wide_vessels((transform.resize(np.asarray(vessels, dtype=float), small.shape, order=1) >= 0.5) & inside)
+        score = score + VESSEL_WEIGHT * vessel_cue(wide, coarse_inside, COARSE_FACTOR)
     score = np.where(coarse_inside, score, -np.inf)
     coarse_peak = np.unravel_index(int(np.argmax(score)), score.shape)
     standing = float(standardise_inside(np.where(coarse_inside, score, 0.0), coarse_inside)[coarse_peak])
-    peak, spot = refine_centre(
-        small, inside, [index / COARSE_FACTOR for index in coarse_peak], centre_method, small_vessels
-    )
+    peak, spot = refine_centre(small, inside, [index / COARSE_FACTOR for index in coarse_peak], centre_method, wide)
     radius = rim_radius(small, small_fov, spot)
     diameter = 2 * radius / scale if np.isfinite(radius) else float("nan")
     centre = ((peak[1] + 0.5) / scale - 0.5, (peak[0] + 0.5) / scale - 0.5)
