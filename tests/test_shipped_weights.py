@@ -154,15 +154,13 @@ DISC_CENTRE_MAXIMUM_MEAN_ERROR_PX = 14.0
 def test_the_disc_locator_on_the_marked_training_centres(drive_dir):
     from tools import disc_grid
     from vesselseg.inference.models import load_artery_vein_model
-    from vesselseg.measurement.optic_disc import locate_disc
 
     reference = disc_grid.read_reference(PROJECT_DIR / "docs" / "results" / "drive_training_disc_centres.csv")
     model, normalisation = load_artery_vein_model()
     training = load_split(drive_dir, "training")
     errors = []
     for number, image, fov in zip(training.ids, training.images, training.masks):
-        vessels = segment.segment_photograph(model, image, fov, normalisation=normalisation)[..., 2] >= 0.5
-        disc = locate_disc(image, fov, vessels)
+        disc = disc_grid.locate(model, normalisation, image, fov)
         marked = reference[number]
         errors.append(np.hypot(disc.centre[0] - marked[0], disc.centre[1] - marked[1]))
     assert len(errors) == 20 and np.mean(errors) <= DISC_CENTRE_MAXIMUM_MEAN_ERROR_PX

@@ -26,7 +26,10 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
+from vesselseg import (
+    artery_vein,  # noqa: E402
+    quiet_startup,  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
+)
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
@@ -69,6 +72,13 @@ def leading_number(stem):
     return int(digits) if digits else None
 
 
+def locate(model, normalisation, image, fov, centre_method=CENTRE_METHOD):
+    """The disc (optic_disc.Disc) of a photograph (H, W, 3) with its FOV (H, W) bool, the vessel cue
+    from one pass of the artery/vein `model` (its vessel output), as predict.py --images takes it."""
+    probabilities = segment.segment_photograph(model, image, fov, normalisation=normalisation)
+    return locate_disc(image, fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD, centre_method)
+
+
 def reference_summary(errors, diameters):
     """The lines that score the estimated centres: errors {file stem: (px, certain)}, diameters (px)."""
     everything = np.array([error for error, _ in errors.values()])
@@ -93,8 +103,7 @@ def main(args):
         image = read_rgb_image(path)
         mask_path = match_companion(args.masks, path.stem)
         fov = read_binary_map(mask_path).astype(bool) if mask_path else segment.estimate_fov(image)
-        vessels = segment.segment_photograph(model, image, fov, normalisation=normalisation)[..., 2] >= 0.5
-        disc = locate_disc(image, fov, vessels, args.centre_method)
+        disc = locate(model, normalisation, image, fov, args.centre_method)
         marked = reference.get(leading_number(path.stem))
         error = ""
         if marked is not None:

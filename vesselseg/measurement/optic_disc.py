@@ -24,6 +24,8 @@ from scipy import ndimage
 from skimage import transform
 from skimage.morphology import disk
 
+from vesselseg.data.training_sets import network_scale
+
 # The width of DRIVE's FOV, at which the constants below hold.
 WORKING_FOV_DIAMETER = 540
 # The two cues are computed at this fraction of the working scale, where a disc is still about 27 px
@@ -170,11 +172,9 @@ def rim_radius(luminance, fov, centre):
 
 def working_scale(fov):
     """The factor that brings a FOV (H, W) bool, not empty, to WORKING_FOV_DIAMETER pixels across
-    its larger extent: a disc's diameter in the photograph's pixels times it is the diameter at
-    the working scale."""
-    columns = np.flatnonzero(fov.any(axis=0))
-    rows = np.flatnonzero(fov.any(axis=1))
-    return WORKING_FOV_DIAMETER / max(columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1)
+    its larger extent, as predict.py --images rescales photographs: a disc's diameter in the
+    photograph's pixels times it is the diameter at the working scale."""
+    return network_scale(fov, WORKING_FOV_DIAMETER)
 
 
 def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
