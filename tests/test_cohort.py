@@ -312,3 +312,35 @@ def test_tta_flips_in_one_call_give_the_maps_of_four_calls(tmp_path, weights_fil
     # On a CPU, --images batches one photograph's views: its four flips with TTA, else its one input.
     if not devices.accelerator_present():
         assert (predict.images_batch_size(tta=True), predict.images_batch_size(tta=False)) == (4, 1)
+
+
+def test_several_widths_combine_the_artery_vein_maps_as_the_agreement_command_does():
+    from vesselseg import artery_vein
+    from vesselseg.cohort.work import Photograph, Request, photograph_maps
+
+    fov = np.zeros((32, 48), dtype=bool)
+    fov[4:28, 6:42] = True
+    photograph = Photograph(Path("eye.png"), np.zeros((32, 48, 3)), fov, "mask", None, {}, [])
+    rng = np.random.default_rng(0)
+    av_maps = [rng.random((32, 48, 3)).astype(np.float32) for _ in range(2)]
+    vessel_maps = [rng.random((32, 48, 1)).astype(np.float32) for _ in range(2)]
+    for key, maps in (("vessels", vessel_maps), ("artery_vein", av_maps)):
+        photograph.requests += [Request(key, 1.0, None) for _ in maps]
+    maps = photograph_maps(photograph, vessel_maps + av_maps)
+    expected = np.where(fov[..., None], artery_vein.combine_scales(av_maps), 0)
+    np.testing.assert_allclose(maps["artery_vein"], expected, atol=1e-6)
+    # The artery and vein outputs are averaged; the vessel output is the first width's alone.
+    assert not np.allclose(maps["artery_vein"][fov][:, 2], np.mean(av_maps, axis=0)[fov][:, 2])
+    np.testing.assert_allclose(maps["vessels"], np.where(fov, np.mean(vessel_maps, axis=0)[..., 0], 0), atol=1e-6)
+
+
+def test_fill_holes_agrees_with_scipy():
+    from vesselseg.inference.segment import fill_holes
+
+    rng = np.random.default_rng(1)
+    for density in (0.3, 0.5, 0.7):
+        region = ndimage.binary_opening(rng.random((90, 120)) < density)
+        np.testing.assert_array_equal(fill_holes(region), ndimage.binary_fill_holes(region))
+    ring = np.zeros((40, 40), dtype=bool)
+    ring[5:35, 5:35], ring[10:30, 10:30] = True, False
+    assert fill_holes(ring)[20, 20] and np.array_equal(fill_holes(ring), ndimage.binary_fill_holes(ring))

@@ -178,17 +178,22 @@ def undo_views(outputs, shape, tta):
 
 
 def photograph_maps(photograph, request_maps):
-    """{key: probabilities} at the photograph's size: each model's maps resized back and averaged
-    over the FOV widths, 0 outside the FOV; (H, W) for one head, (H, W, C) for several."""
-    sums, counts = {}, {}
+    """{key: probabilities} at the photograph's size, 0 outside the FOV: each model's maps resized
+    back and averaged over the FOV widths, (H, W) for one head; the artery/vein model's (H, W, 3)
+    combined as artery_vein.combine_scales does, its vessel output the first width's, so that
+    --images makes the classes that the agreement command measures."""
+    resized = {}
     for request, probabilities in zip(photograph.requests, request_maps):
-        resized = segment.back_to_photograph(probabilities, photograph.image.shape[:2], request.scale)
-        sums[request.key] = sums.get(request.key, 0) + resized
-        counts[request.key] = counts.get(request.key, 0) + 1
+        back = segment.back_to_photograph(probabilities, photograph.image.shape[:2], request.scale)
+        resized.setdefault(request.key, []).append(back)
     maps = {}
-    for key, total in sums.items():
+    for key, key_maps in resized.items():
+        if key == "artery_vein":
+            total, count = artery_vein.combine_scales(key_maps), 1
+        else:
+            total, count = sum(key_maps), len(key_maps)
         total = total[..., 0] if total.shape[-1] == 1 else total
-        maps[key] = segment.mean_inside_fov(total, counts[key], photograph.fov)
+        maps[key] = segment.mean_inside_fov(total, count, photograph.fov)
     return maps
 
 

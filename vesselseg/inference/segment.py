@@ -172,6 +172,19 @@ def segment_images(
     return np.concatenate(maps)
 
 
+def fill_holes(region):
+    """The bool `region` (H, W) with its holes filled: the same as scipy's binary_fill_holes, whose
+    default 4-connected background is labelled here once rather than grown from the border until
+    it stops, several times faster on a photograph."""
+    background, _ = ndimage.label(~region)
+    edges = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    # Background that reaches the image's edge stays background; every other part is a hole.
+    outside = np.zeros(background.max() + 1, dtype=bool)
+    outside[edges] = True
+    outside[0] = False
+    return region | ~outside[background]
+
+
 def estimate_fov(image):
     """Estimate the bright disc of a fundus photograph (H, W, 3) in [0, 1] as a bool mask.
 
@@ -189,7 +202,7 @@ def estimate_fov(image):
     if count == 0:
         return np.zeros(image.shape[:2], dtype=bool)
     largest = 1 + int(np.argmax(ndimage.sum_labels(foreground, labels, index=range(1, count + 1))))
-    fov = ndimage.binary_fill_holes(labels == largest)
+    fov = fill_holes(labels == largest)
     # DRIVE's masks stop a few pixels inside the visible edge, where the rim is unreliable.
     return ndimage.binary_erosion(fov, iterations=2)
 
