@@ -2,6 +2,7 @@
 
     python bench/bench_cohort.py                  # about 25 minutes on 2 CPU cores
     python bench/bench_cohort.py --count 40 --tta-count 16 --cohort 200
+    python bench/bench_cohort.py --speed-only --count 16 --tta-count 8 --bfloat16-count 4   # 4 minutes
 
 Needs ../shared/CHASEDB1 (and ../shared/DRIVE for the size buckets' effect); says so and stops
 without them. It builds a folder of --count CHASE-size photographs of mixed sizes (CHASE_DB1's
@@ -58,6 +59,7 @@ def get_args():
     parser.add_argument("--cohort", type=int, default=200, help="photographs of the memory and kill -9 runs")
     parser.add_argument("--cluster-count", type=int, default=8, help="photographs of the cluster comparison")
     parser.add_argument("--bucket-count", type=int, help="photographs per set for the buckets' effect (default: all)")
+    parser.add_argument("--speed-only", action="store_true", help="print sections 1-3 only, a few minutes")
     return parser.parse_args()
 
 
@@ -395,6 +397,8 @@ def main():
         for sub in ("one_float32", "one_bfloat16", "tta", "old_float32", "old_bfloat16", "old_tta"):
             (work / sub).mkdir()
         speed(folder, args, work)
+        if args.speed_only:
+            return
         buckets(work, args.bucket_count)
         cohort = mixed_folder(work / "cohort", args.cohort, width=480)
         memory_and_kills(cohort, args, work)

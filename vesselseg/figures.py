@@ -269,8 +269,8 @@ MEASURE_NAMES = {
 def save_bland_altman(path, values_rows, reference_rows, measures, title):
     """One Bland-Altman panel per measure: the difference (values minus reference) against the
     mean of each pair, with the mean difference and its 95% limits of agreement, in a legend
-    with their values."""
-    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 4.4), layout="constrained")
+    with their values under each panel, where it hides no point."""
+    figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 5.2), layout="constrained")
     for axis, measure in zip(np.atleast_1d(axes), measures):
         name = MEASURE_NAMES.get(measure, measure)
         values = np.array([row[measure] for row in values_rows], dtype=float)
@@ -291,7 +291,7 @@ def save_bland_altman(path, values_rows, reference_rows, measures, title):
             axis.axhline(centre + spread, color="tab:red", linestyle="--", linewidth=1)
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.set(xlabel=f"mean of model and manual, {name}", ylabel=f"model minus manual, {name}", title=name)
-        axis.legend(fontsize="small", loc="best")
+        axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
         axis.grid(alpha=0.3)
     figure.suptitle(title)
     figure.savefig(path, dpi=100)
