@@ -175,7 +175,7 @@ def segment_images(
 def fill_holes(region):
     """The bool `region` (H, W) with its holes filled: the same as scipy's binary_fill_holes, whose
     default 4-connected background is labelled here once rather than grown from the border until
-    it stops, several times faster on a photograph."""
+    it stops: the same mask in under half the time on a photograph."""
     background, _ = ndimage.label(~region)
     edges = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
     # Background that reaches the image's edge stays background; every other part is a hole.
