@@ -160,9 +160,7 @@ def test_the_disc_locator_on_the_marked_training_centres(drive_dir):
     training = load_split(drive_dir, "training")
     errors = []
     for number, image, fov in zip(training.ids, training.images, training.masks):
-        disc = disc_grid.locate(model, normalisation, image, fov)
-        marked = reference[number]
-        errors.append(np.hypot(disc.centre[0] - marked[0], disc.centre[1] - marked[1]))
+        errors.append(disc_grid.centre_error(disc_grid.locate(model, normalisation, image, fov), reference[number]))
     assert len(errors) == 20 and np.mean(errors) <= DISC_CENTRE_MAXIMUM_MEAN_ERROR_PX
 
 

@@ -26,10 +26,8 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vesselseg import (
-    artery_vein,  # noqa: E402
-    quiet_startup,  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
-)
+from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
+from vesselseg.artery_vein import VESSEL_THRESHOLD  # noqa: E402
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
@@ -76,7 +74,12 @@ def locate(model, normalisation, image, fov, centre_method=CENTRE_METHOD):
     """The disc (optic_disc.Disc) of a photograph (H, W, 3) with its FOV (H, W) bool, the vessel cue
     from one pass of the artery/vein `model` (its vessel output), as predict.py --images takes it."""
     probabilities = segment.segment_photograph(model, image, fov, normalisation=normalisation)
-    return locate_disc(image, fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD, centre_method)
+    return locate_disc(image, fov, probabilities[..., 2] >= VESSEL_THRESHOLD, centre_method)
+
+
+def centre_error(disc, marked):
+    """The distance (px) between a located disc's centre and a marked centre (x, y, ...)."""
+    return float(np.hypot(disc.centre[0] - marked[0], disc.centre[1] - marked[1]))
 
 
 def reference_summary(errors, diameters):
@@ -107,7 +110,7 @@ def main(args):
         marked = reference.get(leading_number(path.stem))
         error = ""
         if marked is not None:
-            distance = float(np.hypot(disc.centre[0] - marked[0], disc.centre[1] - marked[1]))
+            distance = centre_error(disc, marked)
             errors[path.stem] = (distance, marked[2])
             diameters.append(disc.diameter_px)
             error = f", {distance:.1f} px from the marked centre"
