@@ -502,6 +502,7 @@ def artery_vein_settings():
         "artery_share": artery_vein.ARTERY_SHARE,
         "bifurcation_weight": artery_vein.BIFURCATION_WEIGHT,
         "at_disc_scale": artery_vein.AT_DISC_SCALE,
+        "vessels": artery_vein.AV_VESSELS,
         # Since 1.7.1 several FOV widths combine as artery_vein.combine_scales does.
         "vessel_output_from_first_width": True,
     }

@@ -428,14 +428,16 @@ def test_a_large_disc_takes_arteries_and_veins_again_at_the_disc_s_scale():
 
     # A disc of 20 px is 54 px at FOV 540 (this FOV is 200 px across): no second pass.
     small = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=20.0)
-    classes, disc = artery_vein_classes(photograph, first, small, networks)
+    # The vessel model's map is the first pass's vessel output here, whichever source draws the classes.
+    vessels = first[..., 2] >= 0.5
+    classes, disc = artery_vein_classes(photograph, first, small, networks, vessels)
     assert not seen and disc.diameter_px == 20.0
     assert np.array_equal(classes, artery_vein.default_classes(first))
 
     # A disc of 40 px is 108 px at FOV 540, 1.45 times DRIVE's: taken again at FOV 373 px, with
     # the artery and vein outputs of that pass and the vessel output of the first.
     large = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=40.0)
-    classes, _ = artery_vein_classes(photograph, first, large, networks)
+    classes, _ = artery_vein_classes(photograph, first, large, networks, vessels)
     assert len(seen) == 1 and 373 <= seen[0][2] < 373 + 64
     expected = segment_again(photograph, "artery_vein", 373, networks, large)
     expected[..., 2] = first[..., 2]
@@ -453,3 +455,47 @@ def test_width_labels_that_would_overlap_a_wider_one_are_left_out():
     boxes = [(0, 0, 10, 10), (5, 5, 15, 15), (10, 0, 20, 10), (18, 8, 30, 20)]
     assert separate_boxes(boxes) == [0, 2]
     assert separate_boxes([]) == []
+
+
+def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_drives():
+    fov = np.ones((540, 540), dtype=bool)
+    drive_sized = Disc(True, (270.0, 270.0), artery_vein.DRIVE_DISC_DIAMETER_PX)
+    large = Disc(True, (270.0, 270.0), 1.5 * artery_vein.DRIVE_DISC_DIAMETER_PX)
+    not_found = Disc(False, (270.0, 270.0), 1.5 * artery_vein.DRIVE_DISC_DIAMETER_PX)
+    under = artery_vein.vessel_model_under_classes
+    assert not under("other-camera", drive_sized, fov, 540)
+    assert under("other-camera", large, fov, 540)
+    assert not under("other-camera", not_found, fov, 540)
+    assert under("vessel-model", drive_sized, fov, 540) and not under("artery-vein", large, fov, 540)
+    with pytest.raises(ValueError, match="vessel-model"):
+        under("both", large, fov, 540)
+
+
+def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
+    from pathlib import Path
+
+    from vesselseg.cohort.work import Options, Photograph, artery_vein_classes
+
+    size = 200
+    first = np.zeros((size, size, 3), dtype=np.float32)
+    first[20:180, 38:43, 2] = 1.0
+    first[..., 0] = 1.0
+    # The vessel model finds a second vessel that the artery/vein model's vessel output missed.
+    vessels = first[..., 2] >= 0.5
+    vessels[20:180, 158:163] = True
+
+    def forward(batch):
+        ones = np.ones(batch.shape[:3], dtype=np.float32)
+        return np.stack([ones, 0 * ones, 0 * ones], axis=-1)
+
+    networks = {"artery_vein": (forward, "fov_standardise")}
+    photograph = Photograph(
+        Path("eye.png"), np.full((size, size, 3), 0.5, np.float32), np.ones((size, size), bool), "mask", None, {}, []
+    )
+    small = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=20.0)
+    classes, _ = artery_vein_classes(photograph, first, small, networks, vessels)
+    assert np.array_equal(classes != artery_vein.BACKGROUND, first[..., 2] >= 0.5)
+    large = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=40.0)
+    classes, _ = artery_vein_classes(photograph, first, large, networks, vessels)
+    assert artery_vein.AV_VESSELS == "other-camera"
+    assert np.array_equal(classes != artery_vein.BACKGROUND, vessels)

@@ -44,7 +44,13 @@ from vesselseg.figures import (
     save_clinical_figure,  # noqa: E402
 )
 from vesselseg.inference import segment  # noqa: E402
-from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
+from vesselseg.inference.models import (  # noqa: E402
+    ARTERY_VEIN_WEIGHTS,
+    IMAGES_DEFAULT_WEIGHTS,
+    load_artery_vein_model,
+    load_models,
+    resolve_models,
+)
 from vesselseg.measurement.agreement import agreement_row  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
 from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
@@ -115,6 +121,21 @@ def get_args(argv=None):
         "first's (artery_vein.combine_scales)",
     )
     parser.add_argument("--weights", default=str(ARTERY_VEIN_WEIGHTS), help="the artery/vein model's weights")
+    parser.add_argument(
+        "--av-vessels",
+        choices=artery_vein.AV_VESSELS_SOURCES,
+        default=artery_vein.AV_VESSELS,
+        help="the vessels the classes are drawn on: the artery/vein model's vessel output, the vessel "
+        "model's map (probability at least 0.5, at the first of --av-fov-diameters), or the vessel "
+        "model's where the disc marks a camera unlike DRIVE's (artery_vein.vessel_model_under_classes); "
+        "the disc is located on the artery/vein model's vessel output either way",
+    )
+    parser.add_argument(
+        "--vessel-weights",
+        default=str(IMAGES_DEFAULT_WEIGHTS),
+        metavar="FILE",
+        help="the vessel model of --av-vessels, as predict.py --images runs it",
+    )
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
     args = parser.parse_args(argv)
@@ -181,8 +202,9 @@ def photographs(name):
     ]
 
 
-def score_set(name, model, normalisation, args, out_dir):
-    """(classification scores, disc errors or None, model rows, manual rows) of one set."""
+def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
+    """(classification scores, disc errors or None, model rows, manual rows) of one set; the
+    `vessel_model` (model, normalisation) maps the vessels where --av-vessels asks for them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts, disc_errors, model_rows, manual_rows = [], [], [], []
     files = photographs(name)
@@ -195,6 +217,17 @@ def score_set(name, model, normalisation, args, out_dir):
         )
         if width is not None:
             print(f"    a large disc: arteries and veins at FOV width {width} px", flush=True)
+        if artery_vein.vessel_model_under_classes(args.av_vessels, estimate, fov, args.av_fov_diameters[0]):
+            vessels = segment.segment_photograph(
+                vessel_model[0],
+                image,
+                fov,
+                tta=args.tta,
+                normalisation=vessel_model[1],
+                fov_diameters=args.av_fov_diameters[:1],
+            )
+            probabilities[..., 2] = vessels >= artery_vein.VESSEL_THRESHOLD
+            print("    classes drawn on the vessel model's map", flush=True)
         classes = artery_vein.av_classes(
             probabilities,
             by_segment=args.by_segment,
@@ -271,6 +304,10 @@ def main(args):
     if loaded is None:
         raise FileNotFoundError(f"No artery/vein model at {args.weights}: train it with tools/train_artery_vein.py.")
     model, normalisation = loaded
+    vessel_model = None
+    if args.av_vessels != "artery-vein":
+        choices = resolve_models(weights=[args.vessel_weights])
+        vessel_model = (load_models(choices, "float32"), choices[0].normalisation)
     out_root = Path(args.output_dir)
     lines = [
         f"Artery/vein model {args.weights}, {'TTA' if args.tta else 'one pass'}"
@@ -278,11 +315,15 @@ def main(args):
         f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}"
         f"{f', neighbours weighted {args.bifurcation_weight:g} at bifurcations' if args.bifurcation_weight else ''}"
         f"{', arteries and veins at the disc scale where it is larger' if args.av_disc_scale else ''}"
-        f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px.",
+        f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px"
+        f", the classes' vessels: {args.av_vessels}"
+        f"{f' ({args.vessel_weights})' if args.av_vessels != 'artery-vein' else ''}.",
         "",
     ]
     for name in args.sets:
-        pooled, disc_errors, model_rows, manual_rows = score_set(name, model, normalisation, args, out_root / name)
+        pooled, disc_errors, model_rows, manual_rows = score_set(
+            name, model, normalisation, args, out_root / name, vessel_model
+        )
         lines += tables(name, pooled, disc_errors, model_rows, manual_rows)
         save_bland_altman(
             out_root / name / "bland_altman.png",

@@ -45,11 +45,16 @@ DISC_SCALE_MIN_WIDTH = 360
 #   segment's total gains at bifurcations (av_classes; 0 leaves each segment to itself);
 # - the share of each photograph's vessel pixels that its arteries are balanced to, the median
 #   of RITE's training labels 21-36 (av_classes' artery_share; None leaves the model's balance);
-# - whether the artery and vein outputs are taken again at the disc's scale (disc_scale_width).
+# - whether the artery and vein outputs are taken again at the disc's scale (disc_scale_width);
+# - which vessels the classes are drawn on (vessel_model_under_classes): the artery/vein model's
+#   own vessel output ("artery-vein"), the vessel model's binary map ("vessel-model"), or the
+#   vessel model's only where the disc marks a camera unlike DRIVE's ("other-camera").
 BY_SEGMENT = True
 BIFURCATION_WEIGHT = 0.5
 ARTERY_SHARE = 0.452
 AT_DISC_SCALE = True
+AV_VESSELS_SOURCES = ("artery-vein", "vessel-model", "other-camera")
+AV_VESSELS = "other-camera"
 # A segment of fewer skeleton pixels than this between two junctions is likely the middle of a
 # crossing, which a skeleton draws as two branch points close together.
 SHORT_LINK_PX = 10
@@ -149,6 +154,19 @@ def disc_scale_width(disc, fov, width):
     from vesselseg.data.training_sets import network_scale
 
     return disc_fov_width(disc.diameter_px * network_scale(fov, width), disc.found, width)
+
+
+def vessel_model_under_classes(source, disc, fov, width):
+    """True where a photograph's classes are drawn on the vessel model's map rather than on the
+    artery/vein model's vessel output: always for `source` "vessel-model", never for
+    "artery-vein", and for "other-camera" where its `disc` (optic_disc.Disc), on a FOV (H, W)
+    bool mapped `width` pixels across, calls for another width (disc_scale_width), as a camera
+    unlike DRIVE's does. The artery/vein model learnt its vessels on DRIVE's camera alone."""
+    if source not in AV_VESSELS_SOURCES:
+        raise ValueError(f"The classes' vessels come from one of {', '.join(AV_VESSELS_SOURCES)}, not {source!r}.")
+    if source == "other-camera":
+        return disc_scale_width(disc, fov, width) != width
+    return source == "vessel-model"
 
 
 def at_disc_scale(probabilities, disc, fov, width, segment_at):

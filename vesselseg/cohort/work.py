@@ -244,34 +244,40 @@ def segment_again(photograph, key, width, networks, options):
     return segment.mean_inside_fov(resized, 1, photograph.fov)
 
 
-def artery_vein_classes(photograph, probabilities, options, networks):
+def artery_vein_classes(photograph, probabilities, options, networks, vessels):
     """(RITE-coded classes (H, W) uint8, the disc) of a photograph's artery/vein probabilities.
 
     The disc is the user's where --disc-centre and --disc-diameter give it, else located on the
     map's vessel output. When it is much larger than DRIVE's, as a 30-degree camera shows it,
     the artery and vein outputs are taken again at the width that brings it to DRIVE's size
     (artery_vein.at_disc_scale; the vessel output stays the first pass's), run by `networks`
-    (segment_again). The classes then follow artery_vein.default_classes."""
+    (segment_again). The classes are drawn on the vessel model's binary map `vessels` (H, W)
+    where artery_vein.vessel_model_under_classes asks for it, and then follow
+    artery_vein.default_classes."""
     estimate = None
     if options.disc_centre is None or options.disc_diameter is None:
-        vessels = probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD
-        estimate = locate_disc(photograph.image, photograph.fov, vessels)
+        estimate = locate_disc(photograph.image, photograph.fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
     disc = given_disc(options.disc_centre, options.disc_diameter, estimate)
+    width = options.fov_diameters[0]
     if artery_vein.AT_DISC_SCALE:
         probabilities, _ = artery_vein.at_disc_scale(
             probabilities,
             disc,
             photograph.fov,
-            options.fov_diameters[0],
+            width,
             lambda width: segment_again(photograph, "artery_vein", width, networks, options),
         )
+    if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, width):
+        probabilities = probabilities.copy()
+        probabilities[..., 2] = vessels
     return artery_vein.default_classes(probabilities), disc
 
 
-def clinical_row(out_dir, photograph, probabilities, options, networks):
+def clinical_row(out_dir, photograph, probabilities, options, networks, vessels):
     """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
-    clinical.csv row of one photograph from its artery/vein probabilities (artery_vein_classes)."""
-    classes, disc = artery_vein_classes(photograph, probabilities, options, networks)
+    clinical.csv row of one photograph from its artery/vein probabilities and the vessel model's
+    binary map (artery_vein_classes)."""
+    classes, disc = artery_vein_classes(photograph, probabilities, options, networks, vessels)
     save_png(out_dir / f"{photograph.path.stem}_av.png", artery_vein.av_colour_map(classes))
     row = measure_photograph(
         photograph.path.name,
@@ -348,7 +354,7 @@ def finish(photograph, request_maps, options, out_dir, networks, scores=None):
         measurements=measure_map(path.name, vessels, fov),
     )
     if "artery_vein" in maps:
-        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks)
+        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks, vessels)
     if score < options.min_quality:
         record.update(status="skipped", reason=quality_reason(score, weakest, options))
     if photograph.label is not None:
