@@ -258,16 +258,16 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessels):
     if options.disc_centre is None or options.disc_diameter is None:
         estimate = locate_disc(photograph.image, photograph.fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
     disc = given_disc(options.disc_centre, options.disc_diameter, estimate)
-    width = options.fov_diameters[0]
+    first_width = options.fov_diameters[0]
     if artery_vein.AT_DISC_SCALE:
         probabilities, _ = artery_vein.at_disc_scale(
             probabilities,
             disc,
             photograph.fov,
-            width,
+            first_width,
             lambda width: segment_again(photograph, "artery_vein", width, networks, options),
         )
-    if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, width):
+    if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, first_width):
         probabilities = probabilities.copy()
         probabilities[..., 2] = vessels
     return artery_vein.default_classes(probabilities), disc
