@@ -180,15 +180,16 @@ def test_average_weights_refuses_models_trained_on_other_inputs(tmp_path):
     assert not (tmp_path / "averaged").exists()
 
 
-def test_the_shipped_averaged_model_is_the_average_of_its_sources(tmp_path):
-    """weights/unet_averaged is what tools/average_weights.py makes of the two models its
-    provenance names, to float16 storage precision."""
+@pytest.mark.parametrize("name", ["unet_averaged", "unet_averaged60"])
+def test_the_shipped_averaged_model_is_the_average_of_its_sources(tmp_path, name):
+    """weights/<name> is what tools/average_weights.py makes of the two models its provenance
+    names, at its share, to float16 storage precision."""
     from tools import average_weights
     from vesselseg.inference import segment
     from vesselseg.paths import PROJECT_DIR as ROOT
     from vesselseg.paths import shipped_weights
 
-    provenance = json.loads(shipped_weights("unet_averaged").with_name("provenance.json").read_text())
+    provenance = json.loads(shipped_weights(name).with_name("provenance.json").read_text())
     sources = provenance["averaged_from"]
     out_dir = tmp_path / "averaged"
     average_weights.main(
@@ -200,6 +201,6 @@ def test_the_shipped_averaged_model_is_the_average_of_its_sources(tmp_path):
     config = json.loads((out_dir / "config.json").read_text())
     assert [source["share"] for source in config["averaged_from"]] == [source["share"] for source in sources]
     made = segment.load_model(out_dir / "model.weights.h5").get_weights()
-    shipped = segment.load_model(shipped_weights("unet_averaged")).get_weights()
+    shipped = segment.load_model(shipped_weights(name)).get_weights()
     for ours, theirs in zip(made, shipped):
         np.testing.assert_array_equal(ours.astype(np.float16), theirs.astype(np.float16))

@@ -146,7 +146,7 @@ def test_the_artery_vein_model_on_rite_test(drive_dir):
 
 
 # Artery and vein F1 (pooled over LES-AV's 22 photographs, one pass, FOV masks given) of the maps
-# that predict.py --images writes: just below what they measured, 0.6017 and 0.6939, with the
+# that predict.py --images writes: just below what they measured, 0.6011 and 0.6950, with the
 # classes drawn on the vessel model's map where the disc is large; 1.7.1's classes, 0.5216 and
 # 0.6508, fail it (docs/results/artery_vein.md).
 LESAV_MINIMUM_F1 = {"artery_f1": 0.59, "vein_f1": 0.68}
@@ -194,15 +194,17 @@ def test_the_disc_locator_on_the_marked_training_centres(drive_dir):
     assert len(errors) == 20 and np.mean(errors) <= DISC_CENTRE_MAXIMUM_MEAN_ERROR_PX
 
 
-# Pooled AUC and F1 (threshold 0.5, one pass, FOV 540) that the three-set model and the default
-# model of --images (its weights averaged with unet_camera_scratch's) keep on the held-out parts of
-# CHASE_DB1 and DR HAGIS, which neither trained on, just below what they measured
-# (docs/results/any_camera.md).
+# Pooled AUC and F1 (threshold 0.5, one pass, FOV 540) that the three-set model and its weights
+# averaged with unet_camera_scratch's (half and half; and 0.6 of it, the default of --images) keep
+# on the held-out parts of CHASE_DB1 and DR HAGIS, which none trained on, just below what they
+# measured (docs/results/any_camera.md).
 HELD_OUT_MINIMUM = {
     ("unet_multi_set", "chasedb1"): {"roc_auc": 0.982, "f1": 0.795},
     ("unet_multi_set", "drhagis"): {"roc_auc": 0.970, "f1": 0.715},
     ("unet_averaged", "chasedb1"): {"roc_auc": 0.980, "f1": 0.778},
     ("unet_averaged", "drhagis"): {"roc_auc": 0.970, "f1": 0.713},
+    ("unet_averaged60", "chasedb1"): {"roc_auc": 0.980, "f1": 0.783},
+    ("unet_averaged60", "drhagis"): {"roc_auc": 0.970, "f1": 0.715},
 }
 
 
