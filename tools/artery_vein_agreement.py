@@ -226,7 +226,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
                 normalisation=vessel_model[1],
                 fov_diameters=args.av_fov_diameters[:1],
             )
-            probabilities[..., 2] = vessels >= artery_vein.VESSEL_THRESHOLD
+            probabilities = artery_vein.on_vessels(probabilities, vessels >= artery_vein.VESSEL_THRESHOLD)
             print("    classes drawn on the vessel model's map", flush=True)
         classes = artery_vein.av_classes(
             probabilities,

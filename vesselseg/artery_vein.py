@@ -169,6 +169,14 @@ def vessel_model_under_classes(source, disc, fov, width):
     return source == "vessel-model"
 
 
+def on_vessels(probabilities, vessels):
+    """A copy of an artery/vein map (H, W, 3) whose vessel output is the binary map `vessels`
+    (H, W), such as the vessel model's: av_classes then draws the classes on those vessels."""
+    drawn = np.array(probabilities, dtype=np.float32)
+    drawn[..., 2] = vessels
+    return drawn
+
+
 def at_disc_scale(probabilities, disc, fov, width, segment_at):
     """(probabilities, width or None): a photograph's artery/vein map (H, W, 3), made with its FOV
     `width` pixels across, with the artery and vein outputs of segment_at(new width) in place of
@@ -188,7 +196,9 @@ def segment_artery_vein(model, image, fov, normalisation, tta=True, fov_diameter
     (H, W) bool, one photograph at a time as predict.py --images makes them: the model's outputs
     averaged over `fov_diameters` (combine_scales), the disc located on their vessel output, and,
     with `disc_scale` (default AT_DISC_SCALE), the artery and vein outputs taken again at the
-    disc's scale (at_disc_scale; width None where they were not)."""
+    disc's scale (at_disc_scale; width None where they were not). Where
+    vessel_model_under_classes asks for the vessel model's map, the caller puts it in with
+    on_vessels, as predict.py --images does with the map it has already made."""
     from vesselseg.inference import segment
     from vesselseg.measurement.optic_disc import locate_disc
 

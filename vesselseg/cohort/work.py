@@ -268,8 +268,7 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessels):
             lambda width: segment_again(photograph, "artery_vein", width, networks, options),
         )
     if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, first_width):
-        probabilities = probabilities.copy()
-        probabilities[..., 2] = vessels
+        probabilities = artery_vein.on_vessels(probabilities, vessels)
     return artery_vein.default_classes(probabilities), disc
 
 
