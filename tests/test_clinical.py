@@ -375,6 +375,71 @@ def test_a_branch_takes_its_trunks_class_at_a_bifurcation():
     assert np.array_equal(shared > 0, alone > 0)
 
 
+def test_crossings_pair_the_segments_that_go_on_straight():
+    from skimage.draw import line
+
+    from vesselseg.measurement.vessel_measures import cut_segments
+
+    # An X at one junction: a vessel from top left to bottom right crosses one from top right
+    # to bottom left, at 60 degrees to each other.
+    cross = np.zeros((100, 120), dtype=bool)
+    cross[line(20, 25, 80, 95)] = True
+    cross[line(20, 95, 80, 25)] = True
+    labels, count = cut_segments(cross)
+    assert count == 4
+    top_left, bottom_right, top_right, bottom_left = (
+        segment_of(labels, *point) for point in ((23, 28), (77, 91), (23, 91), (77, 28))
+    )
+    pairs = {tuple(pair) for pair in artery_vein.crossing_pairs(cross, labels).tolist()}
+    expected = {(top_left, bottom_right), (top_right, bottom_left)}
+    assert pairs == expected | {(b, a) for a, b in expected}
+    # The same crossing drawn as two branch points joined by a short link.
+    split = np.zeros((80, 100), dtype=bool)
+    split[40, 40:52] = True
+    for start, end in (((40, 40), (5, 10)), ((40, 40), (75, 10)), ((40, 51), (5, 81)), ((40, 51), (75, 81))):
+        split[line(*start, *end)] = True
+    labels, count = cut_segments(split)
+    upper_left, lower_left, upper_right, lower_right = (
+        segment_of(labels, *point) for point in ((8, 13), (72, 13), (8, 78), (72, 78))
+    )
+    pairs = {tuple(pair) for pair in artery_vein.crossing_pairs(split, labels).tolist()}
+    expected = {(upper_left, lower_right), (lower_left, upper_right)}
+    assert count == 5 and pairs == expected | {(b, a) for a, b in expected}
+    # A bifurcation is no crossing, and four segments fanning out to one side continue none.
+    fork = np.zeros((80, 100), dtype=bool)
+    for end in ((40, 5), (10, 90), (70, 90)):
+        fork[line(40, 40, *end)] = True
+    assert len(artery_vein.crossing_pairs(fork, cut_segments(fork)[0])) == 0
+    fan = np.zeros((100, 100), dtype=bool)
+    for angle in np.radians([0, 40, 80, 120]):
+        fan[line(60, 50, round(60 - 40 * np.sin(angle)), round(50 + 40 * np.cos(angle)))] = True
+    labels, count = cut_segments(fan)
+    assert count == 4 and len(artery_vein.crossing_pairs(fan, labels)) == 0
+
+
+def test_a_vessel_keeps_its_class_through_a_crossing():
+    from skimage.draw import line
+    from skimage.morphology import dilation, disk
+
+    probabilities = np.zeros((100, 120, 3))
+    artery, vein = np.zeros((100, 120), dtype=bool), np.zeros((100, 120), dtype=bool)
+    artery[line(20, 25, 80, 95)] = True
+    vein[line(20, 95, 80, 25)] = True
+    artery, vein = dilation(artery, disk(1)), dilation(vein, disk(1))
+    probabilities[artery | vein, 2] = 0.9
+    probabilities[artery, 0], probabilities[artery, 1] = 0.9, 0.1
+    probabilities[vein & ~artery, 0], probabilities[vein & ~artery, 1] = 0.1, 0.9
+    # The artery's half below the crossing leans towards vein.
+    lower_half = artery & (np.arange(100)[:, None] > 52)
+    probabilities[lower_half & ~vein, 0], probabilities[lower_half & ~vein, 1] = 0.3, 0.6
+    alone = artery_vein.av_classes(probabilities, by_segment=True)
+    joined = artery_vein.av_classes(probabilities, by_segment=True, crossing_weight=1.0)
+    assert alone[77, 91] == artery_vein.VEIN and alone[23, 28] == artery_vein.ARTERY
+    assert joined[77, 91] == artery_vein.ARTERY and joined[23, 28] == artery_vein.ARTERY
+    assert joined[23, 91] == artery_vein.VEIN and joined[77, 28] == artery_vein.VEIN
+    assert np.array_equal(joined > 0, alone > 0)
+
+
 def test_scales_average_the_classes_and_keep_the_first_vessel_map():
     first, second = np.zeros((4, 5, 3), dtype=np.float32), np.ones((4, 5, 3), dtype=np.float32)
     first[..., 2] = 0.25

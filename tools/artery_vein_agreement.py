@@ -105,6 +105,14 @@ def get_args(argv=None):
         "(artery_vein.av_classes)",
     )
     parser.add_argument(
+        "--crossing-weight",
+        type=float,
+        default=artery_vein.CROSSING_WEIGHT,
+        metavar="W",
+        help="with --by-segment, the share of the vote of the segment that continues it through a crossing that "
+        "a segment gains; 1 joins the two (artery_vein.av_classes)",
+    )
+    parser.add_argument(
         "--av-disc-scale",
         action=argparse.BooleanOptionalAction,
         default=artery_vein.AT_DISC_SCALE,
@@ -139,8 +147,9 @@ def get_args(argv=None):
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
     args = parser.parse_args(argv)
-    if args.bifurcation_weight < 0:
-        parser.error(f"--bifurcation-weight cannot be negative, got {args.bifurcation_weight:g}.")
+    for name in ("bifurcation_weight", "crossing_weight"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} cannot be negative, got {getattr(args, name):g}.")
     if min(args.av_fov_diameters) < segment.MIN_IMAGE_SIZE:
         parser.error(f"--av-fov-diameters must each be at least {segment.MIN_IMAGE_SIZE} pixels.")
     return args
@@ -233,6 +242,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
             by_segment=args.by_segment,
             artery_share=args.artery_share,
             bifurcation_weight=args.bifurcation_weight,
+            crossing_weight=args.crossing_weight,
         )
         Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
         counts.append(artery_vein.av_counts(classes, labels, fov))
@@ -314,6 +324,7 @@ def main(args):
         f"{', one class per vessel segment' if args.by_segment else ''}"
         f"{f', arteries balanced to {args.artery_share:.1%} of vessel pixels' if args.artery_share else ''}"
         f"{f', neighbours weighted {args.bifurcation_weight:g} at bifurcations' if args.bifurcation_weight else ''}"
+        f"{f', segments joined through crossings at weight {args.crossing_weight:g}' if args.crossing_weight else ''}"
         f"{', arteries and veins at the disc scale where it is larger' if args.av_disc_scale else ''}"
         f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px"
         f", the classes' vessels: {args.av_vessels}"
