@@ -6,7 +6,7 @@ from PIL import Image
 
 from vesselseg import artery_vein
 from vesselseg.data.drive_data import read_binary_map
-from vesselseg.measurement import calibre
+from vesselseg.measurement import calibre, junctions
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc
 from vesselseg.paths import dataset_dir
 
@@ -336,7 +336,7 @@ def test_bifurcations_pair_their_three_segments_and_crossings_pair_none():
         fork[line(40, 40, *end)] = True
     labels, count = cut_segments(fork)
     assert count == 3
-    pairs = {tuple(pair) for pair in artery_vein.bifurcation_pairs(fork, labels).tolist()}
+    pairs = {tuple(pair) for pair in junctions.bifurcation_pairs(fork, labels).tolist()}
     trunk, upper, lower = (segment_of(labels, *point) for point in ((40, 10), (15, 82), (65, 82)))
     assert pairs == {(a, b) for a in (trunk, upper, lower) for b in (trunk, upper, lower) if a != b}
     # An X: two vessels crossing at one point, four segments at one junction.
@@ -344,14 +344,14 @@ def test_bifurcations_pair_their_three_segments_and_crossings_pair_none():
     cross[line(5, 5, 75, 75)] = True
     cross[line(5, 75, 75, 5)] = True
     labels, count = cut_segments(cross)
-    assert count == 4 and len(artery_vein.bifurcation_pairs(cross, labels)) == 0
+    assert count == 4 and len(junctions.bifurcation_pairs(cross, labels)) == 0
     # Two vessels crossing drawn as two branch points joined by a short link.
     split = np.zeros((80, 100), dtype=bool)
     split[40, 40:52] = True
     for start, end in (((40, 40), (5, 20)), ((40, 40), (75, 20)), ((40, 51), (5, 80)), ((40, 51), (75, 80))):
         split[line(*start, *end)] = True
     labels, count = cut_segments(split)
-    assert count == 5 and len(artery_vein.bifurcation_pairs(split, labels)) == 0
+    assert count == 5 and len(junctions.bifurcation_pairs(split, labels)) == 0
 
 
 def test_a_branch_takes_its_trunks_class_at_a_bifurcation():
@@ -390,7 +390,7 @@ def test_crossings_pair_the_segments_that_go_on_straight():
     top_left, bottom_right, top_right, bottom_left = (
         segment_of(labels, *point) for point in ((23, 28), (77, 91), (23, 91), (77, 28))
     )
-    pairs = {tuple(pair) for pair in artery_vein.crossing_pairs(cross, labels).tolist()}
+    pairs = {tuple(pair) for pair in junctions.crossing_pairs(cross, labels).tolist()}
     expected = {(top_left, bottom_right), (top_right, bottom_left)}
     assert pairs == expected | {(b, a) for a, b in expected}
     # The same crossing drawn as two branch points joined by a short link.
@@ -402,19 +402,19 @@ def test_crossings_pair_the_segments_that_go_on_straight():
     upper_left, lower_left, upper_right, lower_right = (
         segment_of(labels, *point) for point in ((8, 13), (72, 13), (8, 78), (72, 78))
     )
-    pairs = {tuple(pair) for pair in artery_vein.crossing_pairs(split, labels).tolist()}
+    pairs = {tuple(pair) for pair in junctions.crossing_pairs(split, labels).tolist()}
     expected = {(upper_left, lower_right), (lower_left, upper_right)}
     assert count == 5 and pairs == expected | {(b, a) for a, b in expected}
     # A bifurcation is no crossing, and four segments fanning out to one side continue none.
     fork = np.zeros((80, 100), dtype=bool)
     for end in ((40, 5), (10, 90), (70, 90)):
         fork[line(40, 40, *end)] = True
-    assert len(artery_vein.crossing_pairs(fork, cut_segments(fork)[0])) == 0
+    assert len(junctions.crossing_pairs(fork, cut_segments(fork)[0])) == 0
     fan = np.zeros((100, 100), dtype=bool)
     for angle in np.radians([0, 40, 80, 120]):
         fan[line(60, 50, round(60 - 40 * np.sin(angle)), round(50 + 40 * np.cos(angle)))] = True
     labels, count = cut_segments(fan)
-    assert count == 4 and len(artery_vein.crossing_pairs(fan, labels)) == 0
+    assert count == 4 and len(junctions.crossing_pairs(fan, labels)) == 0
 
 
 def test_a_vessel_keeps_its_class_through_a_crossing():
