@@ -193,6 +193,7 @@ def sample_batch(
     image_means=None,
     zoom=ZOOM_RANGE,
     camera=None,
+    lesions=0.0,
 ):
     """One training batch: `images_per_batch` images drawn with replacement, each augmented
     as a whole (when `augmentation`), and `crops_per_image` random crops cut from each.
@@ -201,7 +202,8 @@ def sample_batch(
     warped, which gives the same pixels as augmenting the whole image and then cropping.
     `zoom` is the zoom augmentation's (range, probability). `camera`, when given, is a
     camera_aug.CameraAugmentation: it applies the stronger photometric transforms (when the
-    run asks for them) and the input normalisation to each image's crops.
+    run asks for them) and the input normalisation to each image's crops. With `lesions` above
+    0, that share of the images get synthetic lesions on their crops (training/lesions.py).
     Returns images (B, crop, crop, 3) and annotations (B, crop, crop, 1), B = images x crops;
     masks (N, H, W, C) of several targets give annotations (B, crop, crop, C).
     """
@@ -215,6 +217,13 @@ def sample_batch(
         matrix = random_affine(rng, images.shape[1:3], zoom=zoom) if augmentation else np.eye(3)
         rows, columns = crop_grid(rng, (height, width), crop, crops_per_image)
         crop_images, crop_masks = warp_pair(images[index], masks[index], matrix, rows, columns)
+        # The draw is made only when lesions are asked for, so that runs without them see the
+        # batches they always saw.
+        if augmentation and lesions and rng.random() < lesions:
+            from vesselseg.training.lesions import paint_lesions
+
+            vessels = crop_masks if crop_masks.ndim == 3 else crop_masks.max(axis=-1)
+            crop_images = paint_lesions(crop_images, vessels, rng)
         if augmentation:
             crop_images = photometric(crop_images, rng, mean=image_means[index])
         if camera is not None:

@@ -105,3 +105,33 @@ def test_crop_larger_than_the_image_is_refused():
     images = np.zeros((1, 32, 32, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="larger than the images"):
         aug_utils.sample_batch(images, np.zeros((1, 32, 32)), np.random.default_rng(0), crop=64)
+
+
+def test_lesions_leave_the_vessels_and_their_neighbours_untouched():
+    from scipy import ndimage
+
+    from vesselseg.training.lesions import paint_lesions
+
+    rng = np.random.default_rng(3)
+    crops = np.full((4, 96, 96, 3), 0.5, dtype=np.float32)
+    vessels = np.zeros((4, 96, 96), dtype=bool)
+    vessels[:, 40:44, :] = True
+    painted = paint_lesions(crops, vessels, rng)
+    clear = ndimage.binary_dilation(vessels, structure=np.ones((1, 3, 3), dtype=bool))
+    np.testing.assert_array_equal(painted[clear], crops[clear])
+    changed = np.any(painted != crops, axis=-1)
+    assert changed[~clear].mean() > 0.01
+    # Bright lesions raise every channel, dark ones lower them: never both in one pixel.
+    assert 0.0 <= painted.min() and painted.max() <= 1.0
+    assert (painted[changed] > 0.5).any() and (painted[changed] < 0.5).any()
+
+
+def test_lesions_change_the_images_and_not_the_annotations():
+    rng = np.random.default_rng(9)
+    images = rng.random((3, 100, 90, 3)).astype(np.float32)
+    masks = (rng.random((3, 100, 90)) < 0.1).astype(np.uint8)
+    plain = aug_utils.sample_batch(images, masks, np.random.default_rng(5), images_per_batch=1)
+    painted = aug_utils.sample_batch(images, masks, np.random.default_rng(5), images_per_batch=1, lesions=1.0)
+    # One image per batch: its warp and crops are drawn before the lesions, so they are the same.
+    np.testing.assert_array_equal(plain[1], painted[1])
+    assert not np.array_equal(plain[0], painted[0])

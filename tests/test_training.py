@@ -261,6 +261,10 @@ def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
     assert result.returncode != 0 and f"DRIVE_DIR {tmp_path / 'gone'} holds no DRIVE" in result.stderr
     result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--photometric", "strong")
     assert result.returncode != 0 and "this script does not use" in result.stderr
+    result = run_script("baseline_no_aug.py", data_dir, tmp_path / "run", "--lesions", "0.5")
+    assert result.returncode != 0 and "this script does not use" in result.stderr
+    result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--lesions", "2")
+    assert result.returncode != 0 and "--lesions must lie between 0 and 1" in result.stderr
     assert not (tmp_path / "run").exists()
 
 

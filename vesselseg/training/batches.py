@@ -45,6 +45,7 @@ class CropBatches(keras.utils.PyDataset):
             image_means=self.image_means,
             zoom=(tuple(recipe_value(self.config, "zoom_range")), recipe_value(self.config, "zoom_probability")),
             camera=self.camera,
+            lesions=recipe_value(self.config, "lesions"),
         )
 
     def __getitem__(self, step):

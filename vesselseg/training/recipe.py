@@ -148,6 +148,14 @@ def get_parser(description, run_name):
     parser.add_argument(
         "--zoom-probability", type=float, default=aug_utils.ZOOM_RANGE[1], help="probability of a zoom draw per image"
     )
+    parser.add_argument(
+        "--lesions",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of the photographs drawn for a batch whose crops get synthetic bright and dark lesions, "
+        "kept off the vessels (training/lesions.py); 0: none",
+    )
     parser.add_argument("--dropout", type=float, default=DROPOUT, help="dropout rate after every convolution")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights, crops and augmentation")
     parser.add_argument(
@@ -227,13 +235,16 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         raise ValueError(f"--zoom-range must be two positive factors, the smaller first, got {args.zoom_range}.")
     if not 0 <= args.zoom_probability <= 1:
         raise ValueError(f"--zoom-probability must lie between 0 and 1, got {args.zoom_probability}.")
+    if not 0 <= args.lesions <= 1:
+        raise ValueError(f"--lesions must lie between 0 and 1, got {args.lesions}.")
     if not augmentation and (
-        args.photometric != "blog"
+        args.lesions
+        or args.photometric != "blog"
         or args.zoom_probability != aug_utils.ZOOM_RANGE[1]
         or tuple(args.zoom_range) != aug_utils.ZOOM_RANGE[0]
     ):
         raise ValueError(
-            "--photometric, --zoom-range and --zoom-probability change the augmentation, "
+            "--photometric, --zoom-range, --zoom-probability and --lesions change the augmentation, "
             "which this script does not use."
         )
     accelerator = accelerator_present()
@@ -271,6 +282,7 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         "photometric": args.photometric,
         "zoom_range": list(args.zoom_range),
         "zoom_probability": args.zoom_probability,
+        "lesions": args.lesions,
         "seed": args.seed,
         "vgg_weights": normalise_vgg_weights(getattr(args, "vgg_weights", None)) if encoder == "vgg16" else None,
         "jit": args.jit == "on" or (args.jit == "auto" and (accelerator or jax_collectives)),

@@ -38,6 +38,7 @@ RECIPE_KEYS = (
     "init_weights",
     "task",
     "training_sets",
+    "lesions",
 )
 # What a recipe setting was before it existed, so that older run folders still resume.
 RECIPE_DEFAULTS = {
@@ -50,6 +51,7 @@ RECIPE_DEFAULTS = {
     "init_weights": None,
     "task": "vessels",
     "training_sets": ["drive"],
+    "lesions": 0.0,
 }
 # TextLog's line for one epoch; training_seconds reads the seconds back from it.
 EPOCH_LINE = re.compile(r" epoch \d+/\d+ .*seconds=([0-9.]+)")
