@@ -415,6 +415,12 @@ def test_crossings_pair_the_segments_that_go_on_straight():
         fan[line(60, 50, round(60 - 40 * np.sin(angle)), round(50 + 40 * np.cos(angle)))] = True
     labels, count = cut_segments(fan)
     assert count == 4 and len(junctions.crossing_pairs(fan, labels)) == 0
+    # A single vessel has no junction at all.
+    single = np.zeros((20, 40), dtype=bool)
+    single[10, 2:38] = True
+    labels, count = cut_segments(single)
+    assert count == 1 and len(junctions.crossing_pairs(single, labels)) == 0
+    assert len(junctions.bifurcation_pairs(single, labels)) == 0
 
 
 def test_a_vessel_keeps_its_class_through_a_crossing():

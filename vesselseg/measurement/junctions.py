@@ -88,6 +88,8 @@ def points_by_label(labels):
     """{label: its pixels (K, 2) (row, column), float} of a label image, 0 left out: one sort of
     the labelled pixels, not a pass over the whole image per label."""
     flat = np.flatnonzero(labels)
+    if not flat.size:
+        return {}
     values = labels.ravel()[flat]
     order = np.argsort(values, kind="stable")
     flat, values = flat[order], values[order]
