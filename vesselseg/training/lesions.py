@@ -28,10 +28,10 @@ DARK_GAINS = ((0.5, 0.8), (0.3, 0.6), (0.3, 0.6))
 STRENGTH = (0.5, 1.0)
 
 
-def lesion_weight(shape, centre, semi_axes, angle):
-    """A lesion's blending weight (h, w) in [0, 1]: 1 in its elliptical core, falling linearly to 0
-    over the outer SOFT_EDGE of its radius."""
-    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+def lesion_weight(rows, columns, centre, semi_axes, angle):
+    """A lesion's blending weight (h, w) in [0, 1] over a crop whose pixel coordinates are `rows`
+    and `columns` (h, w): 1 in its elliptical core, falling linearly to 0 over the outer
+    SOFT_EDGE of its radius."""
     rows, columns = rows - centre[0], columns - centre[1]
     cosine, sine = np.cos(angle), np.sin(angle)
     along, across = columns * cosine + rows * sine, -columns * sine + rows * cosine
@@ -50,12 +50,14 @@ def paint_lesions(crops, vessels, rng):
     keep_clear = ndimage.binary_dilation(np.asarray(vessels) > 0, structure=np.ones((1, 3, 3), dtype=bool))
     height, width = crops.shape[1:3]
     mean_count = LESIONS_PER_64_PIXELS * height * width / 64**2
+    # The crop's pixel coordinates, made once for every lesion of every crop.
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
     for crop, clear in zip(crops, keep_clear):
         for _ in range(rng.poisson(mean_count)):
             long_axis = rng.uniform(*SEMI_AXIS_PX)
             semi_axes = (long_axis, long_axis * rng.uniform(*ASPECT))
             centre = (rng.uniform(0, height), rng.uniform(0, width))
-            weight = lesion_weight((height, width), centre, semi_axes, rng.uniform(0, np.pi))
+            weight = lesion_weight(rows, columns, centre, semi_axes, rng.uniform(0, np.pi))
             gains = random_gains(rng, BRIGHT_GAINS if rng.random() < 0.5 else DARK_GAINS)
             weight = (rng.uniform(*STRENGTH) * weight * ~clear)[..., None]
             target = np.clip(crop * gains, 0.0, 1.0)
