@@ -11,7 +11,9 @@ photographs resized by 0.9-1.1), then prints, each beside its reference:
 1. One pass (--no-tta, FOV 540, float32, vessels only, no figures): wall seconds per photograph
    of the streaming pipeline (batches of 1, the CPU default, and of 4), against the compiled
    forward pass alone on the same network inputs in the same process, and against 1.1.0's way
-   (each photograph read, segmented with model.predict_on_batch, saved and measured in turn).
+   (each photograph read, segmented with model.predict_on_batch, saved and measured in turn, by
+   today's functions). Each reference is timed just before and just after the stream, and their
+   mean is the reference, since this kind of virtual machine drifts by 10-20% within minutes.
 2. The same with TTA, on --tta-count photographs, against four forward passes each: the stream
    with each photograph's four flips in one call (the CPU default) and in four calls of 1.
 3. Throughput in photographs per hour, float32 and bfloat16 (on --bfloat16-count photographs),
@@ -156,8 +158,23 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
     return time.perf_counter() - started
 
 
+def around(reference, measured):
+    """(reference's mean, its two figures, measured's result): `reference()` timed just before and
+    just after `measured()`, so that a machine whose speed drifts over minutes (this virtual
+    machine's does, by 10-20%) drifts under both alike."""
+    before = reference()
+    result = measured()
+    after = reference()
+    return (before + after) / 2, (before, after), result
+
+
+def spread(pair, count):
+    return f"{pair[0] / count:.3f}-{pair[1] / count:.3f}"
+
+
 def speed(folder, args, work):
-    """Sections 1-3."""
+    """Sections 1-3. Each reference (the forward pass alone, 1.1.0's way) is timed before and after
+    the stream it is compared with, and the mean of the two is the reference."""
     from vesselseg.cohort.work import TTA_VIEWS, Options
 
     paths = sorted((folder / "images").glob("*.jpg"))
@@ -166,14 +183,19 @@ def speed(folder, args, work):
         _, networks = load(precision)
         chosen = paths[:count]
         options = Options(tta=False, figures=False)
-        wall, totals = stream_seconds(chosen, networks, options, work / f"one_{precision}")
-        alone = forward_alone_seconds(chosen, networks, options)
-        old = old_way_seconds(chosen, precision, work / f"old_{precision}")
-        rows[precision] = (len(chosen), wall, totals, alone, old)
+        alone, alones, (old, olds, (wall, totals)) = around(
+            lambda: forward_alone_seconds(chosen, networks, options),
+            lambda: around(
+                lambda: old_way_seconds(chosen, precision, work / f"old_{precision}"),
+                lambda: stream_seconds(chosen, networks, options, work / f"one_{precision}"),
+            ),
+        )
+        rows[precision] = (len(chosen), wall, old, olds)
         print(
             f"one pass, {precision}, {len(chosen)} photographs: {wall / len(chosen):.3f} s each; the compiled forward "
-            f"pass alone {alone / len(chosen):.3f} s (ratio {wall / alone:.2f}, target at most 1.15); inside the stream "
-            f"{totals['seconds'] / len(chosen):.3f} s in {totals['calls']} calls; 1.1.0's way {old / len(chosen):.3f} s",
+            f"pass alone {alone / len(chosen):.3f} s (before and after: {spread(alones, len(chosen))} s; ratio "
+            f"{wall / alone:.2f}, target at most 1.15); inside the stream {totals['seconds'] / len(chosen):.3f} s in "
+            f"{totals['calls']} calls; 1.1.0's way {old / len(chosen):.3f} s ({spread(olds, len(chosen))} s)",
             flush=True,
         )
         if precision == "float32":
@@ -186,21 +208,25 @@ def speed(folder, args, work):
             chosen = paths[: args.tta_count]
             options = Options(tta=True, figures=False)
             # The four flips in one call: predict.py's batch with TTA on a CPU.
-            wall, totals = stream_seconds(chosen, networks, options, work / "tta", batch_size=TTA_VIEWS)
+            alone, alones, (wall, totals) = around(
+                lambda: forward_alone_seconds(chosen, networks, options),
+                lambda: stream_seconds(chosen, networks, options, work / "tta", batch_size=TTA_VIEWS),
+            )
             singles, _ = stream_seconds(chosen, networks, options, work / "tta", batch_size=1)
-            alone = forward_alone_seconds(chosen, networks, options)
             old = old_way_seconds(chosen, precision, work / "old_tta", tta=True)
             print(
                 f"TTA, float32, {len(chosen)} photographs: {wall / len(chosen):.3f} s each; four forward passes alone "
-                f"{alone / len(chosen):.3f} s (ratio {wall / alone:.2f}, target at most 1.1); inside the stream "
-                f"{totals['seconds'] / len(chosen):.3f} s in {totals['calls']} calls; the four flips in four calls "
-                f"{singles / len(chosen):.3f} s (ratio {singles / alone:.2f}); 1.1.0's way {old / len(chosen):.3f} s",
+                f"{alone / len(chosen):.3f} s (before and after: {spread(alones, len(chosen))} s; ratio "
+                f"{wall / alone:.2f}, target at most 1.1); inside the stream {totals['seconds'] / len(chosen):.3f} s "
+                f"in {totals['calls']} calls; the four flips in four calls {singles / len(chosen):.3f} s (ratio "
+                f"{singles / alone:.2f}); 1.1.0's way {old / len(chosen):.3f} s",
                 flush=True,
             )
-    for precision, (count, wall, _, _, old) in rows.items():
+    for precision, (count, wall, old, olds) in rows.items():
         print(
             f"throughput, one pass, {precision}: {3600 * count / wall:.0f} photographs per hour; 1.1.0's way "
-            f"{3600 * count / old:.0f} ({old / wall:.2f}x)",
+            f"{3600 * count / old:.0f} ({old / wall:.2f}x; before and after the stream "
+            f"{3600 * count / olds[0]:.0f} and {3600 * count / olds[1]:.0f})",
             flush=True,
         )
 

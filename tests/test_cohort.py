@@ -332,15 +332,3 @@ def test_several_widths_combine_the_artery_vein_maps_as_the_agreement_command_do
     # The artery and vein outputs are averaged; the vessel output is the first width's alone.
     assert not np.allclose(maps["artery_vein"][fov][:, 2], np.mean(av_maps, axis=0)[fov][:, 2])
     np.testing.assert_allclose(maps["vessels"], np.where(fov, np.mean(vessel_maps, axis=0)[..., 0], 0), atol=1e-6)
-
-
-def test_fill_holes_agrees_with_scipy():
-    from vesselseg.inference.segment import fill_holes
-
-    rng = np.random.default_rng(1)
-    for density in (0.3, 0.5, 0.7):
-        region = ndimage.binary_opening(rng.random((90, 120)) < density)
-        np.testing.assert_array_equal(fill_holes(region), ndimage.binary_fill_holes(region))
-    ring = np.zeros((40, 40), dtype=bool)
-    ring[5:35, 5:35], ring[10:30, 10:30] = True, False
-    assert fill_holes(ring)[20, 20] and np.array_equal(fill_holes(ring), ndimage.binary_fill_holes(ring))

@@ -195,3 +195,17 @@ def test_box_counts_match_a_count_at_each_size_alone():
         for sizes in (vessel_measures.BOX_SIZES, (3, 6, 10, 20)):
             expected = [np.count_nonzero(block_reduce(vessels, (size, size), np.max)) for size in sizes]
             assert vessel_measures.box_counts(vessels, sizes) == expected
+
+
+def test_local_widths_are_the_distance_transform_read_at_the_skeleton():
+    rng = np.random.default_rng(4)
+    for density in (0.02, 0.1, 0.3):
+        vessels = ndimage.binary_dilation(rng.random((120, 150)) < density, iterations=2)
+        vessels[:, :3] = True  # vessels that touch the image's edge
+        skeleton = vessel_measures.skeletonize(vessels)
+        expected = 2.0 * ndimage.distance_transform_edt(vessels)[skeleton] - 1.0
+        np.testing.assert_array_equal(vessel_measures.local_widths(vessels, skeleton), expected)
+    # A map that is all vessel has no background to measure to: the transform's own convention.
+    everything = np.ones((20, 30), dtype=bool)
+    expected = 2.0 * ndimage.distance_transform_edt(everything)[everything] - 1.0
+    np.testing.assert_array_equal(vessel_measures.local_widths(everything, everything), expected)

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
+from vesselseg.data.morphology import erode
 from vesselseg.inference.photographs import PLAUSIBLE_VESSEL_FRACTION
 
 # The checks run on the photograph shrunk to about this width: enough for the FOV's shape and
@@ -86,7 +87,7 @@ def solidity(region):
     pixels' centres, filled with its outline by PIL's scan lines: within 0.002 of scikit-image's
     regionprops solidity on fundus photographs and others, and many times faster, since that
     tests every pixel of the region's box against the hull."""
-    rows, columns = np.nonzero(region & ~ndimage.binary_erosion(region))
+    rows, columns = np.nonzero(region & ~erode(region))
     if len(np.unique(rows)) < 2 or len(np.unique(columns)) < 2:
         return 1.0
     points = np.stack([columns, rows], axis=1)
@@ -113,7 +114,7 @@ def photograph_checks(image, fov):
     green_channel = image[..., 1]
     detail = green_channel - ndimage.gaussian_filter(green_channel, 2.0)
     # The FOV's edge is the sharpest thing in the photograph, and is left out of the detail.
-    interior = ndimage.binary_erosion(fov, iterations=8) if fov.sum() > 1000 else fov
+    interior = erode(fov, iterations=8) if fov.sum() > 1000 else fov
     spread = max(float(green_channel[fov].std()), 1e-3)
     measures = {
         "fov_area": float(fov.mean()),

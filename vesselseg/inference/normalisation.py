@@ -17,6 +17,8 @@ The normalisation a model was trained with is recorded as "normalisation" in its
 import numpy as np
 from scipy import ndimage
 
+from vesselseg.data.morphology import erode
+
 NORMALISATIONS = ("rgb255", "fov_standardise")
 # What a model whose config predates the setting was trained with.
 DEFAULT_NORMALISATION = "rgb255"
@@ -75,7 +77,7 @@ def normalise_image(image, fov, method, rim_fill=0):
     if method == "rgb255":
         return image
     if fov is not None and round(rim_fill) >= 1:
-        inside = ndimage.binary_erosion(fov, iterations=int(round(rim_fill)))
+        inside = erode(fov, iterations=int(round(rim_fill)))
         if inside.any():
             return fill_outside(standardise(image, *fov_statistics(image, inside)), inside)
     standardised = standardise(image, *fov_statistics(image, fov))

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters
 
+from vesselseg.data.morphology import erode, fill_holes
 from vesselseg.data.resampling import resize_linear
 from vesselseg.data.training_sets import (  # noqa: F401  (DRIVE_FOV_DIAMETER re-exported)
     DRIVE_FOV_DIAMETER,
@@ -172,19 +173,6 @@ def segment_images(
     return np.concatenate(maps)
 
 
-def fill_holes(region):
-    """The bool `region` (H, W) with its holes filled: the same as scipy's binary_fill_holes, whose
-    default 4-connected background is labelled here once rather than grown from the border until
-    it stops: the same mask in under half the time on a photograph."""
-    background, _ = ndimage.label(~region)
-    edges = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
-    # Background that reaches the image's edge stays background; every other part is a hole.
-    outside = np.zeros(background.max() + 1, dtype=bool)
-    outside[edges] = True
-    outside[0] = False
-    return region | ~outside[background]
-
-
 def estimate_fov(image):
     """Estimate the bright disc of a fundus photograph (H, W, 3) in [0, 1] as a bool mask.
 
@@ -201,10 +189,10 @@ def estimate_fov(image):
     labels, count = ndimage.label(foreground)
     if count == 0:
         return np.zeros(image.shape[:2], dtype=bool)
-    largest = 1 + int(np.argmax(ndimage.sum_labels(foreground, labels, index=range(1, count + 1))))
+    largest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count + 1)[1:]))
     fov = fill_holes(labels == largest)
     # DRIVE's masks stop a few pixels inside the visible edge, where the rim is unreliable.
-    return ndimage.binary_erosion(fov, iterations=2)
+    return erode(fov, iterations=2)
 
 
 def segment_photograph(

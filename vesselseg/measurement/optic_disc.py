@@ -24,6 +24,7 @@ from scipy import ndimage
 from skimage import transform
 from skimage.morphology import disk
 
+from vesselseg.data.morphology import erode
 from vesselseg.data.training_sets import network_scale
 
 # The width of DRIVE's FOV, at which the constants below hold.
@@ -188,7 +189,7 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     luminance = np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
     small = transform.rescale(luminance, scale, order=1, anti_aliasing=scale < 1)
     small_fov = transform.resize(fov.astype(float), small.shape, order=0) > 0.5
-    inside = ndimage.binary_erosion(small_fov, iterations=3)
+    inside = erode(small_fov, iterations=3)
     coarse = transform.rescale(small, COARSE_FACTOR, order=1, anti_aliasing=True)
     coarse_inside = transform.resize(inside.astype(float), coarse.shape, order=0) > 0.5
     score = brightness_cue(coarse, coarse_inside, COARSE_FACTOR)
