@@ -86,9 +86,10 @@ def branch_and_end_points(skeleton, counts=None):
 
 
 def local_widths(vessels, skeleton):
-    """Vessel width in pixels at each skeleton pixel (1-D array): twice the distance to the
-    nearest background pixel, minus one, so that a bar w pixels wide measures w (the raw doubled
-    distance of its centre is w + 1, because it is measured to the first background pixel).
+    """Vessel width in pixels at each pixel of `skeleton`, which lie on `vessels` (1-D array, in
+    row-major order of the skeleton's pixels): twice the distance to the nearest background
+    pixel, minus one, so that a bar w pixels wide measures w (the raw doubled distance of its
+    centre is w + 1, because it is measured to the first background pixel).
 
     The distances are scipy.ndimage.distance_transform_edt's, read only where they are needed: a
     vessel pixel's nearest background pixel always borders the vessels (one step from it towards
