@@ -17,7 +17,8 @@ photographs resized by 0.9-1.1), then prints, each beside its reference:
 2. The same with TTA, on --tta-count photographs, against four forward passes each: the stream
    with each photograph's four flips in one call (the CPU default) and in four calls of 1.
 3. Throughput in photographs per hour, float32 and bfloat16 (on --bfloat16-count photographs),
-   the pipeline's and 1.1.0's.
+   the pipeline's and 1.1.0's; and the CPU seconds of the work before and after the network per
+   photograph, in one thread without the network, what a machine must spend beside it.
 4. Peak resident memory at photograph 20 and at photograph --cohort, with labels and without,
    of `predict.py --images` runs in subprocesses (at FOV 270, to keep them short).
 5. Kill -9 twice, then the same command again, against an unbroken run: manifest lines per
@@ -158,6 +159,35 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
     return time.perf_counter() - started
 
 
+def beside_seconds(paths, networks, out_dir):
+    """(CPU seconds before the network, after it) per photograph, summed over `paths` and divided:
+    work.prepare and work.finish (one pass, no figures) in this thread alone, timed with
+    time.process_time from network maps made beforehand, so that the network's own work and its
+    threads are left out."""
+    from vesselseg.cohort.work import Companions, Options, finish, prepare, undo_views, views
+
+    options = Options(tta=False, figures=False)
+    normalisations = {key: normalisation for key, (_, normalisation) in networks.items()}
+
+    def prepared(path):
+        return prepare(path, options, normalisations, Companions(None), Companions(None))
+
+    maps = {}
+    for path in paths:
+        request = prepared(path).requests[0]
+        outputs = networks[request.key][0](np.stack(views(request.network_input, False)))
+        maps[path] = [undo_views(list(outputs), request.network_input.shape, False)]
+    finish(prepared(paths[0]), maps[paths[0]], options, out_dir, networks)
+    before = after = 0.0
+    for path in paths:
+        started = time.process_time()
+        photograph = prepared(path)
+        middle = time.process_time()
+        finish(photograph, maps[path], options, out_dir, networks)
+        before, after = before + middle - started, after + time.process_time() - middle
+    return before / len(paths), after / len(paths)
+
+
 def around(reference, measured):
     """(reference's mean, its two figures, measured's result): `reference()` timed just before and
     just after `measured()`, so that a machine whose speed drifts over minutes (this virtual
@@ -199,6 +229,12 @@ def speed(folder, args, work):
             flush=True,
         )
         if precision == "float32":
+            before, after = beside_seconds(chosen, networks, work / "beside")
+            print(
+                f"CPU beside the network, one pass, per photograph, one thread: {before:.3f} s before it (read, FOV, "
+                f"quality, normalise, rescale), {after:.3f} s after it (maps back, files, map quality, measures)",
+                flush=True,
+            )
             batched, totals = stream_seconds(chosen[:12], networks, options, work / f"one_{precision}", batch_size=4)
             print(
                 f"one pass, float32, batches of 4, {len(chosen[:12])} photographs: {batched / len(chosen[:12]):.3f} s each, "
@@ -251,10 +287,15 @@ def predict_command(folder, out_root, labels):
 
 
 def output_folder(root, folder):
-    """Where predict_command(folder, root, ...) writes: predict.py's own name for the folder."""
-    from predict import images_folder_name
+    """Where predict_command(folder, root, ...) writes: predict.py's own names for the model's
+    settings and for the folder, so that they follow its default model."""
+    import predict
+    from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, resolve_models
 
-    return root / "unet_camera_scratch_fov270" / images_folder_name(argparse.Namespace(images=str(folder / "images")))
+    args = predict.get_args(predict_command(folder, root, labels=False)[2:])
+    choices = resolve_models(args.run, args.weights, args.encoder, default=IMAGES_DEFAULT_WEIGHTS)
+    name = predict.output_name(args, "+".join(choice.name for choice in choices))
+    return root / name / predict.images_folder_name(args)
 
 
 def run_until(command, out, stop_at=None):
@@ -420,7 +461,7 @@ def main():
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         folder = mixed_folder(work / "photographs", max(args.count, args.tta_count, args.bfloat16_count))
-        for sub in ("one_float32", "one_bfloat16", "tta", "old_float32", "old_bfloat16", "old_tta"):
+        for sub in ("one_float32", "one_bfloat16", "tta", "old_float32", "old_bfloat16", "old_tta", "beside"):
             (work / sub).mkdir()
         speed(folder, args, work)
         if args.speed_only:
