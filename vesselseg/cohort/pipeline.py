@@ -20,6 +20,7 @@ import threading
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from vesselseg.cohort.work import TTA_VIEWS, Companions, failed_record, finish, prepare, undo_views, views
 
@@ -141,6 +142,15 @@ def segment_stream(paths, networks, options, out_dir, on_record, batch_size, sco
     finishing thread as each photograph ends (done, skipped or failed). `networks`: {key:
     (CompiledForward, input normalisation)}; `scores`: a StreamingScores for annotated
     photographs, or None. Returns the forward pass's totals: seconds, calls and views."""
+    # NumPy's BLAS (a dot product in the FOV statistics, a matrix product in the disc locator)
+    # would otherwise run each call on a thread per core, whose waiting spins on the cores that
+    # the network and the other threads need.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return stream(paths, networks, options, out_dir, on_record, batch_size, scores)
+
+
+def stream(paths, networks, options, out_dir, on_record, batch_size, scores):
+    """segment_stream's work, inside its limit on BLAS threads."""
     normalisations = {key: normalisation for key, (_, normalisation) in networks.items()}
     masks, labels = Companions(options.masks), Companions(options.labels)
     ready, done = queue.Queue(maxsize=READ_AHEAD), queue.Queue(maxsize=FINISH_AHEAD)
