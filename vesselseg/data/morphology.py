@@ -27,29 +27,29 @@ def shifted(padded, row, column):
     return padded[1 + row : 1 + row + height, 1 + column : 1 + column + width]
 
 
+def combine_neighbours(mask, iterations, square, operation):
+    """`mask` (H, W) combined `iterations` times with its neighbours by the bool ufunc `operation`
+    (np.logical_and erodes, np.logical_or dilates), everything beyond the edge False."""
+    result = np.asarray(mask, dtype=bool)
+    for _ in range(iterations):
+        padded = np.pad(result, 1, constant_values=False)
+        result = result.copy()
+        for row, column in SQUARE if square else CROSS:
+            operation(result, shifted(padded, row, column), out=result)
+    return result
+
+
 def erode(mask, iterations=1, square=False):
     """`mask` (H, W) eroded `iterations` times by the 3x3 cross (`square`: the 3x3 square), bool,
     with everything beyond the image's edge counted as outside: scipy.ndimage.binary_erosion
     with its default border."""
-    eroded = np.asarray(mask, dtype=bool)
-    for _ in range(iterations):
-        padded = np.pad(eroded, 1, constant_values=False)
-        eroded = eroded.copy()
-        for row, column in SQUARE if square else CROSS:
-            eroded &= shifted(padded, row, column)
-    return eroded
+    return combine_neighbours(mask, iterations, square, np.logical_and)
 
 
 def dilate(mask, iterations=1, square=False):
     """`mask` (H, W) dilated `iterations` times by the 3x3 cross (`square`: the 3x3 square), bool:
     scipy.ndimage.binary_dilation."""
-    dilated = np.asarray(mask, dtype=bool)
-    for _ in range(iterations):
-        padded = np.pad(dilated, 1, constant_values=False)
-        dilated = dilated.copy()
-        for row, column in SQUARE if square else CROSS:
-            dilated |= shifted(padded, row, column)
-    return dilated
+    return combine_neighbours(mask, iterations, square, np.logical_or)
 
 
 def fill_holes(region):
