@@ -40,7 +40,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
@@ -165,6 +164,7 @@ def beside_seconds(paths, networks, out_dir):
     work.prepare and work.finish (one pass, no figures) in this thread alone, timed with
     time.process_time from network maps made beforehand, so that the network's own work and its
     threads are left out."""
+    from vesselseg.cohort.pipeline import one_blas_thread
     from vesselseg.cohort.work import Companions, Options, finish, prepare, undo_views, views
 
     options = Options(tta=False, figures=False)
@@ -181,7 +181,7 @@ def beside_seconds(paths, networks, out_dir):
     finish(prepared(paths[0]), maps[paths[0]], options, out_dir, networks)
     before = after = 0.0
     # With one BLAS thread, as pipeline.segment_stream runs this work.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         for path in paths:
             started = time.process_time()
             photograph = prepared(path)

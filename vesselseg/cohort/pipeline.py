@@ -142,11 +142,15 @@ def segment_stream(paths, networks, options, out_dir, on_record, batch_size, sco
     finishing thread as each photograph ends (done, skipped or failed). `networks`: {key:
     (CompiledForward, input normalisation)}; `scores`: a StreamingScores for annotated
     photographs, or None. Returns the forward pass's totals: seconds, calls and views."""
-    # NumPy's BLAS (a dot product in the FOV statistics, a matrix product in the disc locator)
-    # would otherwise run each call on a thread per core, whose waiting spins on the cores that
-    # the network and the other threads need.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return stream(paths, networks, options, out_dir, on_record, batch_size, scores)
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS runs in the calling thread alone. Its calls here (a dot
+    product in the FOV statistics, a matrix product in the disc locator) would otherwise run on a
+    thread per core, whose waiting spins on the cores that the network and the other threads need."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def stream(paths, networks, options, out_dir, on_record, batch_size, scores):

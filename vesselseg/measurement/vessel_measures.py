@@ -179,19 +179,6 @@ def segment_tortuosities(skeleton, min_length=MIN_SEGMENT_LENGTH, counts=None):
     return np.array([ratio for ratio in ratios if ratio is not None])
 
 
-def occupied_boxes(mask, box_size):
-    """Whether each box of box_size x box_size pixels of the bool `mask` (H, W) holds a True
-    pixel, the boxes laid from its top-left corner and those at the bottom and right edges
-    padded with False (bool, one element per box): scikit-image's block_reduce with np.max."""
-    rows, columns = (-(-size // box_size) for size in mask.shape)
-    padded = np.zeros((rows * box_size, columns * box_size), dtype=bool)
-    padded[: mask.shape[0], : mask.shape[1]] = mask
-    # Over each box's rows first and then its columns: two reductions along one axis each, about
-    # twice as fast as one over both axes of a four-dimensional view.
-    box_rows = padded.reshape(rows, box_size, columns * box_size).any(axis=1)
-    return box_rows.reshape(rows, columns, box_size).any(axis=2)
-
-
 def box_counts(vessels, box_sizes=BOX_SIZES):
     """How many boxes of each size in `box_sizes` (increasing) hold a vessel pixel, the boxes laid
     from the map's top-left corner (list of int)."""
@@ -200,7 +187,11 @@ def box_counts(vessels, box_sizes=BOX_SIZES):
         # A box holds vessel when one of the smaller boxes it is made of does, so each size is
         # reduced from the last when it is a multiple of it: the full map is read once, not per size.
         factor = box_size // size if box_size % size == 0 else None
-        boxes = occupied_boxes(boxes, factor) if factor else occupied_boxes(np.asarray(vessels, dtype=bool), box_size)
+        boxes = (
+            skmeasure.block_reduce(boxes, (factor, factor), np.max)
+            if factor
+            else skmeasure.block_reduce(np.asarray(vessels, dtype=bool), (box_size, box_size), np.max)
+        )
         size = box_size
         counts.append(int(np.count_nonzero(boxes)))
     return counts
