@@ -7,7 +7,7 @@ from PIL import Image
 from vesselseg import artery_vein
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.measurement import calibre, junctions
-from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc
+from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
 from vesselseg.paths import dataset_dir
 
 SIZE = 600
@@ -162,6 +162,25 @@ def test_the_trunk_pulls_the_centre_from_the_bright_cup_towards_the_disc_s_centr
     assert trunk.diameter_px == brightest.diameter_px
     with pytest.raises(ValueError, match="unknown disc centre method"):
         locate_disc(image, fov, vessels & fov, centre_method="middle")
+
+
+@pytest.mark.parametrize("gap, expected", [(30, "across"), (60, "trunk alone")])
+def test_the_centre_across_takes_the_trunk_alone_when_the_bright_spot_is_too_far(gap, expected):
+    # A bright spot at (row 200, column 200) and a blob of wide vessels `gap` columns nasal of it and
+    # 20 rows lower: within a disc's radius they are the cup and the trunk of one disc.
+    size = 400
+    rows, columns = np.indices((size, size))
+    spot, trunk = np.array([200, 200]), np.array([220, 200 + gap])
+    luminance = 0.3 + 0.5 * (np.hypot(rows - spot[0], columns - spot[1]) < 12)
+    wide = np.hypot(rows - trunk[0], columns - trunk[1]) < 12
+    fov = np.ones((size, size), dtype=bool)
+    middle = (spot + trunk) / 2
+    centre, found_spot = refine_centre(luminance, fov, middle, method="across", wide=wide)
+    assert np.allclose(found_spot, spot, atol=2)
+    if expected == "across":
+        assert np.allclose(centre, (spot[0], middle[1]), atol=2)
+    else:
+        assert np.allclose(centre, trunk, atol=2)
 
 
 def test_rite_coding_is_read_with_the_uncertain_class(tmp_path):

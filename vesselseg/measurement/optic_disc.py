@@ -55,9 +55,16 @@ RAYS = 24
 # How the disc's centre is taken near the coarse peak (refine_centre): "brightest", the brightest
 # disc-sized spot, which is often the bright cup on the disc's temporal side; "trunk", the
 # midpoint of that spot and the densest wide vessels, where the vessel trunk leaves the disc on
-# its darker nasal side. The diameter is read from the brightest spot either way.
-CENTRE_METHODS = ("brightest", "trunk")
-CENTRE_METHOD = "trunk"
+# its darker nasal side; "across", the spot's row and that midpoint's column, since the cup and
+# the trunk lie on either side of the centre across the photograph while the trunk's row wanders
+# with the denser arcade, and the trunk's peak alone where the two lie further apart across than
+# one disc allows (ATROPHY_GAP), as when the brightest spot is pale atrophy beside the disc. The
+# diameter is read from the brightest spot either way.
+CENTRE_METHODS = ("brightest", "trunk", "across")
+CENTRE_METHOD = "across"
+# Further apart across than a typical disc's radius (working pixels), the brightest spot and the
+# trunk cannot be the cup and the trunk of one disc.
+ATROPHY_GAP = TYPICAL_DISC_DIAMETER / 2
 
 
 @dataclasses.dataclass
@@ -119,9 +126,10 @@ def vessel_cue(wide, fov, factor=1.0):
 def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
     """(the disc's centre, its brightest disc-sized spot), each (row, column), near the coarse
     `centre`, by `method` (CENTRE_METHODS); `wide`, the wide vessels at the working scale
-    (wide_vessels), serves "trunk" (without them, the centre is the brightest spot). The spot is sought within
-    REFINE_RADIUS working pixels of `centre`: the vessel cue finds the trunk of the tree, which
-    runs beside the disc's brightest part; the trunk's densest wide vessels within the same reach."""
+    (wide_vessels), serves "trunk" and "across" (without them, the centre is the brightest spot).
+    The spot is sought within REFINE_RADIUS working pixels of `centre`: the vessel cue finds the
+    trunk of the tree, which runs beside the disc's brightest part; the trunk's densest wide vessels
+    within the same reach."""
     if method not in CENTRE_METHODS:
         raise ValueError(f"unknown disc centre method {method!r}; choose from {', '.join(CENTRE_METHODS)}")
     top, left = (max(0, int(value) - REFINE_RADIUS - TYPICAL_DISC_DIAMETER) for value in centre)
@@ -141,7 +149,11 @@ def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
     if method == "brightest" or wide is None:
         return spot, spot
     trunk = peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
-    return ((spot[0] + trunk[0]) / 2, (spot[1] + trunk[1]) / 2), spot
+    if method == "trunk":
+        return ((spot[0] + trunk[0]) / 2, (spot[1] + trunk[1]) / 2), spot
+    if abs(spot[1] - trunk[1]) > ATROPHY_GAP:
+        return trunk, spot
+    return (spot[0], (spot[1] + trunk[1]) / 2), spot
 
 
 def rim_radius(luminance, fov, centre):
