@@ -66,6 +66,33 @@ def test_segments_are_traced_end_to_end_and_neighbours_counted_as_a_3x3_convolut
         assert np.abs(np.diff(path, axis=0)).max() == 1
 
 
+def test_paths_are_simplified_as_scikit_image_simplifies_them():
+    from skimage.measure import approximate_polygon
+
+    rng = np.random.default_rng(1)
+    # Random walks of 8-neighbour steps (wiggly vessels), straight and two-point paths, and a
+    # path whose farthest points tie.
+    paths = [np.cumsum(rng.integers(-1, 2, (length, 2)), axis=0).astype(float) for length in rng.integers(3, 400, 60)]
+    paths += [np.stack([np.arange(50.0), np.zeros(50)], axis=1), np.array([[0.0, 0.0], [1.0, 1.0]])]
+    paths += [np.array([[0.0, 0.0], [3.0, 2.0], [0.0, 4.0], [3.0, 6.0], [0.0, 8.0]])]
+    chains = vessel_measures.simplified_chains(paths, tolerance=1.0)
+    for path, chain in zip(paths, chains):
+        assert np.array_equal(path[chain], approximate_polygon(path, tolerance=1.0))
+    assert vessel_measures.simplified_chains([]) == []
+
+
+def test_tortuosity_of_a_straight_path_an_arc_and_a_short_path():
+    straight = np.stack([np.arange(40.0), np.arange(40.0)], axis=1)
+    angles = np.linspace(0, np.pi, 200)
+    arc = np.stack([50 * np.sin(angles), 50 * np.cos(angles)], axis=1)
+    short = straight[:5]
+    ratios = vessel_measures.path_tortuosities([straight, arc, short])
+    assert ratios[0] == pytest.approx(1.0)
+    # A half circle: arc over chord is pi / 2, less what the simplification cuts off.
+    assert ratios[1] == pytest.approx(np.pi / 2, rel=0.01)
+    assert ratios[2] is None
+
+
 def test_fractal_dimension_of_a_line_and_a_square():
     thin = np.zeros((512, 512), dtype=bool)
     thin[256, 10:500] = True

@@ -213,7 +213,7 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
-        ratios = [vessel_measures.path_tortuosity(path) for path in paths]
+        ratios = vessel_measures.path_tortuosities(paths)
         measured[name] = zone_vessels(class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths) if usable else []
         zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):

@@ -13,7 +13,8 @@ cluster of them is one branch point. Cutting the skeleton at its branch points l
 """
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 from skimage import measure as skmeasure
 from skimage.morphology import skeletonize
@@ -105,26 +106,6 @@ def local_widths(vessels, skeleton):
     return 2.0 * distance - 1.0
 
 
-# The walk's steps as (row, column) offsets: orthogonal neighbours first, so that a corner pixel is
-# not skipped by a diagonal step.
-STEPS = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
-
-
-def walk(remaining, offsets, position):
-    """The flat indices (list) of a one-pixel-wide path in the flat bool array `remaining`, from
-    its end `position` to the other end, each step to the first of `offsets` still on the path.
-    The path's pixels are set False as they are walked."""
-    remaining[position] = False
-    path = [position]
-    while True:
-        following = next((position + offset for offset in offsets if remaining[position + offset]), None)
-        if following is None:
-            return path
-        remaining[following] = False
-        path.append(following)
-        position = following
-
-
 def cut_segments(skeleton, counts=None):
     """(labels, count): the skeleton cut at its branch points (their pixels and 8-neighbours
     removed) into segments, labelled 1..count. counts: the skeleton's neighbour_counts, when
@@ -134,48 +115,127 @@ def cut_segments(skeleton, counts=None):
     return ndimage.label(cut, structure=EIGHT_CONNECTED)
 
 
+def skeleton_links(skeleton):
+    """(pixels, first, second): the flat indices of the skeleton's pixels in a copy padded by one
+    pixel, in row-major order, and the links between 8-neighbouring pixels as pairs of positions in
+    `pixels`. A diagonal link beside an orthogonal corner on the skeleton is left out, as in
+    skeleton_length, so that a path turning a corner runs through the corner's pixel."""
+    padded = np.pad(np.asarray(skeleton, dtype=bool), 1)
+    width = padded.shape[1]
+    flat = padded.ravel()
+    pixels = np.flatnonzero(flat)
+    position = np.full(flat.size, -1)
+    position[pixels] = np.arange(pixels.size)
+    first, second = [], []
+    for row, column in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        neighbours = pixels + row * width + column
+        joined = flat[neighbours]
+        if row and column:
+            # The corner pixels beside a diagonal step: one row down, and one column across.
+            joined &= ~flat[pixels + row * width] & ~flat[pixels + column]
+        first.append(position[pixels[joined]])
+        second.append(position[neighbours[joined]])
+    return pixels, np.concatenate(first), np.concatenate(second)
+
+
 def segment_paths(labels):
     """The traced path (K, 2) (row, column), float, of each labelled segment, in label order, from
     its first end in row-major order to the other; closed loops, which have no end, and single
-    pixels are left out."""
+    pixels are left out. Each segment is a one-pixel-wide path, as cut_segments makes them: once
+    corners are walked round (skeleton_links), its pixels have at most two neighbours on it."""
     # Labelled segments touch no other segment (they are labelled 8-connected), so a pixel's
     # neighbours on the whole labelled skeleton are its neighbours on its own segment: every
-    # segment's ends are found at once, and every walk runs on one copy of the whole skeleton.
+    # segment's ends are found at once, and one depth-first search of the whole skeleton, from an
+    # extra node linked to each segment's first end, walks every segment in turn, end to end.
     ends = np.argwhere(neighbour_counts(labels > 0) == 1)
     _, first_indices = np.unique(labels[ends[:, 0], ends[:, 1]], return_index=True)
-    # The walks run on flat indices of a copy padded by one pixel, so that no step leaves the
-    # array and no bounds need checking: it is the inner loop of every measurement.
-    remaining = np.pad(labels > 0, 1).ravel()
+    if not first_indices.size:
+        return []
+    pixels, first, second = skeleton_links(labels > 0)
     width = labels.shape[1] + 2
-    offsets = [row * width + column for row, column in STEPS]
-    paths = []
-    for row, column in ends[first_indices]:
-        path = walk(remaining, offsets, (row + 1) * width + column + 1)
-        if len(path) >= 2:
-            rows, columns = np.divmod(np.array(path), width)
-            paths.append(np.stack([rows - 1, columns - 1], axis=1).astype(float))
-    return paths
+    starts = np.searchsorted(pixels, (ends[first_indices, 0] + 1) * width + ends[first_indices, 1] + 1)
+    root = pixels.size
+    first, second = np.concatenate([first, np.full(starts.size, root)]), np.concatenate([second, starts])
+    graph = sparse.coo_matrix((np.ones(first.size), (first, second)), shape=(root + 1, root + 1)).tocsr()
+    order, predecessors = csgraph.depth_first_order(graph, root, directed=False)
+    # After the root, the order holds each segment's pixels from its start: a segment begins
+    # wherever a pixel's predecessor is the root.
+    order = order[1:]
+    begins = np.flatnonzero(predecessors[order] == root)
+    rows, columns = np.divmod(pixels[order], width)
+    coordinates = np.stack([rows - 1, columns - 1], axis=1).astype(float)
+    traced = {order[begin]: coordinates[begin:end] for begin, end in zip(begins, [*begins[1:], order.size])}
+    return [traced[start] for start in starts if len(traced[start]) >= 2]
 
 
-def path_tortuosity(path, min_length=MIN_SEGMENT_LENGTH):
-    """Arc over chord of one traced path, or None when its arc is under `min_length` pixels. The arc
-    is the length of the path simplified to ARC_TOLERANCE pixels; the chord is the straight distance
-    between its ends."""
+def simplified_chains(paths, tolerance=ARC_TOLERANCE):
+    """For each path (K, 2) of `paths`, the bool (K,) of the points that the Douglas-Peucker
+    algorithm keeps at `tolerance` pixels, as skimage.measure.approximate_polygon keeps them
+    (the same distances, the same first farthest point), with all the paths' splits of one depth
+    computed together: one call per path costs more than the simplification itself."""
+    if not paths:
+        return []
+    lengths = np.array([len(path) for path in paths])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    coordinates = np.concatenate(paths)
+    keep = np.zeros(len(coordinates), dtype=bool)
+    keep[offsets[:-1]] = keep[offsets[1:] - 1] = True
+    starts, ends = offsets[:-1], offsets[1:] - 1
+    while True:
+        inner = ends - starts - 1
+        starts, ends, inner = starts[inner > 0], ends[inner > 0], inner[inner > 0]
+        if not starts.size:
+            return np.split(keep, offsets[1:-1])
+        owner = np.repeat(np.arange(starts.size), inner)
+        first = np.concatenate([[0], np.cumsum(inner)[:-1]])
+        position = np.arange(owner.size) - first[owner]
+        points = coordinates[starts[owner] + 1 + position]
+        r0, c0 = coordinates[starts].T
+        r1, c1 = coordinates[ends].T
+        dr, dc = r1 - r0, c1 - c0
+        angle = -np.arctan2(dr, dc)
+        sine, cosine = np.sin(angle), np.cos(angle)
+        offset = c0 * sine + r0 * cosine
+        dr0, dc0 = points[:, 0] - r0[owner], points[:, 1] - c0[owner]
+        dr1, dc1 = points[:, 0] - r1[owner], points[:, 1] - c1[owner]
+        # Beside the segment a point's distance is to the line through it, beyond it to its nearer end.
+        beside = (dr0 * dr[owner] + dc0 * dc[owner] > 0) & (-dr1 * dr[owner] - dc1 * dc[owner] > 0)
+        distances = np.where(
+            beside,
+            np.abs(points[:, 0] * cosine[owner] + points[:, 1] * sine[owner] - offset[owner]),
+            np.minimum(np.sqrt(dc0**2 + dr0**2), np.sqrt(dc1**2 + dr1**2)),
+        )
+        farthest = np.maximum.reduceat(distances, first)
+        first_farthest = np.minimum.reduceat(np.where(distances == farthest[owner], position, owner.size), first)
+        split = farthest > tolerance
+        middles = starts[split] + 1 + first_farthest[split]
+        keep[middles] = True
+        starts, ends = np.concatenate([starts[split], middles]), np.concatenate([middles, ends[split]])
+
+
+def path_tortuosities(paths, min_length=MIN_SEGMENT_LENGTH):
+    """Arc over chord of each traced path (list, None where its arc is under `min_length` pixels).
+    The arc is the length of the path simplified to ARC_TOLERANCE pixels (simplified_chains); the
+    chord is the straight distance between its ends."""
     # Simplifying a path only shortens it, so a path shorter than min_length step by step is left
     # out before the costlier simplification.
-    if np.sum(np.hypot(*np.diff(path, axis=0).T)) < min_length:
-        return None
-    simplified = skmeasure.approximate_polygon(path, tolerance=ARC_TOLERANCE)
-    arc = float(np.sum(np.hypot(*np.diff(simplified, axis=0).T)))
-    chord = float(np.hypot(*(path[-1] - path[0])))
-    return arc / chord if arc >= min_length and chord > 0 else None
+    long_enough = [
+        index for index, path in enumerate(paths) if np.sum(np.hypot(*np.diff(path, axis=0).T)) >= min_length
+    ]
+    ratios = [None] * len(paths)
+    for index, chain in zip(long_enough, simplified_chains([paths[index] for index in long_enough])):
+        path = paths[index]
+        arc = float(np.sum(np.hypot(*np.diff(path[chain], axis=0).T)))
+        chord = float(np.hypot(*(path[-1] - path[0])))
+        ratios[index] = arc / chord if arc >= min_length and chord > 0 else None
+    return ratios
 
 
 def segment_tortuosities(skeleton, min_length=MIN_SEGMENT_LENGTH, counts=None):
     """Arc-over-chord ratios (1-D array) of the skeleton's segments between branch and end points
-    whose arc is at least `min_length` pixels (path_tortuosity). counts: the skeleton's
+    whose arc is at least `min_length` pixels (path_tortuosities). counts: the skeleton's
     neighbour_counts, when already known."""
-    ratios = (path_tortuosity(path, min_length) for path in segment_paths(cut_segments(skeleton, counts)[0]))
+    ratios = path_tortuosities(segment_paths(cut_segments(skeleton, counts)[0]), min_length)
     return np.array([ratio for ratio in ratios if ratio is not None])
 
 
