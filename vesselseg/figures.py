@@ -24,6 +24,10 @@ OVERLAY_COLOUR = (0.0, 1.0, 0.3)
 # The colour map of the width figure, and the widest vessel (pixels) it tells apart.
 WIDTH_COLOURS = "turbo"
 WIDTH_SCALE_MAX = 12
+# zlib's level for the PNGs that PIL writes (maps, overlays, clinical figures): the fastest, since
+# PNG is lossless at every level and PIL's default level takes several times as long for files a
+# little smaller.
+PNG_COMPRESS_LEVEL = 1
 
 
 def difference_map(probabilities, truth, fov, threshold):
@@ -253,7 +257,7 @@ def save_clinical_figure(path, image, classes, row):
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
     )
     draw.text((5, height + key_height // 6), key, fill="white", font_size=text_size)
-    canvas.save(path)
+    canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
 
 
 # How the Bland-Altman panels name the clinical.csv columns they plot.

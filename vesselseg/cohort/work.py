@@ -30,7 +30,7 @@ from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
 from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb_image
 from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to
-from vesselseg.figures import OVERLAY_COLOUR, save_clinical_figure
+from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph
@@ -39,9 +39,6 @@ from vesselseg.measurement.optic_disc import given_disc, locate_disc
 
 # The overlay's key: a strip under the photograph, this many pixels high.
 KEY_HEIGHT = 28
-# zlib's level for the maps' PNGs: the fastest, since PNG is lossless at every level and PIL's
-# default level takes several times as long for files a little smaller.
-PNG_COMPRESS_LEVEL = 1
 # The network inputs of one photograph with TTA: its four flips (views).
 TTA_VIEWS = 4
 
