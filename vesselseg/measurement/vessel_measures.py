@@ -67,15 +67,38 @@ def neighbour_counts(skeleton):
     return np.where(skeleton, counts, 0)
 
 
+def skeleton_links(skeleton):
+    """(pixels, first, second): the flat indices of the skeleton's pixels in a copy padded by one
+    pixel, in row-major order, and the links between 8-neighbouring pixels as pairs of positions in
+    `pixels`. A diagonal link beside an orthogonal corner on the skeleton is left out, because the
+    corner's two orthogonal links already join those pixels: a path turning a corner runs through
+    the corner's pixel, and is not counted twice in its length."""
+    padded = np.pad(np.asarray(skeleton, dtype=bool), 1)
+    width = padded.shape[1]
+    flat = padded.ravel()
+    pixels = np.flatnonzero(flat)
+    position = np.full(flat.size, -1)
+    position[pixels] = np.arange(pixels.size)
+    first, second = [], []
+    for row, column in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        neighbours = pixels + row * width + column
+        joined = flat[neighbours]
+        if row and column:
+            # The corner pixels beside a diagonal step: one row down, and one column across.
+            joined &= ~flat[pixels + row * width] & ~flat[pixels + column]
+        first.append(position[pixels[joined]])
+        second.append(position[neighbours[joined]])
+    return pixels, np.concatenate(first), np.concatenate(second)
+
+
 def skeleton_length(skeleton):
-    """Length in pixels of a skeleton: the steps between 8-neighbouring pixels, orthogonal ones
-    counting 1 and diagonal ones sqrt(2). A diagonal step beside an orthogonal corner is left out,
-    because the corner's two steps already join those pixels."""
-    s = np.asarray(skeleton, dtype=bool)
-    orthogonal = np.count_nonzero(s[:, :-1] & s[:, 1:]) + np.count_nonzero(s[:-1, :] & s[1:, :])
-    down_right = s[:-1, :-1] & s[1:, 1:] & ~s[:-1, 1:] & ~s[1:, :-1]
-    down_left = s[:-1, 1:] & s[1:, :-1] & ~s[:-1, :-1] & ~s[1:, 1:]
-    return float(orthogonal + SQRT2 * (np.count_nonzero(down_right) + np.count_nonzero(down_left)))
+    """Length in pixels of a skeleton: its links between 8-neighbouring pixels (skeleton_links),
+    orthogonal ones counting 1 and diagonal ones sqrt(2)."""
+    pixels, first, second = skeleton_links(skeleton)
+    steps = pixels[second] - pixels[first]
+    # In the padded copy's flat indices an orthogonal step is 1 or a row; any other is diagonal.
+    orthogonal = np.count_nonzero((steps == 1) | (steps == np.shape(skeleton)[1] + 2))
+    return float(orthogonal + SQRT2 * (steps.size - orthogonal))
 
 
 def branch_and_end_points(skeleton, counts=None):
@@ -113,29 +136,6 @@ def cut_segments(skeleton, counts=None):
     branch_pixels = (neighbour_counts(skeleton) if counts is None else counts) >= 3
     cut = skeleton & ~dilate(branch_pixels, square=True)
     return ndimage.label(cut, structure=EIGHT_CONNECTED)
-
-
-def skeleton_links(skeleton):
-    """(pixels, first, second): the flat indices of the skeleton's pixels in a copy padded by one
-    pixel, in row-major order, and the links between 8-neighbouring pixels as pairs of positions in
-    `pixels`. A diagonal link beside an orthogonal corner on the skeleton is left out, as in
-    skeleton_length, so that a path turning a corner runs through the corner's pixel."""
-    padded = np.pad(np.asarray(skeleton, dtype=bool), 1)
-    width = padded.shape[1]
-    flat = padded.ravel()
-    pixels = np.flatnonzero(flat)
-    position = np.full(flat.size, -1)
-    position[pixels] = np.arange(pixels.size)
-    first, second = [], []
-    for row, column in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        neighbours = pixels + row * width + column
-        joined = flat[neighbours]
-        if row and column:
-            # The corner pixels beside a diagonal step: one row down, and one column across.
-            joined &= ~flat[pixels + row * width] & ~flat[pixels + column]
-        first.append(position[pixels[joined]])
-        second.append(position[neighbours[joined]])
-    return pixels, np.concatenate(first), np.concatenate(second)
 
 
 def segment_paths(labels):
