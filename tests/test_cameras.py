@@ -313,6 +313,32 @@ def test_a_real_model_at_several_scales_keeps_the_photograph_size(weights_file):
     np.testing.assert_allclose(several, (one + alone_at_64) / 2, atol=1e-6)
 
 
+def test_the_network_sees_the_fov_box_and_its_map_goes_back_in_place(monkeypatch):
+    """A photograph twice as wide as its FOV is cut to the FOV's box, widened by the margin and
+    with its corner on the U-Net's grid; a model that returns its red input channel, which the
+    cut does not change, gives the same map as the whole input does."""
+    rows, columns = np.mgrid[0:100, 0:260]
+    fov = np.hypot(rows - 50, columns - 140) <= 45  # columns 95 to 185
+    image = np.random.default_rng(5).random((100, 260, 3)).astype(np.float32)
+    top, left, bottom, right = segment.fov_box(fov, 1.0, (100, 260))
+    assert (top, bottom) == (0, 100)
+    assert left == 48  # 95 - 32, down to a multiple of 16
+    assert right == 186 + segment.FOV_BOX_MARGIN
+    assert segment.fov_box(np.zeros_like(fov), 1.0, (100, 260)) == (0, 0, 100, 260)
+    cut, corner = segment.network_input(image, fov, 1.0, "fov_standardise", 0)
+    assert cut.shape == (100, right - left, 3) and corner == (0, left)
+
+    inputs = keras.Input((None, None, 3))
+    red = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1])(inputs))
+    own_scale = (segment.fov_diameter(fov),)
+    boxed = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", fov_diameters=own_scale)
+    monkeypatch.setattr(segment, "FOV_BOX_MARGIN", 1000)
+    whole = segment.segment_photograph(red, image, fov, normalisation="fov_standardise", fov_diameters=own_scale)
+    assert boxed.shape == whole.shape == (100, 260)
+    np.testing.assert_array_equal(boxed, whole)
+    assert boxed[fov].std() > 0.5
+
+
 def test_fov_diameters_below_the_smallest_image_are_refused():
     with pytest.raises(ValueError, match="--fov-diameters must each be at least 64"):
         predict.main(predict.get_args(["--images", "x.png", "--fov-diameters", "540", "32"]))

@@ -268,6 +268,25 @@ def test_bad_flags_exit_with_a_message(tmp_path, data_dir):
     assert not (tmp_path / "run").exists()
 
 
+def test_reinitialise_redraws_only_the_named_layers(tmp_path, data_dir):
+    """--reinitialise draws the named layers afresh (Glorot kernels, zero biases) and leaves the
+    others as loaded; an unknown layer, or the flag without --init-weights, is one line."""
+    model = build_unet("scratch")
+    for layer in model.layers:
+        for variable in layer.weights:
+            variable.assign(np.full(variable.shape, 0.5, dtype="float32"))
+    training.reinitialise(model, ["decoder4_upsample", "decoder4_conv2"])
+    for name in ("decoder4_upsample", "decoder4_conv2"):
+        kernel, bias = model.get_layer(name).get_weights()
+        assert not np.any(bias) and 0 < kernel.std() < 0.1 and abs(kernel.mean()) < 0.01
+    assert np.all(model.get_layer("decoder4_conv1").get_weights()[0] == 0.5)
+    with pytest.raises(ValueError, match="no layer 'decoder9_conv1'"):
+        training.reinitialise(model, ["decoder9_conv1"])
+    result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--reinitialise", "decoder4_conv2")
+    assert result.returncode != 0 and "give --init-weights too" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_pretrained_without_weights_names_the_file(tmp_path, data_dir):
     # A dead proxy makes the download fail at once, whatever network the machine has.
     env = {"HOME": str(tmp_path), "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}

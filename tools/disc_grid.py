@@ -30,7 +30,7 @@ from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads
 from vesselseg.artery_vein import VESSEL_THRESHOLD  # noqa: E402
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
-from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
+from vesselseg.data.image_files import leading_number, list_images, match_companion  # noqa: E402
 from vesselseg.inference import segment  # noqa: E402
 from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
 from vesselseg.measurement.optic_disc import CENTRE_METHOD, CENTRE_METHODS, locate_disc  # noqa: E402
@@ -62,12 +62,6 @@ def read_reference(path):
             int(row["image"]): (float(row["disc_x"]), float(row["disc_y"]), row["certain"] == "yes")
             for row in csv.DictReader(handle)
         }
-
-
-def leading_number(stem):
-    """The number a file stem begins with (21 of 21_training), or None."""
-    digits = stem[: len(stem) - len(stem.lstrip("0123456789"))]
-    return int(digits) if digits else None
 
 
 def locate(model, normalisation, image, fov, centre_method=CENTRE_METHOD):

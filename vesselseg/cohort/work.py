@@ -62,11 +62,13 @@ class Options:
 
 @dataclasses.dataclass
 class Request:
-    """One network input of a photograph: model `key` ("vessels" or "artery_vein") at `scale`."""
+    """One network input of a photograph: model `key` ("vessels" or "artery_vein") at `scale`, cut
+    at `corner` (row, column) of the whole rescaled photograph (segment.network_input)."""
 
     key: str
     scale: float
     network_input: np.ndarray
+    corner: tuple = (0, 0)
 
 
 @dataclasses.dataclass
@@ -150,8 +152,8 @@ def prepare(path, options, normalisations, masks, labels):
     else:
         for key, normalisation in normalisations.items():
             for scale in scales:
-                network_image = segment.network_input(image, fov, scale, normalisation, options.rim_fill)
-                photograph.requests.append(Request(key, scale, network_image))
+                network_image, corner = segment.network_input(image, fov, scale, normalisation, options.rim_fill)
+                photograph.requests.append(Request(key, scale, network_image, corner))
     photograph.seconds = time.perf_counter() - started
     return photograph
 
@@ -181,7 +183,7 @@ def photograph_maps(photograph, request_maps):
     --images makes the classes that the agreement command measures."""
     resized = {}
     for request, probabilities in zip(photograph.requests, request_maps):
-        back = segment.back_to_photograph(probabilities, photograph.image.shape[:2], request.scale)
+        back = segment.back_to_photograph(probabilities, photograph.image.shape[:2], request.scale, request.corner)
         resized.setdefault(request.key, []).append(back)
     maps = {}
     for key, key_maps in resized.items():
@@ -234,10 +236,12 @@ def segment_again(photograph, key, width, networks, options):
     the disc's scale. `networks`: {key: (CompiledForward, normalisation)}."""
     forward, normalisation = networks[key]
     scale = segment.network_scales(photograph.fov, (width,))[0]
-    network_image = segment.network_input(photograph.image, photograph.fov, scale, normalisation, options.rim_fill)
+    network_image, corner = segment.network_input(
+        photograph.image, photograph.fov, scale, normalisation, options.rim_fill
+    )
     outputs = forward(np.stack(views(network_image, options.tta)))
     probabilities = undo_views(list(outputs), network_image.shape, options.tta)
-    resized = segment.back_to_photograph(probabilities, photograph.image.shape[:2], scale)
+    resized = segment.back_to_photograph(probabilities, photograph.image.shape[:2], scale, corner)
     return segment.mean_inside_fov(resized, 1, photograph.fov)
 
 

@@ -63,3 +63,9 @@ def match_companion(folder, stem, by_leading_id=False):
             "Keep one per image, or give each its own folder."
         )
     return candidates[0] if candidates else None
+
+
+def leading_number(stem):
+    """The number a file stem begins with (21 of 21_training), or None."""
+    digits = stem[: len(stem) - len(stem.lstrip("0123456789"))]
+    return int(digits) if digits else None

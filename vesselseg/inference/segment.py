@@ -26,6 +26,7 @@ from vesselseg.data.training_sets import (  # noqa: F401  (DRIVE_FOV_DIAMETER re
     fov_diameter,
     network_scale,
     rescale_image,
+    rescaled_shape,
 )
 from vesselseg.inference.normalisation import normalise_image, normalise_images
 from vesselseg.tasks import VESSEL_HEADS
@@ -47,6 +48,12 @@ RIM_FILL_PX = 0
 # the AUC (docs/results/other_cameras.md, scale).
 PHOTOGRAPH_FOV_DIAMETERS = (DRIVE_FOV_DIAMETER,)
 NARROW_FIELD_FOV_DIAMETERS = (540, 450, 380)
+# The network is given only the FOV's bounding box at its scale, widened by this many pixels on
+# each side: the black surround beyond it, 0 after the standardisation, costs as much arithmetic
+# as the fundus, and on photographs wider than their FOV it is a quarter of the input or more. The
+# margin keeps the U-Net's zero padding, which then replaces the surround's features, away from
+# the FOV (docs/performance.md, the FOV's box).
+FOV_BOX_MARGIN = 32
 # Photographs smaller than this cannot hold a usable field of view.
 MIN_IMAGE_SIZE = 64
 PREDICT_BATCH_SIZE = 4
@@ -237,21 +244,47 @@ def network_scales(fov, fov_diameters=PHOTOGRAPH_FOV_DIAMETERS):
 
 def segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px):
     """segment_photograph's map (H, W) of one photograph rescaled by `scale` for the network."""
-    network_image = network_input(image, fov, scale, normalisation, rim_fill_px)
+    network_image, corner = network_input(image, fov, scale, normalisation, rim_fill_px)
     probabilities = segment_images(model, network_image[None], tta=tta, progress=False)[0]
-    return back_to_photograph(probabilities, image.shape[:2], scale)
+    return back_to_photograph(probabilities, image.shape[:2], scale, corner)
 
 
 def network_input(image, fov, scale, normalisation, rim_fill_px):
-    """A photograph (H, W, 3) as the network sees it at `scale`: normalised as the model was
-    trained (with its rim filled, rim_fill_px counted at the network's scale), then rescaled."""
-    return rescale_image(normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale), scale)
+    """(input, corner): a photograph (H, W, 3) as the network sees it at `scale`, normalised as
+    the model was trained (with its rim filled, rim_fill_px counted at the network's scale),
+    rescaled, and cut to the FOV's box (fov_box), whose top-left corner (row, column) in the
+    whole rescaled photograph comes with it."""
+    whole = rescale_image(normalise_image(image, fov, normalisation, rim_fill=rim_fill_px / scale), scale)
+    top, left, bottom, right = fov_box(fov, scale, whole.shape[:2])
+    return whole[top:bottom, left:right], (top, left)
 
 
-def back_to_photograph(probabilities, shape, scale):
-    """A map the network made at `scale`, resized to the photograph's `shape` (anti-aliased when
-    the photograph was enlarged for the network)."""
-    return resize_linear(probabilities, shape, anti_aliasing=scale > 1)
+def fov_box(fov, scale, shape):
+    """(top, left, bottom, right): the rows top:bottom and columns left:right of a network input
+    of `shape` (rows, columns), the photograph of FOV `fov` (H, W) bool rescaled by `scale`, that
+    hold the FOV's bounding box widened by FOV_BOX_MARGIN pixels. The top-left corner lies on
+    the U-Net's SIZE_MULTIPLE grid, so that its pooling falls where it would on the whole input.
+    The whole input for an empty FOV."""
+    if not fov.any():
+        return 0, 0, shape[0], shape[1]
+    ends = []
+    for axis, size in ((1, shape[0]), (0, shape[1])):
+        inside = np.flatnonzero(fov.any(axis=axis))
+        start = max(0, int(np.floor(inside[0] * scale)) - FOV_BOX_MARGIN)
+        stop = min(size, int(np.ceil((inside[-1] + 1) * scale)) + FOV_BOX_MARGIN)
+        ends.append((start // SIZE_MULTIPLE * SIZE_MULTIPLE, stop))
+    (top, bottom), (left, right) = ends
+    return top, left, bottom, right
+
+
+def back_to_photograph(probabilities, shape, scale, corner=(0, 0)):
+    """A map the network made at `scale` of the input cut at `corner` (network_input), put back
+    in a zero map of the whole rescaled photograph and resized to the photograph's `shape`
+    (anti-aliased when the photograph was enlarged for the network)."""
+    whole = np.zeros(rescaled_shape(shape, scale) + probabilities.shape[2:], dtype=np.float32)
+    top, left = corner
+    whole[top : top + probabilities.shape[0], left : left + probabilities.shape[1]] = probabilities
+    return resize_linear(whole, shape, anti_aliasing=scale > 1)
 
 
 def mean_inside_fov(total, count, fov):

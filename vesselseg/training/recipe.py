@@ -116,6 +116,15 @@ def get_parser(description, run_name):
         "e.g. weights/unet_aug_lr_drop/model.weights.h5 with another normalisation)",
     )
     parser.add_argument(
+        "--reinitialise",
+        nargs="+",
+        default=[],
+        metavar="LAYER",
+        help="with --init-weights: draw these layers afresh by their initialisers after loading, e.g. "
+        "decoder4_upsample decoder4_conv1 decoder4_conv2, a block whose ReLUs died in training "
+        "(docs/results/artery_vein.md)",
+    )
+    parser.add_argument(
         "--validation-images",
         type=int,
         default=0,
@@ -221,6 +230,8 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         raise ValueError(f"--crop must be a positive multiple of {SIZE_MULTIPLE} (e.g. 48 or 64), got {args.crop}.")
     if args.init_weights and not Path(args.init_weights).is_file():
         raise FileNotFoundError(f"--init-weights {args.init_weights} does not exist.")
+    if args.reinitialise and not args.init_weights:
+        raise ValueError("--reinitialise redraws layers of --init-weights; give --init-weights too.")
     check_set_names(args.training_sets)
     if args.training_sets != ["drive"] and (task != "vessels" or args.validation_images):
         raise ValueError(
@@ -277,6 +288,7 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         "lr_drop_epochs": sorted(set(args.lr_drop_epochs)),
         "validation_images": args.validation_images,
         "init_weights": project_relative(args.init_weights) if args.init_weights else None,
+        "reinitialise": list(args.reinitialise),
         "dropout": args.dropout,
         "normalisation": args.normalisation,
         "photometric": args.photometric,
@@ -375,12 +387,31 @@ def load_initial_weights(model, config, images, fovs):
         vessel_model = build_unet(config["encoder"], dropout=config["dropout"], vgg_weights=None)
         vessel_model.load_weights(path)
         transfer_vessel_weights(model, vessel_model)
+    reinitialise(model, recipe_value(config, "reinitialise"))
     if config["normalisation"] == "rgb255" or model_normalisation(source) == config["normalisation"]:
         return
     statistics = np.array([fov_statistics(image, fov) for image, fov in zip(images, fovs)])  # (N, 2, 3)
     mean, std = statistics.mean(axis=0)
     first = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     first.set_weights(list(fold_standardisation(*first.get_weights(), mean, std)))
+
+
+def check_layer_names(model, names):
+    """ValueError naming the first of `names` that is not a layer of `model`."""
+    known = {layer.name for layer in model.layers}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"--reinitialise: the model has no layer {name!r}.")
+
+
+def reinitialise(model, names):
+    """Draw the kernels and biases of the layers `names` of `model` afresh by their initialisers."""
+    check_layer_names(model, names)
+    for name in names:
+        layer = model.get_layer(name)
+        layer.kernel.assign(layer.kernel_initializer(layer.kernel.shape, dtype=layer.kernel.dtype))
+        if layer.bias is not None:
+            layer.bias.assign(layer.bias_initializer(layer.bias.shape, dtype=layer.bias.dtype))
 
 
 def build_model(config):
@@ -463,6 +494,7 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
     with distribution_scope(args.data_parallel):
         # Build before touching the run folder, so that missing VGG16 weights leave nothing behind.
         model = build_model(config)
+        check_layer_names(model, recipe_value(config, "reinitialise"))
         run_dir = Path(args.output_dir) if args.output_dir else OUTPUT_DIR / run_name
         first_epoch = prepare_run_dir(run_dir, config, args.overwrite)
         branched = bool(args.start_from) and not first_epoch
@@ -492,7 +524,11 @@ def train(args, encoder, augmentation, run_name, task="vessels"):
             log(f"Starting {shown}: {json.dumps(config)}")
         log(f"Command: python {shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}", echo=False)
         if config["init_weights"] and not first_epoch:
-            log(f"Initial weights from {config['init_weights']}.")
+            redrawn = recipe_value(config, "reinitialise")
+            log(
+                f"Initial weights from {config['init_weights']}"
+                + (f", {', '.join(redrawn)} redrawn." if redrawn else ".")
+            )
         if config["data_parallel_replicas"] > 1:
             log(f"Data-parallel over {config['data_parallel_replicas']} devices.")
 
