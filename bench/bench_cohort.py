@@ -131,7 +131,8 @@ def forward_alone_seconds(paths, networks, options):
 
 def old_way_seconds(paths, precision, out_dir, tta=False):
     """Seconds of 1.1.0's --images loop on `paths`: read, estimate the FOV, segment with
-    model.predict_on_batch (segment.segment_photograph), save the maps, measure."""
+    model.predict_on_batch (segment.segment_photograph) and the whole network, as 1.1.0 had no
+    other, save the maps, measure."""
     from PIL import Image
 
     from vesselseg.cohort.work import measure_map
@@ -140,7 +141,7 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
     from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, load_models, resolve_models
 
     choices = resolve_models(default=IMAGES_DEFAULT_WEIGHTS)
-    model = load_models(choices, precision)
+    model = load_models(choices, precision, whole=True)
     normalisation = choices[0].normalisation
 
     def one(path):

@@ -76,3 +76,20 @@ def test_calling_with_a_size_not_divisible_by_16_names_the_size(encoder):
     model = unet.build_unet(encoder, vgg_weights=None)
     with pytest.raises(ValueError, match="width must be a positive multiple of 16.*got 72"):
         model.predict(np.zeros((1, 64, 72, 3), "float32"), verbose=0)
+
+
+def test_a_dead_bottom_is_left_out_with_the_same_output():
+    """With decoder4_conv2's ReLUs held at 0 (a bias far below its inputs), the U-Net without its
+    deepest level and bottom gives the whole network's output to the bit, with fewer weights; with
+    that block alive, the two differ."""
+    keras.utils.set_random_seed(3)
+    model = unet.build_unet("scratch")
+    image = np.random.default_rng(3).normal(size=(1, 64, 80, 3)).astype("float32")
+    alive = np.asarray(unet.without_dead_bottom(model)(image))
+    assert np.abs(alive - np.asarray(model(image))).max() > 1e-6
+    kernel, bias = model.get_layer("decoder4_conv2").get_weights()
+    model.get_layer("decoder4_conv2").set_weights([kernel, np.full_like(bias, -1e6)])
+    pruned = unet.without_dead_bottom(model)
+    np.testing.assert_array_equal(np.asarray(pruned(image)), np.asarray(model(image)))
+    assert pruned.count_params() < model.count_params() / 4
+    assert not any(layer.name.startswith(("bottom", "encoder4", "decoder4")) for layer in pruned.layers)

@@ -70,7 +70,7 @@ def network_inputs(images, masks, normalisation, first=None):
 
 def main(args):
     choice = weights_choice(args.weights)
-    probe, names = convolution_outputs(load_models([choice], "float32"))
+    probe, names = convolution_outputs(load_models([choice], "float32", whole=True))
     live = {name: None for name in names}
     largest = dict.fromkeys(names, 0.0)
     count = 0

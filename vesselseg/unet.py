@@ -12,7 +12,7 @@ so the model runs under the TensorFlow and the JAX backends alike.
 from pathlib import Path
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from vesselseg.tasks import VESSEL_HEADS
 
@@ -162,3 +162,32 @@ def build_unet(
     # float32 output keeps the loss numerically stable under mixed precision.
     outputs = layers.Conv2D(len(heads), 1, activation="sigmoid", dtype="float32", name=output_layer_name(heads))(x)
     return keras.Model(inputs, outputs, name=name or f"unet_{encoder}")
+
+
+def without_dead_bottom(model):
+    """The scratch U-Net `model` without its deepest level and bottom, for a model whose deepest
+    decoder block gives 0 everywhere: decoder{L-1}'s upsampling then passes on nothing but its
+    bias, which this model puts in its place. It shares `model`'s layers and weights, and gives
+    its output to the bit wherever that block is dead (docs/performance.md, the dead bottom), in
+    about two thirds of the time."""
+    get = model.get_layer
+    live_levels = len(SCRATCH_FILTERS) - 1
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = get("size_check")(inputs)
+    skips = []
+    for level in range(1, live_levels + 1):
+        for index in (1, 2):
+            x = get(f"encoder{level}_dropout{index}")(get(f"encoder{level}_conv{index}")(x))
+        skips.append(x)
+        x = get(f"encoder{level}_pool")(x)
+    bias = ops.convert_to_numpy(get(f"decoder{live_levels}_upsample").bias)
+    x = layers.Lambda(lambda skip: ops.zeros_like(skip[..., :1]) + ops.cast(bias, skip.dtype), name="dead_bottom")(
+        skips[-1]
+    )
+    for level in range(live_levels, 0, -1):
+        if level < live_levels:
+            x = get(f"decoder{level}_upsample")(x)
+        x = get(f"decoder{level}_concat")([x, skips[level - 1]])
+        for index in (1, 2):
+            x = get(f"decoder{level}_dropout{index}")(get(f"decoder{level}_conv{index}")(x))
+    return keras.Model(inputs, model.layers[-1](x), name=model.name)

@@ -18,6 +18,7 @@ from vesselseg.results_table import training_facts
 from vesselseg.tasks import TASK_HEADS, VESSEL_HEADS
 from vesselseg.training.run_folder import shipped_config_path
 from vesselseg.training.settings import recipe_value
+from vesselseg.unet import without_dead_bottom
 
 # The default model for DRIVE and for photographs: trained with standardised input and the
 # augmentation for other cameras, it scored higher than the blog's recipe on held-out DRIVE
@@ -33,6 +34,11 @@ IMAGES_DEFAULT_WEIGHTS = shipped_weights(IMAGES_DEFAULT_MODEL)
 # The artery/vein model that predict.py --images runs beside the vessel model.
 ARTERY_VEIN_MODEL = "unet_artery_vein"
 ARTERY_VEIN_WEIGHTS = shipped_weights(ARTERY_VEIN_MODEL)
+# Shipped models whose deepest decoder block gives 0 at every pixel of every development
+# photograph, by a margin of 70 and more before its ReLU: they run without their deepest level and
+# bottom (unet.without_dead_bottom), with the same maps in about two thirds of the time
+# (docs/performance.md, the dead bottom).
+DEAD_BOTTOM = (IMAGES_DEFAULT_MODEL, ARTERY_VEIN_MODEL)
 
 
 @dataclasses.dataclass
@@ -99,16 +105,21 @@ def resolve_models(run=None, weights=None, encoder=None, default=None):
     return choices
 
 
-def load_models(choices, precision):
+def load_models(choices, precision, whole=False):
     """One Keras model for the chosen weights: the U-Net itself, or for several the ensemble that
-    averages their probabilities (segment.average_models)."""
+    averages their probabilities (segment.average_models). A model of DEAD_BOTTOM runs without its
+    dead levels unless `whole` (the network as trained, for references and for looking inside)."""
     names = [None] if len(choices) == 1 else [f"member{index}" for index in range(1, len(choices) + 1)]
-    return segment.average_models(
-        [
-            segment.load_model(choice.weights, choice.encoder, choice.dropout, precision, name, heads=choice.heads)
-            for choice, name in zip(choices, names)
-        ]
-    )
+    models = []
+    for choice, name in zip(choices, names):
+        model = segment.load_model(choice.weights, choice.encoder, choice.dropout, precision, name, heads=choice.heads)
+        models.append(without_dead_bottom(model) if has_dead_bottom(choice.weights) and not whole else model)
+    return segment.average_models(models)
+
+
+def has_dead_bottom(weights):
+    """Whether `weights` is the file of a shipped model named in DEAD_BOTTOM."""
+    return Path(weights).resolve() in {shipped_weights(name).resolve() for name in DEAD_BOTTOM}
 
 
 def weights_choice(weights, encoder=None):
