@@ -235,3 +235,22 @@ def test_the_models_for_other_cameras_on_the_held_out_parts(tmp_path, name, held
         truths.append(read_binary_map(match_companion(folder / "labels", stem))[fov])
     assert roc_auc_score(np.concatenate(truths), np.concatenate(maps)) == pytest.approx(pooled["roc_auc"], abs=1e-4)
     assert pooled["at_threshold"]["f1"] >= HELD_OUT_MINIMUM[name, held_out_set]["f1"]
+
+
+@pytest.mark.parametrize("name", ["unet_averaged60", "unet_artery_vein"])
+def test_the_models_without_their_dead_bottom_give_the_whole_networks_maps(drive_dir, name):
+    """The shipped models of models.DEAD_BOTTOM load without their deepest level and bottom; on a
+    DRIVE training photograph, as predict.py --images gives it to the network, the map is the whole
+    network's to the bit. A shipped model whose block came alive would fail here."""
+    from vesselseg.inference.models import DEAD_BOTTOM, load_models, weights_choice
+
+    assert name in DEAD_BOTTOM
+    split = load_split(drive_dir, "training")
+    image, fov = split.images[-1], split.masks[-1].astype(bool)
+    choice = weights_choice(shipped_weights(name))
+    pruned, whole = load_models([choice], "float32"), load_models([choice], "float32", whole=True)
+    assert len(pruned.layers) < len(whole.layers)
+    maps = [
+        segment.segment_photograph(model, image, fov, normalisation=choice.normalisation) for model in (pruned, whole)
+    ]
+    np.testing.assert_array_equal(maps[0], maps[1])
