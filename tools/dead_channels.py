@@ -24,10 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
-from vesselseg.cohort.forward import pad_to_bucket  # noqa: E402
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
-from vesselseg.data.image_files import leading_number, list_images, match_companion  # noqa: E402
-from vesselseg.inference import segment  # noqa: E402
+from vesselseg.cohort.work import Companions, Options, prepare, views  # noqa: E402
+from vesselseg.data.image_files import leading_number, list_images  # noqa: E402
 from vesselseg.inference.models import load_models, weights_choice  # noqa: E402
 
 
@@ -57,15 +55,14 @@ def convolution_outputs(model):
 
 
 def network_inputs(images, masks, normalisation, first=None):
-    """Each photograph of the folder `images` as predict.py --images gives it to the network."""
+    """Each photograph of the folder `images` as predict.py --images gives it to the network: its
+    one request of work.prepare, padded to its size bucket (work.views)."""
+    options = Options(tta=False, figures=False, masks=masks)
     for path in list_images(images):
         if first is not None and (leading_number(path.stem) or -1) < first:
             continue
-        image = read_rgb_image(path)
-        fov = read_binary_map(match_companion(masks, path.stem)) > 0 if masks else segment.estimate_fov(image)
-        scale = segment.network_scales(fov)[0]
-        network_image, _ = segment.network_input(image, fov, scale, normalisation, segment.RIM_FILL_PX)
-        yield path, pad_to_bucket(network_image)[None]
+        photograph = prepare(path, options, {"vessels": normalisation}, Companions(masks), Companions(None))
+        yield path, np.stack(views(photograph.requests[0].network_input, tta=False))
 
 
 def main(args):
