@@ -56,10 +56,19 @@ def fov_statistics(image, fov):
     return np.array(means, dtype=np.float32), np.array(deviations, dtype=np.float32)
 
 
-def standardise(image, mean, std):
-    """(image - mean) / std per channel, float32; std is floored at MIN_STD."""
-    standardised = np.subtract(image, mean, dtype=np.float32)
-    standardised /= np.maximum(std, MIN_STD)
+def standardise(image, mean, std, outside=None):
+    """(image - mean) / std per channel (the last axis), float32; std is floored at MIN_STD. Where
+    the bool mask `outside` (the image's shape less its channel axis) is True, 0."""
+    standardised = np.empty(image.shape, dtype=np.float32)
+    deviations = np.maximum(std, MIN_STD)
+    # Channel by channel: NumPy broadcasting three means over (H, W, 3) loops over three elements
+    # at a time, about four times slower, with the same float32 results.
+    for channel in range(image.shape[-1]):
+        plane = standardised[..., channel]
+        np.subtract(image[..., channel], mean[channel], out=plane, dtype=np.float32)
+        plane /= deviations[channel]
+        if outside is not None:
+            np.copyto(plane, 0.0, where=outside)
     return standardised
 
 
@@ -80,10 +89,7 @@ def normalise_image(image, fov, method, rim_fill=0):
         inside = erode(fov, iterations=int(round(rim_fill)))
         if inside.any():
             return fill_outside(standardise(image, *fov_statistics(image, inside)), inside)
-    standardised = standardise(image, *fov_statistics(image, fov))
-    if fov is not None:
-        standardised[~fov] = 0.0
-    return standardised
+    return standardise(image, *fov_statistics(image, fov), outside=None if fov is None else ~fov)
 
 
 def fill_outside(image, inside):
