@@ -21,6 +21,8 @@ other things and degraded copies of development photographs, which must grade "p
 (docs/predict.md, quality; tests/test_cohort.py).
 """
 
+import functools
+
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
@@ -107,7 +109,9 @@ def photograph_checks(image, fov):
     image, fov = shrink(image, fov)
     if not fov.any():
         return {"fov_area": 0.0}
-    brightness = image.max(axis=-1)
+    # The brightest channel, compared plane by plane: NumPy's max over a last axis of three takes
+    # about ten times as long for the same values.
+    brightness = functools.reduce(np.maximum, [image[..., channel] for channel in range(image.shape[-1])])
     inside = float(brightness[fov].mean())
     surround = float(brightness[~fov].mean()) / max(inside, 1e-6) if (~fov).any() else 0.0
     red, green = (float(image[..., channel][fov].mean()) for channel in range(2))
