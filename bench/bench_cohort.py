@@ -389,8 +389,8 @@ def pooled_auc(folder_images, masks, labels, networks, out_dir, multiple, count=
     maps = []
     for path in paths:
         probabilities = np.load(out_dir / f"{path.stem}_prob.npy")
-        mask = read_companion(mask_files.find(path.stem), path, probabilities.shape) > 0
-        maps.append((probabilities, read_companion(label_files.find(path.stem), path, probabilities.shape), mask))
+        mask = read_companion(mask_files.find(path), path, probabilities.shape) > 0
+        maps.append((probabilities, read_companion(label_files.find(path), path, probabilities.shape), mask))
     forward.BUCKET_MULTIPLE = 32
     return scores.pooled()["roc_auc"], exact_pooled(maps, 0.5)["roc_auc"]
 

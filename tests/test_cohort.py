@@ -123,9 +123,28 @@ def test_companions_match_as_match_companion_does(tmp_path):
         (tmp_path / name).write_bytes(b"")
     companions = Companions(tmp_path)
     for stem in ("Image_01R", "Image_03L", "Image_04L", "Image_0"):
-        assert companions.find(stem) == match_companion(tmp_path, stem)
+        assert companions.find(tmp_path / "photographs" / f"{stem}.jpg") == match_companion(tmp_path, stem)
     with pytest.raises(ValueError, match="could belong to Image_01L"):
-        companions.find("Image_01L")
+        companions.find(tmp_path / "photographs" / "Image_01L.jpg")
+
+
+def test_companions_by_leading_number_only_when_no_photograph_claims_them(tmp_path):
+    photographs, labels = tmp_path / "images", tmp_path / "labels"
+    photographs.mkdir()
+    labels.mkdir()
+    for name in ("21_training.tif", "22_training.tif", "10_left.jpg", "10_right.jpg", "7.png"):
+        (photographs / name).write_bytes(b"")
+    for name in ("21_manual1.gif", "22_manual1.gif", "22_manual2.gif", "10_left_mask.png", "7_a.png"):
+        (labels / name).write_bytes(b"")
+    companions = Companions(labels)
+    # DRIVE's annotations share only the number with their photographs.
+    assert companions.find(photographs / "21_training.tif") == labels / "21_manual1.gif"
+    with pytest.raises(ValueError, match="2 files"):
+        companions.find(photographs / "22_training.tif")
+    # A file that its own photograph's name claims is never given to another photograph.
+    assert companions.find(photographs / "10_left.jpg") == labels / "10_left_mask.png"
+    assert companions.find(photographs / "10_right.jpg") is None
+    assert companions.find(photographs / "7.png") == labels / "7_a.png"
 
 
 def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weights_file):

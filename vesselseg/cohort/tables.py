@@ -71,7 +71,7 @@ def saved_maps(out_dir, record, labels):
     stem = record["image"].rsplit(".", 1)[0]
     probabilities = np.load(out_dir / f"{stem}_prob.npy")
     fov = read_binary_map(out_dir / f"{stem}_fov.png") > 0
-    label_path = labels.find(stem)
+    label_path = labels.find(record["path"])
     if label_path is None:
         raise FileNotFoundError(f"the annotation of {record['image']} is no longer in {labels.folder}.")
     return probabilities, read_companion(label_path, out_dir / f"{stem}_prob.npy", fov.shape), fov

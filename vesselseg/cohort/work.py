@@ -17,6 +17,7 @@ photograph that cannot be done raises ValueError, which becomes a "failed" recor
 import bisect
 import dataclasses
 import math
+import re
 import time
 from pathlib import Path
 
@@ -89,16 +90,22 @@ class Photograph:
 class Companions:
     """The FOV masks and annotations of a folder, indexed once: match_companion's rule (a file
     whose stem is the photograph's, or starts with it and then "_" or "-"), without listing the
-    folder again for each of a hundred thousand photographs."""
+    folder again for each of a hundred thousand photographs.
+
+    A photograph whose stem begins with a number and that has no such file takes the one file
+    that begins with that number, when no photograph of its own folder claims it by the rule: so
+    DRIVE's 21_training.tif finds 21_manual1.gif, while 10_right.jpg, beside 10_left.jpg, does not
+    take 10_left_mask.png."""
 
     def __init__(self, folder):
         self.folder = folder
         files = sorted(Path(folder).iterdir()) if folder else []
         self.files = sorted((path.stem, path) for path in files if path.suffix.lower() in IMAGE_SUFFIXES)
         self.stems = [stem for stem, _ in self.files]
+        self.photograph_stems = {}
 
-    def find(self, stem):
-        """The file that belongs to `stem`, or None; ValueError when several do."""
+    def starting_with(self, stem):
+        """The files that belong to `stem` (belongs_to), in order."""
         start = bisect.bisect_left(self.stems, stem)
         candidates = []
         for candidate_stem, path in self.files[start:]:
@@ -106,9 +113,31 @@ class Companions:
                 break
             if belongs_to(candidate_stem, stem):
                 candidates.append(path)
+        return candidates
+
+    def claimed(self, companion_stem, folder):
+        """Whether a photograph of `folder` (one listing of it, kept) has `companion_stem`'s file by
+        the rule: its stem is the companion's, or the companion's up to a "_" or "-"."""
+        if folder not in self.photograph_stems:
+            photographs = folder.iterdir() if folder.is_dir() else []
+            self.photograph_stems[folder] = {path.stem for path in photographs if path.suffix.lower() in IMAGE_SUFFIXES}
+        stems = self.photograph_stems[folder]
+        ends = [index for index, character in enumerate(companion_stem) if character in "_-"]
+        return any(companion_stem[:end] in stems for end in [*ends, len(companion_stem)])
+
+    def find(self, photograph):
+        """The file that belongs to the photograph at path `photograph`, or None; ValueError when
+        several do."""
+        photograph = Path(photograph)
+        candidates = self.starting_with(photograph.stem)
+        number = re.match(r"\d+", photograph.stem)
+        if not candidates and number:
+            candidates = [
+                path for path in self.starting_with(number.group()) if not self.claimed(path.stem, photograph.parent)
+            ]
         if len(candidates) > 1:
             names = ", ".join(path.name for path in candidates)
-            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {stem}: {names}.")
+            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {photograph.stem}: {names}.")
         return candidates[0] if candidates else None
 
 
@@ -122,7 +151,7 @@ def photograph_fov(path, image, masks):
     """(FOV (H, W) bool, "mask" or "estimated") of the photograph `image` read from `path`: its
     mask in `masks` (a Companions) when there is one, else estimated from the photograph.
     ValueError for a mask of another size."""
-    mask_path = masks.find(path.stem)
+    mask_path = masks.find(path)
     if mask_path:
         return read_companion(mask_path, path, image.shape) > 0, "mask"
     return segment.estimate_fov(image), "estimated"
@@ -133,7 +162,7 @@ def prepare(path, options, normalisations, masks, labels):
     network input per model (`normalisations`, {key: input normalisation}) and FOV width.
     ValueError for a photograph that cannot be segmented, naming why."""
     started = time.perf_counter()
-    label_path = labels.find(path.stem)
+    label_path = labels.find(path)
     if options.labels and label_path is None:
         raise ValueError(f"no annotation for {path.stem} in {options.labels}")
     image = read_rgb_image(path)
