@@ -106,4 +106,4 @@ class CameraAugmentation:
         if self.normalisation == "rgb255":
             return crops
         fov = aug_utils.warp(self.fovs[index][..., None].astype(np.float32), matrix, rows, columns)[..., 0] >= 0.5
-        return np.where(fov[..., None], standardise(crops, mean, std), np.float32(0.0))
+        return standardise(crops, mean, std, outside=~fov)
