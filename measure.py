@@ -77,11 +77,13 @@ def get_args(argv=None):
     return parser.parse_args(argv)
 
 
-def measure_file(path, args, figures_dir):
-    """Measure one map file; returns its CSV row and, for an artery/vein map, its clinical.csv row."""
+def measure_file(path, args, figures_dir, siblings=frozenset()):
+    """Measure one map file; returns its CSV row and, for an artery/vein map, its clinical.csv row.
+    `siblings`: the image stems of the maps measured with it, whose masks and photographs it never
+    takes by DRIVE's number (match_companion)."""
     classes = read_av_labels(path) if is_av_map(path) else None
     vessels = classes != BACKGROUND if classes is not None else read_map(path, args.threshold)
-    mask_path = match_companion(args.masks, map_stem(path), by_leading_id=True)
+    mask_path = match_companion(args.masks, map_stem(path), by_leading_id=True, siblings=siblings)
     if args.masks and mask_path is None:
         raise FileNotFoundError(f"no FOV mask for {path.name} in {args.masks}")
     # predict.py --images saves the FOV it used beside each map, so that both count the same pixels.
@@ -93,7 +95,7 @@ def measure_file(path, args, figures_dir):
         print(f"note: {path.name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
         return empty_row(path.name), None
     values = vessel_measures.measure(vessels, fov)
-    photograph_path = match_companion(args.images, map_stem(path), by_leading_id=True)
+    photograph_path = match_companion(args.images, map_stem(path), by_leading_id=True, siblings=siblings)
     background = read_rgb_image(photograph_path) if photograph_path else None
     if background is not None and background.shape[:2] != vessels.shape:
         raise ValueError(f"{photograph_path} is not the size of its map {path}.")
@@ -149,9 +151,10 @@ def main(args):
     created = not figures_dir.exists()
     figures_dir.mkdir(parents=True, exist_ok=True)
     rows, clinical_rows = [], []
+    stems = {map_stem(path) for path in files}
     for number, path in enumerate(files, start=1):
         try:
-            row, clinical = measure_file(path, args, figures_dir)
+            row, clinical = measure_file(path, args, figures_dir, stems - {map_stem(path)})
             rows.append(row)
             if clinical is not None:
                 clinical_rows.append(clinical)

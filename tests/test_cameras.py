@@ -145,6 +145,8 @@ def test_labels_and_masks_are_matched_as_datasets_name_them(tmp_path):
     with pytest.raises(ValueError, match="2 files .* could belong to Image_02L"):
         match_companion(tmp_path, "Image_02L")
     assert match_companion(tmp_path, "01_manual1", by_leading_id=True).name == "01_test_mask.gif"
+    # A file that belongs to another image beside it is never taken by the number alone.
+    assert match_companion(tmp_path, "01_manual1", by_leading_id=True, siblings={"01_test"}) is None
     assert match_companion(None, "anything") is None
 
 

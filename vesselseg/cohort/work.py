@@ -30,7 +30,7 @@ from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
 from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb_image
-from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to
+from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to, claimed
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
@@ -115,15 +115,12 @@ class Companions:
                 candidates.append(path)
         return candidates
 
-    def claimed(self, companion_stem, folder):
-        """Whether a photograph of `folder` (one listing of it, kept) has `companion_stem`'s file by
-        the rule: its stem is the companion's, or the companion's up to a "_" or "-"."""
+    def photographs_in(self, folder):
+        """The stems of the photographs in `folder`, listed once."""
         if folder not in self.photograph_stems:
             photographs = folder.iterdir() if folder.is_dir() else []
             self.photograph_stems[folder] = {path.stem for path in photographs if path.suffix.lower() in IMAGE_SUFFIXES}
-        stems = self.photograph_stems[folder]
-        ends = [index for index, character in enumerate(companion_stem) if character in "_-"]
-        return any(companion_stem[:end] in stems for end in [*ends, len(companion_stem)])
+        return self.photograph_stems[folder]
 
     def find(self, photograph):
         """The file that belongs to the photograph at path `photograph`, or None; ValueError when
@@ -132,9 +129,8 @@ class Companions:
         candidates = self.starting_with(photograph.stem)
         number = re.match(r"\d+", photograph.stem)
         if not candidates and number:
-            candidates = [
-                path for path in self.starting_with(number.group()) if not self.claimed(path.stem, photograph.parent)
-            ]
+            siblings = self.photographs_in(photograph.parent)
+            candidates = [path for path in self.starting_with(number.group()) if not claimed(path.stem, siblings)]
         if len(candidates) > 1:
             names = ", ".join(path.name for path in candidates)
             raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {photograph.stem}: {names}.")

@@ -42,12 +42,21 @@ def belongs_to(candidate_stem, stem):
     return candidate_stem == stem or candidate_stem.startswith((f"{stem}_", f"{stem}-"))
 
 
-def match_companion(folder, stem, by_leading_id=False):
+def claimed(stem, image_stems):
+    """Whether a file of stem `stem` belongs (belongs_to) to one of `image_stems` (a set): it is one
+    of them, or one of them followed by "_" or "-" and more."""
+    ends = [index for index, character in enumerate(stem) if character in "_-"]
+    return any(stem[:end] in image_stems for end in [*ends, len(stem)])
+
+
+def match_companion(folder, stem, by_leading_id=False, siblings=frozenset()):
     """The image file in `folder` that belongs to the image `stem` (belongs_to), or None.
 
-    With by_leading_id, a stem that starts with a number (DRIVE's `01_manual1`) also matches the
-    files that start with the same number (`01_test_mask.gif`). ValueError when several files
-    qualify, because picking one would be a guess.
+    With by_leading_id, a stem that starts with a number (DRIVE's `01_manual1`) and has no such
+    file also matches the files that start with the same number (`01_test_mask.gif`), except
+    those that belong to one of `siblings`, the stems of the images beside it: `10_right` never
+    takes `10_left_mask`. ValueError when several files qualify, because picking one would be a
+    guess.
     """
     if folder is None:
         return None
@@ -55,7 +64,9 @@ def match_companion(folder, stem, by_leading_id=False):
     candidates = [path for path in files if belongs_to(path.stem, stem)]
     leading_id = re.match(r"\d+", stem)
     if not candidates and by_leading_id and leading_id:
-        candidates = [path for path in files if belongs_to(path.stem, leading_id.group())]
+        candidates = [
+            path for path in files if belongs_to(path.stem, leading_id.group()) and not claimed(path.stem, siblings)
+        ]
     if len(candidates) > 1:
         names = ", ".join(path.name for path in candidates)
         raise ValueError(
