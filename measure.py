@@ -79,8 +79,8 @@ def get_args(argv=None):
 
 def measure_file(path, args, figures_dir, siblings=frozenset()):
     """Measure one map file; returns its CSV row and, for an artery/vein map, its clinical.csv row.
-    `siblings`: the image stems of the maps measured with it, whose masks and photographs it never
-    takes by DRIVE's number (match_companion)."""
+    `siblings`: the image stems of the maps measured together, whose masks and photographs no
+    other map takes by DRIVE's number (match_companion)."""
     classes = read_av_labels(path) if is_av_map(path) else None
     vessels = classes != BACKGROUND if classes is not None else read_map(path, args.threshold)
     mask_path = match_companion(args.masks, map_stem(path), by_leading_id=True, siblings=siblings)
@@ -154,7 +154,7 @@ def main(args):
     stems = {map_stem(path) for path in files}
     for number, path in enumerate(files, start=1):
         try:
-            row, clinical = measure_file(path, args, figures_dir, stems - {map_stem(path)})
+            row, clinical = measure_file(path, args, figures_dir, stems)
             rows.append(row)
             if clinical is not None:
                 clinical_rows.append(clinical)

@@ -282,6 +282,8 @@ def test_reinitialise_redraws_only_the_named_layers(tmp_path, data_dir):
     assert np.all(model.get_layer("decoder4_conv1").get_weights()[0] == 0.5)
     with pytest.raises(ValueError, match="no layer 'decoder9_conv1'"):
         training.reinitialise(model, ["decoder9_conv1"])
+    with pytest.raises(ValueError, match="no kernel to redraw"):
+        training.reinitialise(model, ["encoder1_pool"])
     result = run_script("baseline_aug.py", data_dir, tmp_path / "run", "--reinitialise", "decoder4_conv2")
     assert result.returncode != 0 and "give --init-weights too" in result.stderr
     assert not (tmp_path / "run").exists()

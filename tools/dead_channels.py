@@ -58,10 +58,11 @@ def network_inputs(images, masks, normalisation, first=None):
     """Each photograph of the folder `images` as predict.py --images gives it to the network: its
     one request of work.prepare, padded to its size bucket (work.views)."""
     options = Options(tta=False, figures=False, masks=masks)
+    mask_files, no_labels = Companions(masks), Companions(None)
     for path in list_images(images):
         if first is not None and (leading_number(path.stem) or -1) < first:
             continue
-        photograph = prepare(path, options, {"vessels": normalisation}, Companions(masks), Companions(None))
+        photograph = prepare(path, options, {"vessels": normalisation}, mask_files, no_labels)
         yield path, np.stack(views(photograph.requests[0].network_input, tta=False))
 
 

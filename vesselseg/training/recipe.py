@@ -397,11 +397,13 @@ def load_initial_weights(model, config, images, fovs):
 
 
 def check_layer_names(model, names):
-    """ValueError naming the first of `names` that is not a layer of `model`."""
-    known = {layer.name for layer in model.layers}
+    """ValueError naming the first of `names` that is not a layer of `model` with a kernel to redraw."""
+    layers = {layer.name: layer for layer in model.layers}
     for name in names:
-        if name not in known:
+        if name not in layers:
             raise ValueError(f"--reinitialise: the model has no layer {name!r}.")
+        if not hasattr(layers[name], "kernel"):
+            raise ValueError(f"--reinitialise: {name!r} has no kernel to redraw; name a convolution.")
 
 
 def reinitialise(model, names):
