@@ -7,6 +7,7 @@ from PIL import Image
 from vesselseg import artery_vein
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.measurement import calibre, junctions
+from vesselseg.measurement.agreement import matched_widths
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
 from vesselseg.paths import dataset_dir
 
@@ -87,6 +88,76 @@ def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():
         bar(mask, start, end, 6.0)
     vessels = calibre.zone_vessels(mask, CENTRE, DIAMETER)
     assert len(vessels) == 1
+
+
+def vertical_profile(profile):
+    """A probability map (SIZE, SIZE) of one vertical vessel running from the disc's rim upwards,
+    centred on the disc's column: `profile` of the distance from its centreline, in pixels."""
+    columns = np.arange(SIZE, dtype=float)[None, :]
+    probability = np.repeat(profile(np.abs(columns - CENTRE[0])), SIZE, axis=0)
+    probability[int(CENTRE[1] - 0.6 * DIAMETER) :] = 0.0
+    probability[: int(CENTRE[1] - 3 * DIAMETER)] = 0.0
+    return probability
+
+
+def test_widths_from_the_probability_fall_between_pixels():
+    # A vessel 6.4 px wide whose probability falls through 0.5 at its true edges, a quarter a
+    # pixel: its binary map holds 7 whole pixels across, the probability places the edges between them.
+    probability = vertical_profile(lambda distance: np.clip(0.5 + 0.25 * (3.2 - distance), 0, 1))
+    vessel = probability >= 0.5
+    binary = calibre.zone_vessels(vessel, CENTRE, DIAMETER)
+    read = calibre.zone_vessels(
+        vessel, CENTRE, DIAMETER, probability=calibre.VesselProbability(probability), source="probability"
+    )
+    assert binary[0]["width_px"] == pytest.approx(7.0, abs=0.05)
+    assert read[0]["width_px"] == pytest.approx(6.4, abs=0.1)
+    # Manual labels bring no probability and are read as binary whatever the source.
+    assert calibre.zone_vessels(vessel, CENTRE, DIAMETER, source="half-peak")[0]["width_px"] == binary[0]["width_px"]
+
+
+def test_half_the_peak_reads_a_faint_vessel_as_wide_as_a_confident_one():
+    # Two Gaussian profiles of one spread: at 0.5 the fainter reads narrower, at half its own peak
+    # both read the full width at half maximum, 2.355 sigma.
+    sigma = 3.0
+    widths = {}
+    for peak in (1.0, 0.8):
+        probability = vertical_profile(lambda distance: peak * np.exp(-(distance**2) / (2 * sigma**2)))
+        for source in ("probability", "half-peak"):
+            vessels = calibre.zone_vessels(
+                probability >= 0.5, CENTRE, DIAMETER, probability=calibre.VesselProbability(probability), source=source
+            )
+            widths[peak, source] = vessels[0]["width_px"]
+    assert widths[0.8, "probability"] < widths[1.0, "probability"] - 1.0
+    for peak in (1.0, 0.8):
+        assert widths[peak, "half-peak"] == pytest.approx(2 * np.sqrt(2 * np.log(2)) * sigma, abs=0.15)
+
+
+def test_a_width_from_the_probability_stops_where_the_other_class_begins():
+    # An artery 5 px wide beside a vein 7 px wide, touching: the vessel probability is high across
+    # both, and the artery's width must end at the classes' border, not read 12 px.
+    classes = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    start, end = (CENTRE[0], CENTRE[1] - 0.6 * DIAMETER), (CENTRE[0], CENTRE[1] - 3 * DIAMETER)
+    bar(classes, start, end, 6.0, artery_vein.ARTERY)
+    bar(classes, (start[0] + 6, start[1]), (end[0] + 6, end[1]), 8.0, artery_vein.VEIN)
+    probability = calibre.VesselProbability((classes > 0).astype(float))
+    artery = classes == artery_vein.ARTERY
+    read = calibre.zone_vessels(artery, CENTRE, DIAMETER, probability=probability, source="probability")
+    assert read[0]["width_px"] == pytest.approx(5.0, abs=0.3)
+    with pytest.raises(ValueError, match="width source"):
+        calibre.zone_vessels(artery, CENTRE, DIAMETER, probability=probability, source="gaussian")
+
+
+def test_zone_b_vessels_match_one_to_one_within_the_tolerance():
+    manual = [{"x": 10.0, "y": 10.0, "width_px": 5.0}, {"x": 50.0, "y": 50.0, "width_px": 7.0}]
+    model = [
+        {"x": 52.0, "y": 49.0, "width_px": 8.0},
+        {"x": 12.0, "y": 10.0, "width_px": 4.0},
+        {"x": 90.0, "y": 90.0, "width_px": 9.0},
+    ]
+    pairs = matched_widths(model, manual, tolerance=4.0)
+    assert sorted(map(tuple, pairs)) == [(5.0, 4.0), (7.0, 8.0)]
+    assert matched_widths(model, manual, tolerance=1.0).shape == (0, 2)
+    assert matched_widths([], manual, tolerance=4.0).shape == (0, 2)
 
 
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")

@@ -17,7 +17,10 @@ its default widths and TTA) and prints:
   diameter, on LES-AV at the disc estimated from the photograph and the model's map. Pearson r,
   the ICC(A,1) (two-way random effects, absolute agreement, single measurement; McGraw and
   Wong 1996, Shrout and Fleiss' ICC(2,1)), the mean difference (model minus manual) with its 95%
-  limits of agreement, and the bias as a share of the manual mean.
+  limits of agreement, and the bias as a share of the manual mean;
+- the widths vessel by vessel: each zone B vessel of the model's map is matched to the manual
+  vessel of its class whose label point lies within MATCH_TOLERANCE_DD disc diameters (one to
+  one), and the model-minus-manual widths of the matched vessels are summarised.
 
 Writes output/artery_vein_agreement/<set>/: each photograph's <stem>_av.png and
 <stem>_clinical.png, clinical_model.csv and clinical_manual.csv, and bland_altman.png, and
@@ -39,6 +42,7 @@ from vesselseg import (
 )
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import find_drive_dir, read_binary_map, read_rgb_image  # noqa: E402
+from vesselseg.data.training_sets import fov_diameter  # noqa: E402
 from vesselseg.figures import (
     save_bland_altman,  # noqa: E402
     save_clinical_figure,  # noqa: E402
@@ -51,14 +55,16 @@ from vesselseg.inference.models import (  # noqa: E402
     load_models,
     resolve_models,
 )
-from vesselseg.measurement.agreement import agreement_row  # noqa: E402
+from vesselseg.measurement import calibre  # noqa: E402
+from vesselseg.measurement.agreement import agreement_row, matched_widths  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
 from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
 
-SETS = ("rite", "lesav", "validation")
+SETS = ("rite", "lesav", "validation", "training")
 # The sets scored unless --sets names others: RITE test and LES-AV. "validation" is DRIVE's training
-# images 37-40 with RITE's labels, held out from the artery/vein model's training, for choosing.
+# images 37-40 with RITE's labels, held out from the artery/vein model's training, for choosing;
+# "training" is 21-36, which the model learnt from, for fitting what may be fitted there.
 DEFAULT_SETS = ("rite", "lesav")
 MEASURES = ("crae_px", "crve_px", "avr")
 # Each set's name in the printed tables and on its Bland-Altman figure.
@@ -66,11 +72,21 @@ SET_LABELS = {
     "rite": "RITE test (DRIVE 01-20), disc at the zone B rings' centres",
     "lesav": "LES-AV (22), disc estimated",
     "validation": "RITE training 37-40 (held out), disc estimated",
+    "training": "RITE training 21-36 (trained on), disc estimated",
 }
 # DRIVE_zoneB's rings assume this disc diameter (pixels).
 ZONE_B_DISC_DIAMETER = 80.0
 # The targets that the tables are read against.
 DISC_TOLERANCE_PX = 40
+# A model's zone B vessel and a manual one are the same vessel when their label points lie within
+# this many disc diameters (8 px at DRIVE's 80-px disc, about two venules' widths).
+MATCH_TOLERANCE_DD = 0.1
+# How the report names each of calibre.WIDTH_SOURCES.
+WIDTH_PHRASES = {
+    "binary": "its binary class maps",
+    "probability": "its vessel probability at 0.5",
+    "half-peak": "its vessel probability at half the peak",
+}
 
 
 def get_args(argv=None):
@@ -80,7 +96,8 @@ def get_args(argv=None):
         nargs="+",
         choices=SETS,
         default=list(DEFAULT_SETS),
-        help="which sets to score: RITE test, LES-AV, or the held-out training images 37-40",
+        help="which sets to score: RITE test, LES-AV, the held-out training images 37-40, or the training "
+        "images 21-36 that the model learnt from",
     )
     parser.add_argument(
         "--by-segment",
@@ -144,6 +161,13 @@ def get_args(argv=None):
         metavar="FILE",
         help="the vessel model of --av-vessels, as predict.py --images runs it",
     )
+    parser.add_argument(
+        "--widths",
+        choices=calibre.WIDTH_SOURCES,
+        default=calibre.WIDTH_SOURCE,
+        help="what the model's zone B widths are read from: its binary class map, the vessel probability at the "
+        "level that drew it, or at half its peak (calibre.zone_vessels); manual labels are read as binary",
+    )
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
     args = parser.parse_args(argv)
@@ -188,7 +212,7 @@ def photographs(name):
             )
             for index in range(1, 21)
         ]
-    if name == "validation":
+    if name in ("validation", "training"):
         drive, rite = find_drive_dir(), dataset_dir("RITE")
         if rite is None:
             raise FileNotFoundError("RITE is needed: set RITE_DIR, or put it in input/RITE or ../shared/RITE.")
@@ -200,7 +224,7 @@ def photographs(name):
                 rite / "training" / "av" / f"{index}_training_av.png",
                 None,
             )
-            for index in range(37, 41)
+            for index in (range(37, 41) if name == "validation" else range(21, 37))
         ]
     lesav = dataset_dir("LESAV")
     if lesav is None:
@@ -215,7 +239,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
     """(classification scores, disc errors or None, model rows, manual rows) of one set; the
     `vessel_model` (model, normalisation) maps the vessels where --av-vessels asks for them."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts, disc_errors, model_rows, manual_rows = [], [], [], []
+    counts, disc_errors, model_rows, manual_rows, matched = [], [], [], [], []
     files = photographs(name)
     for number, (stem, image_path, mask_path, label_path, zone_path) in enumerate(files, start=1):
         image = read_rgb_image(image_path)
@@ -226,6 +250,9 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
         )
         if width is not None:
             print(f"    a large disc: arteries and veins at FOV width {width} px", flush=True)
+        vessel_probability = probabilities[..., 2]
+        # Photograph pixels per network pixel, at the first width, which drew the vessels.
+        scale = fov_diameter(fov) / args.av_fov_diameters[0]
         if artery_vein.vessel_model_under_classes(args.av_vessels, estimate, fov, args.av_fov_diameters[0]):
             vessels = segment.segment_photograph(
                 vessel_model[0],
@@ -236,6 +263,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
                 fov_diameters=args.av_fov_diameters[:1],
             )
             probabilities = artery_vein.on_vessels(probabilities, vessels >= artery_vein.VESSEL_THRESHOLD)
+            vessel_probability = vessels
             print("    classes drawn on the vessel model's map", flush=True)
         classes = artery_vein.av_classes(
             probabilities,
@@ -252,11 +280,25 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
             disc_errors.append(float(np.hypot(estimate.centre[0] - centre[0], estimate.centre[1] - centre[1])))
         else:
             centre, diameter = estimate.centre, estimate.diameter_px
-        model_row = measure_photograph(stem, classes, fov, image=image, disc_centre=centre, disc_diameter=diameter)
+        model_row = measure_photograph(
+            stem,
+            classes,
+            fov,
+            image=image,
+            disc_centre=centre,
+            disc_diameter=diameter,
+            probability=calibre.VesselProbability(vessel_probability, artery_vein.VESSEL_THRESHOLD, scale),
+            width_source=args.widths,
+        )
         manual_row = measure_photograph(stem, labels, fov, image=image, disc_centre=centre, disc_diameter=diameter)
         save_clinical_figure(out_dir / f"{stem}_clinical.png", image, classes, model_row)
         model_rows.append(model_row)
         manual_rows.append(manual_row)
+        for kind in ("artery", "vein"):
+            pairs = matched_widths(
+                model_row["vessels"][kind], manual_row["vessels"][kind], MATCH_TOLERANCE_DD * diameter
+            )
+            matched += [(kind, manual, model, scale) for manual, model in pairs]
         print(
             f"[{number}/{len(files)}] {name} {stem}: CRAE {model_row['crae_px']:.2f} / {manual_row['crae_px']:.2f} px, "
             f"CRVE {model_row['crve_px']:.2f} / {manual_row['crve_px']:.2f} px (model / manual)",
@@ -265,11 +307,12 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
     write_clinical_csv(out_dir / "clinical_model.csv", model_rows)
     write_clinical_csv(out_dir / "clinical_manual.csv", manual_rows)
     pooled = artery_vein.scores_from_counts({key: sum(count[key] for count in counts) for key in counts[0]})
-    return pooled, (disc_errors or None), model_rows, manual_rows
+    return pooled, (disc_errors or None), model_rows, manual_rows, matched
 
 
-def tables(name, pooled, disc_errors, model_rows, manual_rows):
-    """The Markdown lines of one set's results."""
+def tables(name, pooled, disc_errors, model_rows, manual_rows, matched):
+    """The Markdown lines of one set's results; `matched` holds (class, manual width, model
+    width, photograph pixels per network pixel) of the zone B vessels matched one to one."""
     lines = [
         f"### {SET_LABELS[name]}",
         "",
@@ -306,6 +349,19 @@ def tables(name, pooled, disc_errors, model_rows, manual_rows):
         "photographs where either side has no figure are left out of that measure's row.",
         "",
     ]
+    if matched:
+        manual, model, scales = (np.array([vessel[index] for vessel in matched]) for index in (1, 2, 3))
+        differences = model - manual
+        arterioles = sum(vessel[0] == "artery" for vessel in matched)
+        spread = differences.std(ddof=1) if len(matched) > 1 else float("nan")
+        lines += [
+            f"Zone B vessels matched one to one with the manual ones of their class (label points within "
+            f"{MATCH_TOLERANCE_DD:g} disc diameters): {len(matched)} ({arterioles} arterioles, "
+            f"{len(matched) - arterioles} venules); model minus manual width {differences.mean():+.2f} px on "
+            f"average ({np.mean(differences / scales):+.3f} of the network's pixels), standard deviation "
+            f"{spread:.2f} px; the manual widths' mean over the model's {manual.mean() / model.mean():.4f}.",
+            "",
+        ]
     return lines
 
 
@@ -328,14 +384,15 @@ def main(args):
         f"{', arteries and veins at the disc scale where it is larger' if args.av_disc_scale else ''}"
         f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px"
         f", the classes' vessels: {args.av_vessels}"
-        f"{f' ({args.vessel_weights})' if args.av_vessels != 'artery-vein' else ''}.",
+        f"{f' ({args.vessel_weights})' if args.av_vessels != 'artery-vein' else ''}"
+        f", the model's widths read from {WIDTH_PHRASES[args.widths]}.",
         "",
     ]
     for name in args.sets:
-        pooled, disc_errors, model_rows, manual_rows = score_set(
+        pooled, disc_errors, model_rows, manual_rows, matched = score_set(
             name, model, normalisation, args, out_root / name, vessel_model
         )
-        lines += tables(name, pooled, disc_errors, model_rows, manual_rows)
+        lines += tables(name, pooled, disc_errors, model_rows, manual_rows, matched)
         save_bland_altman(
             out_root / name / "bland_altman.png",
             model_rows,

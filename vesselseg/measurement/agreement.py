@@ -1,11 +1,12 @@
-"""Agreement of vessel measurements between two sets of maps: Pearson r and relative difference.
+"""Agreement of vessel measurements between two sets of maps: Pearson r and relative difference,
+the ICC and limits of agreement, and the widths of zone B vessels matched one to one.
 
 values = measure_all(maps, fovs)            # {measure: array over the images}
 r, relative_difference = agreement(values["tortuosity"], reference["tortuosity"])
 """
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.maps import COLUMNS
@@ -39,6 +40,25 @@ def icc_absolute_agreement(values, reference):
     residual = ratings - ratings.mean(axis=1, keepdims=True) - ratings.mean(axis=0, keepdims=True) + grand
     error = np.sum(residual**2) / ((subjects - 1) * (raters - 1))
     return float((rows - error) / (rows + (raters - 1) * error + raters * (columns - error) / subjects))
+
+
+def matched_widths(model_vessels, manual_vessels, tolerance):
+    """(manual, model) widths (N, 2) of the vessels of one class that match one to one: their
+    label points (calibre.zone_vessels' x and y) paired by the Hungarian assignment of their
+    distances, and kept where the pair lies within `tolerance` pixels."""
+    if not model_vessels or not manual_vessels:
+        return np.zeros((0, 2))
+    model_points = np.array([(vessel["x"], vessel["y"]) for vessel in model_vessels])
+    manual_points = np.array([(vessel["x"], vessel["y"]) for vessel in manual_vessels])
+    distances = np.hypot(*(manual_points[:, None, :] - model_points[None, :, :]).transpose(2, 0, 1))
+    manual_index, model_index = optimize.linear_sum_assignment(distances)
+    close = distances[manual_index, model_index] <= tolerance
+    return np.array(
+        [
+            (manual_vessels[i]["width_px"], model_vessels[j]["width_px"])
+            for i, j in zip(manual_index[close], model_index[close])
+        ]
+    ).reshape(-1, 2)
 
 
 def agreement_row(values, reference):

@@ -11,6 +11,9 @@ zone the width is read across the vessel, perpendicular to the centreline (the d
 skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated map crosses 0.5;
 widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profiles read along
 the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest.
+A model's map can bring the vessel probability that drew it: the profiles are then read from
+that probability, the other class's pixels set to 0, as WIDTH_SOURCE says (binary, probability
+or half-peak; see cross_section_widths).
 
 CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
 six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
@@ -21,6 +24,8 @@ of them are summarised the same way and the row is flagged; with none, the figur
     summary = clinical_summary(classes, fov, disc, pixel_size_um=None)   # classes in RITE's coding
     summary["crae_px"], summary["avr"], summary["flags"]
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -48,6 +53,23 @@ PROFILE_STEP = 0.25
 WIDTH_SLACK = 1.5
 # When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
 DISC_DIAMETER_UM = 1800.0
+# What a model's widths are read from when its vessel probability is given: "binary", the class
+# map as manual labels are read; "probability", the probability where it falls through the
+# threshold that drew the binary map; "half-peak", where it falls through half its value at the
+# centreline. Manual labels have no probability and are always read as binary.
+WIDTH_SOURCES = ("binary", "probability", "half-peak")
+WIDTH_SOURCE = "binary"
+
+
+@dataclass
+class VesselProbability:
+    """A model's vessel probability (H, W) at the photograph's size, for reading its widths:
+    `level` is the threshold that drew its binary vessels, and one of the network's pixels spans
+    `scale` of the photograph's."""
+
+    values: np.ndarray
+    level: float = 0.5
+    scale: float = 1.0
 
 
 def zone_mask(shape, centre, diameter_px, zone):
@@ -68,11 +90,12 @@ def path_directions(path, span=DIRECTION_SPAN):
     return tangents / np.where(lengths > 0, lengths, 1.0)[:, None]
 
 
-def cross_section_widths(class_map, points, tangents, reach_px):
-    """Widths (K,) in pixels of a bool map across the vessel at `points` (K, 2) (row, column),
-    perpendicular to `tangents`: the distance between the two places, either side, where the
-    bilinearly interpolated map falls through 0.5. NaN where the profile leaves the vessel nowhere
-    within `reach_px` or the centre is not on the vessel."""
+def cross_section_widths(class_map, points, tangents, reach_px, level=0.5, half_peak=False):
+    """Widths (K,) in pixels of a map (H, W), bool or a probability, across the vessel at `points`
+    (K, 2) (row, column), perpendicular to `tangents`: the distance between the two places, either
+    side, where the bilinearly interpolated map falls through `level`, or with `half_peak` through
+    half of its value at the centreline (a full width at half maximum). NaN where the profile
+    leaves the vessel nowhere within `reach_px` or the centre is not on the vessel."""
     offsets = np.arange(-reach_px, reach_px + PROFILE_STEP / 2, PROFILE_STEP)
     normals = np.stack([-tangents[:, 1], tangents[:, 0]], axis=1)
     rows = points[:, 0, None] + normals[:, 0, None] * offsets[None, :]
@@ -81,29 +104,41 @@ def cross_section_widths(class_map, points, tangents, reach_px):
     middle = len(offsets) // 2
     widths = np.full(len(points), np.nan)
     for index, profile in enumerate(profiles):
-        if profile[middle] < 0.5:
+        crossing = profile[middle] / 2 if half_peak else level
+        if profile[middle] < level or crossing <= 0:
             continue
-        outside = profile < 0.5
+        outside = profile < crossing
         right = np.flatnonzero(outside[middle:])
         left = np.flatnonzero(outside[: middle + 1][::-1])
         if right.size == 0 or left.size == 0:
             continue
-        # Linear interpolation of where the profile crosses 0.5 on each side.
+        # Linear interpolation of where the profile falls through the crossing level on each side.
         edges = []
         for step, sign in ((right[0], 1), (left[0], -1)):
             inner, outer = profile[middle + sign * (step - 1)], profile[middle + sign * step]
-            fraction = (inner - 0.5) / (inner - outer) if inner != outer else 0.5
+            fraction = (inner - crossing) / (inner - outer) if inner != outer else 0.5
             edges.append((step - 1 + fraction) * PROFILE_STEP)
         widths[index] = sum(edges)
     return widths
 
 
-def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=None):
+def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=None, probability=None, source=None):
     """The vessels of one class crossing `zone`, as dicts: width_px (the median across-vessel width
     along the segment's pixels in the zone), x and y (the zone pixel nearest the ring's middle, for
     labels), and points (how many widths the median took), widest first. `paths`, the class
-    skeleton's traced segments, are computed when not given."""
+    skeleton's traced segments, are computed when not given. With a model's `probability`
+    (VesselProbability), the widths are read from it as `source` (default WIDTH_SOURCE) says."""
     class_map = vessel_measures.inside_fov(class_map, fov)
+    source = WIDTH_SOURCE if source is None else source
+    if source not in WIDTH_SOURCES:
+        raise ValueError(f"The width source must be one of {', '.join(WIDTH_SOURCES)}, not {source!r}.")
+    from_probability = probability is not None and source != "binary"
+    level = probability.level if from_probability else 0.5
+    # The other class's pixels, vessel by the probability but not of this class, are set to 0,
+    # so that a profile leaves an artery where it touches a vein.
+    profiled = (
+        np.where(class_map | (probability.values < level), probability.values, 0.0) if from_probability else class_map
+    )
     if paths is None:
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
     in_zone = zone_mask(class_map.shape, centre, diameter_px, zone)
@@ -116,7 +151,14 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         if np.count_nonzero(keep) < MIN_ZONE_PIXELS:
             continue
         points = path[keep]
-        widths = cross_section_widths(class_map, points, path_directions(path)[keep], reach)
+        widths = cross_section_widths(
+            profiled,
+            points,
+            path_directions(path)[keep],
+            reach,
+            level=level,
+            half_peak=from_probability and source == "half-peak",
+        )
         inscribed = 2 * inscribed_radius[points[:, 0].astype(int), points[:, 1].astype(int)]
         widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * inscribed)]
         if widths.size < MIN_ZONE_PIXELS:
@@ -179,9 +221,10 @@ def pixel_size(disc, pixel_size_um=None):
     return float("nan"), "none"
 
 
-def clinical_summary(classes, fov, disc, pixel_size_um=None):
+def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, width_source=None):
     """The clinical figures of one RITE-coded artery/vein map (H, W) with its FOV (H, W) bool or
-    None and its optic disc (optic_disc.Disc), as a dict: the disc, the pixel size and its source,
+    None and its optic disc (optic_disc.Disc); a model's map can bring its vessel `probability`
+    (VesselProbability) for the widths (zone_vessels). As a dict: the disc, the pixel size and its source,
     CRAE and CRVE in pixels and micrometres, AVR, the counts of measured vessels, per class the
     tortuosity, fractal dimension and density in zone C and over the FOV, the measured vessels
     (for the figure) and flags, a "; "-joined list of what makes the figures unreliable."""
@@ -214,7 +257,11 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None):
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
         ratios = vessel_measures.path_tortuosities(paths)
-        measured[name] = zone_vessels(class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths) if usable else []
+        measured[name] = (
+            zone_vessels(class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source)
+            if usable
+            else []
+        )
         zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):
             values = (
