@@ -132,6 +132,21 @@ def test_half_the_peak_reads_a_faint_vessel_as_wide_as_a_confident_one():
         assert widths[peak, "half-peak"] == pytest.approx(2 * np.sqrt(2 * np.log(2)) * sigma, abs=0.15)
 
 
+def test_calibrated_half_peak_widths_take_the_offset_in_network_pixels_or_the_factor():
+    probability = vertical_profile(lambda distance: np.exp(-(distance**2) / (2 * 3.0**2)))
+    vessel = probability >= 0.5
+
+    def width(source, scale=1.0):
+        read = calibre.VesselProbability(probability, scale=scale)
+        return calibre.zone_vessels(vessel, CENTRE, DIAMETER, probability=read, source=source)[0]["width_px"]
+
+    half_peak = width("half-peak")
+    # A network pixel spans two of this photograph's: the offset is taken off twice.
+    offset = width("half-peak-offset", scale=2.0)
+    assert offset == pytest.approx(half_peak - 2 * calibre.HALF_PEAK_OFFSET_NETWORK_PX)
+    assert width("half-peak-factor") == pytest.approx(half_peak * calibre.HALF_PEAK_FACTOR)
+
+
 def test_a_width_from_the_probability_stops_where_the_other_class_begins():
     # An artery 5 px wide beside a vein 7 px wide, touching: the vessel probability is high across
     # both, and the artery's width must end at the classes' border, not read 12 px.

@@ -4,6 +4,7 @@
     python tools/artery_vein_agreement.py --sets lesav      # LES-AV only, the development set
     python tools/artery_vein_agreement.py --no-tta          # one pass per photograph
     python tools/artery_vein_agreement.py --no-tta --sets validation lesav --bifurcation-weight 0  # a variant
+    python tools/artery_vein_agreement.py --no-tta --sets training --widths half-peak  # fits calibre's widths
 
 For each set, the model segments every photograph as `predict.py --images` does (its FOV mask,
 its default widths and TTA) and prints:
@@ -86,6 +87,8 @@ WIDTH_PHRASES = {
     "binary": "its binary class maps",
     "probability": "its vessel probability at 0.5",
     "half-peak": "its vessel probability at half the peak",
+    "half-peak-offset": "its vessel probability at half the peak, less the training set's offset",
+    "half-peak-factor": "its vessel probability at half the peak, times the training set's factor",
 }
 
 

@@ -56,9 +56,18 @@ DISC_DIAMETER_UM = 1800.0
 # What a model's widths are read from when its vessel probability is given: "binary", the class
 # map as manual labels are read; "probability", the probability where it falls through the
 # threshold that drew the binary map; "half-peak", where it falls through half its value at the
-# centreline. Manual labels have no probability and are always read as binary.
-WIDTH_SOURCES = ("binary", "probability", "half-peak")
+# centreline; "half-peak-offset" and "half-peak-factor", half the peak calibrated by the figures
+# below. Manual labels have no probability and are always read as binary.
+WIDTH_SOURCES = ("binary", "probability", "half-peak", "half-peak-offset", "half-peak-factor")
 WIDTH_SOURCE = "binary"
+# The half-peak calibrations, fitted on the zone B vessels of RITE's training labels 21-36, which
+# the artery/vein model learnt from, by `python tools/artery_vein_agreement.py --no-tta --sets
+# training --widths half-peak`: the matched vessels' mean model-minus-manual width in the
+# network's pixels, taken off each vessel's width (never below MIN_WIDTH_PX), and the manual
+# widths' mean over the model's, multiplied in.
+HALF_PEAK_OFFSET_NETWORK_PX = 0.197
+HALF_PEAK_FACTOR = 0.9557
+MIN_WIDTH_PX = 0.5
 
 
 @dataclass
@@ -157,7 +166,7 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
             path_directions(path)[keep],
             reach,
             level=level,
-            half_peak=from_probability and source == "half-peak",
+            half_peak=from_probability and source.startswith("half-peak"),
         )
         inscribed = 2 * inscribed_radius[points[:, 0].astype(int), points[:, 1].astype(int)]
         widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * inscribed)]
@@ -167,13 +176,24 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         label_at = points[np.argmin(np.abs(radii - middle_radius))]
         vessels.append(
             {
-                "width_px": float(np.median(widths)),
+                "width_px": calibrated(float(np.median(widths)), probability, source if from_probability else "binary"),
                 "x": float(label_at[1]),
                 "y": float(label_at[0]),
                 "points": int(widths.size),
             }
         )
     return sorted(vessels, key=lambda vessel: -vessel["width_px"])
+
+
+def calibrated(width_px, probability, source):
+    """A vessel's width in pixels as `source` calibrates it: less HALF_PEAK_OFFSET_NETWORK_PX of the
+    network's pixels (`probability.scale` photograph pixels each), never below MIN_WIDTH_PX, or
+    times HALF_PEAK_FACTOR; as it is for the other sources."""
+    if source == "half-peak-offset":
+        return max(width_px - HALF_PEAK_OFFSET_NETWORK_PX * probability.scale, MIN_WIDTH_PX)
+    if source == "half-peak-factor":
+        return width_px * HALF_PEAK_FACTOR
+    return width_px
 
 
 def knudtson(widths, factor):
