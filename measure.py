@@ -12,6 +12,8 @@ vesselseg/measurement/calibre.py (CRAE, CRVE, AVR and the rest, one row each in 
 stem>_clinical.csv) and a figure <stem>_clinical.png; the disc is estimated from the photograph in
 --images, else from the vessel map, unless --disc-centre and --disc-diameter give it. From the
 vessel map alone the disc is often misplaced (DRIVE test 01 by about 200 px): give --images.
+The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
+vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's

@@ -35,7 +35,8 @@ vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical,
 measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped
 or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
 fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
-vesselseg/measurement/calibre.py), and with --labels the scores and a difference grid. The
+vesselseg/measurement/calibre.py; widths read from the vessel probability under the classes),
+and with --labels the scores and a difference grid. The
 same command run again resumes: it skips the photographs done and does the rest; other settings
 on the same folder are refused unless --overwrite. Without DRIVE and without --images it runs
 on scikit-image's sample retina.
@@ -74,7 +75,7 @@ from vesselseg.inference.models import (
     relative_name,
     resolve_models,
 )
-from vesselseg.measurement import optic_disc
+from vesselseg.measurement import calibre, optic_disc
 from vesselseg.paths import OUTPUT_DIR
 from vesselseg.results_table import write_results_table
 from vesselseg.training import devices
@@ -505,6 +506,9 @@ def artery_vein_settings():
         "vessels": artery_vein.AV_VESSELS,
         # Since 1.7.1 several FOV widths combine as artery_vein.combine_scales does.
         "vessel_output_from_first_width": True,
+        # Since 1.12.0 a model's zone B widths are read from its vessel probability.
+        "widths": calibre.WIDTH_SOURCE,
+        "half_peak_factor": calibre.HALF_PEAK_FACTOR,
     }
 
 

@@ -6,8 +6,10 @@ Times (a) vessel_measures.measure on the 20 DRIVE test annotations (1st_manual, 
 and (b) the clinical measures of a photograph beyond its segmentation, as predict.py --images
 runs them: the optic disc located in the photograph, calibre in zone B, CRAE, CRVE, AVR and the
 per-class measures, on RITE's artery/vein labels of the 20 DRIVE training photographs, and the
-clinical figure. Prints the median and the slowest seconds per map. Without DRIVE it says so and
-exits; without RITE it leaves (b) out.
+clinical figure. As predict.py reads a model's widths from its vessel probability, (b) reads them
+from a stand-in, the labels' vessels blurred by a Gaussian of one pixel (calibre.WIDTH_SOURCE).
+Prints the median and the slowest seconds per map. Without DRIVE it says so and exits; without
+RITE it leaves (b) out.
 """
 
 import argparse
@@ -16,6 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from scipy import ndimage
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
@@ -23,6 +28,7 @@ from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import find_drive_dir_for_checks, find_rite_dir, load_rite_labels, load_split  # noqa: E402  # noqa: E402
 from vesselseg.figures import save_clinical_figure  # noqa: E402
 from vesselseg.measurement import vessel_measures  # noqa: E402
+from vesselseg.measurement.calibre import VesselProbability  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph  # noqa: E402
 
 TARGET_SECONDS = 1.0
@@ -63,8 +69,9 @@ def clinical_seconds(drive_dir, repeats, figure_path):
     seconds = []
     for _ in range(repeats):
         for image, fov, classes in zip(training.images, training.masks, labels):
+            probability = VesselProbability(ndimage.gaussian_filter((classes > 0).astype(np.float32), 1.0))
             started = time.perf_counter()
-            row = measure_photograph("bench", classes, fov, image=image)
+            row = measure_photograph("bench", classes, fov, image=image, probability=probability)
             save_clinical_figure(figure_path, image, classes, row)
             seconds.append(time.perf_counter() - started)
     return seconds

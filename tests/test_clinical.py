@@ -605,15 +605,18 @@ def test_a_large_disc_takes_arteries_and_veins_again_at_the_disc_s_scale():
     # A disc of 20 px is 54 px at FOV 540 (this FOV is 200 px across): no second pass.
     small = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=20.0)
     # The vessel model's map is the first pass's vessel output here, whichever source draws the classes.
-    vessels = first[..., 2] >= 0.5
-    classes, disc = artery_vein_classes(photograph, first, small, networks, vessels)
+    vessels = first[..., 2].copy()
+    classes, disc, under = artery_vein_classes(photograph, first, small, networks, vessels)
     assert not seen and disc.diameter_px == 20.0
+    # The widths are read from the first pass's vessel output; a network pixel spans 200 / 540 here.
+    assert under.values is not vessels and np.array_equal(under.values, first[..., 2])
+    assert under.scale == pytest.approx(200 / 540)
     assert np.array_equal(classes, artery_vein.default_classes(first))
 
     # A disc of 40 px is 108 px at FOV 540, 1.45 times DRIVE's: taken again at FOV 373 px, with
     # the artery and vein outputs of that pass and the vessel output of the first.
     large = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=40.0)
-    classes, _ = artery_vein_classes(photograph, first, large, networks, vessels)
+    classes, _, under = artery_vein_classes(photograph, first, large, networks, vessels)
     assert len(seen) == 1 and 373 <= seen[0][2] < 373 + 64
     expected = segment_again(photograph, "artery_vein", 373, networks, large)
     expected[..., 2] = first[..., 2]
@@ -657,8 +660,8 @@ def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
     first[20:180, 38:43, 2] = 1.0
     first[..., 0] = 1.0
     # The vessel model finds a second vessel that the artery/vein model's vessel output missed.
-    vessels = first[..., 2] >= 0.5
-    vessels[20:180, 158:163] = True
+    vessels = first[..., 2].copy()
+    vessels[20:180, 158:163] = 0.9
 
     def forward(batch):
         ones = np.ones(batch.shape[:3], dtype=np.float32)
@@ -669,9 +672,11 @@ def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
         Path("eye.png"), np.full((size, size, 3), 0.5, np.float32), np.ones((size, size), bool), "mask", None, {}, []
     )
     small = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=20.0)
-    classes, _ = artery_vein_classes(photograph, first, small, networks, vessels)
+    classes, _, under = artery_vein_classes(photograph, first, small, networks, vessels)
     assert np.array_equal(classes != artery_vein.BACKGROUND, first[..., 2] >= 0.5)
     large = Options(tta=False, disc_centre=(100.0, 100.0), disc_diameter=40.0)
-    classes, _ = artery_vein_classes(photograph, first, large, networks, vessels)
+    classes, _, under = artery_vein_classes(photograph, first, large, networks, vessels)
     assert artery_vein.AV_VESSELS == "other-camera"
-    assert np.array_equal(classes != artery_vein.BACKGROUND, vessels)
+    assert np.array_equal(classes != artery_vein.BACKGROUND, vessels >= 0.5)
+    # The widths are read from the map the classes were drawn on.
+    assert under.values is vessels and under.level == Options().threshold

@@ -33,7 +33,7 @@ from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb
 from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to, claimed
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
-from vesselseg.measurement import vessel_measures
+from vesselseg.measurement import calibre, vessel_measures
 from vesselseg.measurement.clinical import measure_photograph
 from vesselseg.measurement.maps import empty_row, measurement_row
 from vesselseg.measurement.optic_disc import given_disc, locate_disc
@@ -270,16 +270,17 @@ def segment_again(photograph, key, width, networks, options):
     return segment.mean_inside_fov(resized, 1, photograph.fov)
 
 
-def artery_vein_classes(photograph, probabilities, options, networks, vessels):
-    """(RITE-coded classes (H, W) uint8, the disc) of a photograph's artery/vein probabilities.
+def artery_vein_classes(photograph, probabilities, options, networks, vessel_probabilities):
+    """(RITE-coded classes (H, W) uint8, the disc, the vessel probability under the classes as a
+    calibre.VesselProbability) of a photograph's artery/vein probabilities.
 
     The disc is the user's where --disc-centre and --disc-diameter give it, else located on the
     map's vessel output. When it is much larger than DRIVE's, as a 30-degree camera shows it,
     the artery and vein outputs are taken again at the width that brings it to DRIVE's size
     (artery_vein.at_disc_scale; the vessel output stays the first pass's), run by `networks`
-    (segment_again). The classes are drawn on the vessel model's binary map `vessels` (H, W)
-    where artery_vein.vessel_model_under_classes asks for it, and then follow
-    artery_vein.default_classes."""
+    (segment_again). The classes are drawn on the vessel model's binary map, its
+    `vessel_probabilities` (H, W) at --threshold, where artery_vein.vessel_model_under_classes
+    asks for it, and then follow artery_vein.default_classes."""
     estimate = None
     if options.disc_centre is None or options.disc_diameter is None:
         estimate = locate_disc(photograph.image, photograph.fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
@@ -293,16 +294,20 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessels):
             first_width,
             lambda width: segment_again(photograph, "artery_vein", width, networks, options),
         )
+    # Photograph pixels per network pixel at the first width, which drew the vessels.
+    scale = 1 / segment.network_scales(photograph.fov, (first_width,))[0]
+    under = calibre.VesselProbability(probabilities[..., 2], artery_vein.VESSEL_THRESHOLD, scale)
     if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, first_width):
-        probabilities = artery_vein.on_vessels(probabilities, vessels)
-    return artery_vein.default_classes(probabilities), disc
+        probabilities = artery_vein.on_vessels(probabilities, vessel_probabilities >= options.threshold)
+        under = calibre.VesselProbability(vessel_probabilities, options.threshold, scale)
+    return artery_vein.default_classes(probabilities), disc, under
 
 
-def clinical_row(out_dir, photograph, probabilities, options, networks, vessels):
+def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_probabilities):
     """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
     clinical.csv row of one photograph from its artery/vein probabilities and the vessel model's
-    binary map (artery_vein_classes)."""
-    classes, disc = artery_vein_classes(photograph, probabilities, options, networks, vessels)
+    (artery_vein_classes); the widths are read from the vessel probability under the classes."""
+    classes, disc, under = artery_vein_classes(photograph, probabilities, options, networks, vessel_probabilities)
     save_png(out_dir / f"{photograph.path.stem}_av.png", artery_vein.av_colour_map(classes))
     row = measure_photograph(
         photograph.path.name,
@@ -311,6 +316,7 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessels)
         image=photograph.image,
         disc=disc,
         pixel_size_um=options.pixel_size_um,
+        probability=under,
     )
     if options.figures:
         with atomic_path(out_dir / f"{photograph.path.stem}_clinical.png") as temporary:
@@ -379,7 +385,7 @@ def finish(photograph, request_maps, options, out_dir, networks, scores=None):
         measurements=measure_map(path.name, vessels, fov),
     )
     if "artery_vein" in maps:
-        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks, vessels)
+        record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks, probabilities)
     if score < options.min_quality:
         record.update(status="skipped", reason=quality_reason(score, weakest, options))
     if photograph.label is not None:

@@ -59,7 +59,7 @@ DISC_DIAMETER_UM = 1800.0
 # centreline; "half-peak-offset" and "half-peak-factor", half the peak calibrated by the figures
 # below. Manual labels have no probability and are always read as binary.
 WIDTH_SOURCES = ("binary", "probability", "half-peak", "half-peak-offset", "half-peak-factor")
-WIDTH_SOURCE = "binary"
+WIDTH_SOURCE = "half-peak-factor"
 # The half-peak calibrations, fitted on the zone B vessels of RITE's training labels 21-36, which
 # the artery/vein model learnt from, by `python tools/artery_vein_agreement.py --no-tta --sets
 # training --widths half-peak`: the matched vessels' mean model-minus-manual width in the
