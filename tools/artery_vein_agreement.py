@@ -169,7 +169,8 @@ def get_args(argv=None):
         choices=calibre.WIDTH_SOURCES,
         default=calibre.WIDTH_SOURCE,
         help="what the model's zone B widths are read from: its binary class map, the vessel probability at the "
-        "level that drew it, or at half its peak (calibre.zone_vessels); manual labels are read as binary",
+        "level that drew it, or at half its peak, as it is or calibrated on RITE 21-36 by an offset or a factor "
+        "(calibre.zone_vessels, calibre.calibrated); manual labels are read as binary",
     )
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")

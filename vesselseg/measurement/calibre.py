@@ -12,8 +12,8 @@ skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated
 widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profiles read along
 the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest.
 A model's map can bring the vessel probability that drew it: the profiles are then read from
-that probability, the other class's pixels set to 0, as WIDTH_SOURCE says (binary, probability
-or half-peak; see cross_section_widths).
+that probability, the other class's pixels set to 0, as WIDTH_SOURCE says (cross_section_widths,
+calibrated).
 
 CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
 six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
