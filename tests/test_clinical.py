@@ -680,3 +680,19 @@ def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
     assert np.array_equal(classes != artery_vein.BACKGROUND, vessels >= 0.5)
     # The widths are read from the map the classes were drawn on.
     assert under.values is vessels and under.level == Options().threshold
+
+
+def test_the_agreement_report_summarises_the_matched_widths():
+    from tools import artery_vein_agreement
+
+    rows = [{"crae_px": 8.0 + index, "crve_px": 12.0 - index, "avr": 0.6 + index / 50} for index in range(4)]
+    pooled = {"accuracy": 0.9, "detected_fraction": 0.8, "artery_f1": 0.7, "vein_f1": 0.75}
+    # Two vessels of a DRIVE-sized photograph and one of a photograph at twice the network's scale.
+    matched = [("artery", 5.0, 6.0, 1.0), ("vein", 8.0, 7.0, 1.0), ("vein", 10.0, 14.0, 2.0)]
+    lines = artery_vein_agreement.tables("validation", pooled, None, rows, rows, matched)
+    report = "\n".join(lines)
+    assert "3 (1 arterioles, 2 venules)" in report
+    # Differences +1, -1 and +4 px: +4/3 px on average, +(1 - 1 + 2)/3 network pixels; SD of (1, -1, 4).
+    assert "+1.33 px on average (+0.667 of the network's pixels)" in report
+    assert f"standard deviation {np.std([1, -1, 4], ddof=1):.2f} px" in report
+    assert f"the manual widths' mean over the model's {23 / 27:.4f}" in report
