@@ -7,7 +7,7 @@ from PIL import Image
 from vesselseg import artery_vein
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.measurement import calibre, junctions
-from vesselseg.measurement.agreement import matched_widths
+from vesselseg.measurement.agreement import matched_pairs
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
 from vesselseg.paths import dataset_dir
 
@@ -169,10 +169,9 @@ def test_zone_b_vessels_match_one_to_one_within_the_tolerance():
         {"x": 12.0, "y": 10.0, "width_px": 4.0},
         {"x": 90.0, "y": 90.0, "width_px": 9.0},
     ]
-    pairs = matched_widths(model, manual, tolerance=4.0)
-    assert sorted(map(tuple, pairs)) == [(5.0, 4.0), (7.0, 8.0)]
-    assert matched_widths(model, manual, tolerance=1.0).shape == (0, 2)
-    assert matched_widths([], manual, tolerance=4.0).shape == (0, 2)
+    assert sorted(matched_pairs(model, manual, tolerance=4.0)) == [(0, 1), (1, 0)]
+    assert matched_pairs(model, manual, tolerance=1.0) == []
+    assert matched_pairs([], manual, tolerance=4.0) == []
 
 
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
@@ -688,7 +687,14 @@ def test_the_agreement_report_summarises_the_matched_widths():
     rows = [{"crae_px": 8.0 + index, "crve_px": 12.0 - index, "avr": 0.6 + index / 50} for index in range(4)]
     pooled = {"accuracy": 0.9, "detected_fraction": 0.8, "artery_f1": 0.7, "vein_f1": 0.75}
     # Two vessels of a DRIVE-sized photograph and one of a photograph at twice the network's scale.
-    matched = [("artery", 5.0, 6.0, 1.0), ("vein", 8.0, 7.0, 1.0), ("vein", 10.0, 14.0, 2.0)]
+    matched = [
+        {"class": kind, "manual_width_px": manual, "model_width_px": model, "network_pixel_px": scale}
+        for kind, manual, model, scale in (
+            ("artery", 5.0, 6.0, 1.0),
+            ("vein", 8.0, 7.0, 1.0),
+            ("vein", 10.0, 14.0, 2.0),
+        )
+    ]
     lines = artery_vein_agreement.tables("validation", pooled, None, rows, rows, matched)
     report = "\n".join(lines)
     assert "3 (1 arterioles, 2 venules)" in report
@@ -696,3 +702,23 @@ def test_the_agreement_report_summarises_the_matched_widths():
     assert "+1.33 px on average (+0.667 of the network's pixels)" in report
     assert f"standard deviation {np.std([1, -1, 4], ddof=1):.2f} px" in report
     assert f"the manual widths' mean over the model's {23 / 27:.4f}" in report
+
+
+def test_matched_vessels_are_written_with_their_bland_altman_figure(tmp_path):
+    from tools import artery_vein_agreement
+
+    def vessel(x, width):
+        return {"x": x, "y": 100.0, "width_px": width}
+
+    model_row = {"vessels": {"artery": [vessel(10.0, 6.0), vessel(50.0, 5.0)], "vein": [vessel(90.0, 9.0)]}}
+    manual_row = {"vessels": {"artery": [vessel(12.0, 5.5)], "vein": [vessel(89.0, 8.0), vessel(200.0, 7.0)]}}
+    matched = artery_vein_agreement.matched_vessels("01", model_row, manual_row, tolerance=8.0, scale=1.0)
+    assert [(vessel["class"], vessel["manual_width_px"], vessel["model_width_px"]) for vessel in matched] == [
+        ("artery", 5.5, 6.0),
+        ("vein", 8.0, 9.0),
+    ]
+    artery_vein_agreement.write_matched_vessels(tmp_path, "validation", matched * 3)
+    with open(tmp_path / "matched_vessels.csv") as file:
+        lines = file.read().splitlines()
+    assert lines[0] == ",".join(artery_vein_agreement.MATCHED_COLUMNS) and len(lines) == 7
+    assert Image.open(tmp_path / "bland_altman_vessels.png").size[0] > 500

@@ -24,11 +24,13 @@ its default widths and TTA) and prints:
   one), and the model-minus-manual widths of the matched vessels are summarised.
 
 Writes output/artery_vein_agreement/<set>/: each photograph's <stem>_av.png and
-<stem>_clinical.png, clinical_model.csv and clinical_manual.csv, and bland_altman.png, and
+<stem>_clinical.png, clinical_model.csv and clinical_manual.csv, bland_altman.png, and the
+matched vessels in matched_vessels.csv and bland_altman_vessels.png; and
 output/artery_vein_agreement/agreement.md with the tables that it prints.
 """
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -57,8 +59,8 @@ from vesselseg.inference.models import (  # noqa: E402
     resolve_models,
 )
 from vesselseg.measurement import calibre  # noqa: E402
-from vesselseg.measurement.agreement import agreement_row, matched_widths  # noqa: E402
-from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv  # noqa: E402
+from vesselseg.measurement.agreement import agreement_row, matched_pairs  # noqa: E402
+from vesselseg.measurement.clinical import format_value, measure_photograph, write_clinical_csv  # noqa: E402
 from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
 
@@ -82,6 +84,9 @@ DISC_TOLERANCE_PX = 40
 # A model's zone B vessel and a manual one are the same vessel when their label points lie within
 # this many disc diameters (8 px at DRIVE's 80-px disc, about two venules' widths).
 MATCH_TOLERANCE_DD = 0.1
+# matched_vessels.csv's columns: the photograph, the class, the manual vessel's label point, both
+# widths, and the photograph's pixels per network pixel.
+MATCHED_COLUMNS = ("image", "class", "x", "y", "manual_width_px", "model_width_px", "network_pixel_px")
 # How the report names each of calibre.WIDTH_SOURCES.
 WIDTH_PHRASES = {
     "binary": "its binary class maps",
@@ -298,11 +303,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
         save_clinical_figure(out_dir / f"{stem}_clinical.png", image, classes, model_row)
         model_rows.append(model_row)
         manual_rows.append(manual_row)
-        for kind in ("artery", "vein"):
-            pairs = matched_widths(
-                model_row["vessels"][kind], manual_row["vessels"][kind], MATCH_TOLERANCE_DD * diameter
-            )
-            matched += [(kind, manual, model, scale) for manual, model in pairs]
+        matched += matched_vessels(stem, model_row, manual_row, MATCH_TOLERANCE_DD * diameter, scale)
         print(
             f"[{number}/{len(files)}] {name} {stem}: CRAE {model_row['crae_px']:.2f} / {manual_row['crae_px']:.2f} px, "
             f"CRVE {model_row['crve_px']:.2f} / {manual_row['crve_px']:.2f} px (model / manual)",
@@ -310,13 +311,62 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
         )
     write_clinical_csv(out_dir / "clinical_model.csv", model_rows)
     write_clinical_csv(out_dir / "clinical_manual.csv", manual_rows)
+    write_matched_vessels(out_dir, name, matched)
     pooled = artery_vein.scores_from_counts({key: sum(count[key] for count in counts) for key in counts[0]})
     return pooled, (disc_errors or None), model_rows, manual_rows, matched
 
 
+def matched_vessels(stem, model_row, manual_row, tolerance, scale):
+    """The zone B vessels of one photograph's model and manual rows (measure_photograph's) that
+    match one to one within `tolerance` pixels, as MATCHED_COLUMNS dicts; `scale` is the
+    photograph's pixels per network pixel."""
+    vessels = []
+    for kind in ("artery", "vein"):
+        model_vessels, manual_vessels = model_row["vessels"][kind], manual_row["vessels"][kind]
+        for manual_index, model_index in matched_pairs(model_vessels, manual_vessels, tolerance):
+            manual, model = manual_vessels[manual_index], model_vessels[model_index]
+            vessels.append(
+                {
+                    "image": stem,
+                    "class": kind,
+                    "x": manual["x"],
+                    "y": manual["y"],
+                    "manual_width_px": manual["width_px"],
+                    "model_width_px": model["width_px"],
+                    "network_pixel_px": scale,
+                }
+            )
+    return vessels
+
+
+def write_matched_vessels(out_dir, name, matched):
+    """matched_vessels.csv, one row per matched vessel, and bland_altman_vessels.png, the
+    model-minus-manual widths of arterioles and venules against their means."""
+    with open(out_dir / "matched_vessels.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=MATCHED_COLUMNS)
+        writer.writeheader()
+        writer.writerows({key: format_value(value) for key, value in vessel.items()} for vessel in matched)
+    rows = {side: [] for side in ("model", "manual")}
+    for vessel in matched:
+        for side in rows:
+            width = vessel[f"{side}_width_px"]
+            is_artery = vessel["class"] == "artery"
+            rows[side].append(
+                {"arteriole_px": width if is_artery else np.nan, "venule_px": np.nan if is_artery else width}
+            )
+    save_bland_altman(
+        out_dir / "bland_altman_vessels.png",
+        rows["model"],
+        rows["manual"],
+        ("arteriole_px", "venule_px"),
+        f"{SET_LABELS[name]}: zone B vessels matched one to one, model against manual labels",
+        points="vessels",
+    )
+
+
 def tables(name, pooled, disc_errors, model_rows, manual_rows, matched):
-    """The Markdown lines of one set's results; `matched` holds (class, manual width, model
-    width, photograph pixels per network pixel) of the zone B vessels matched one to one."""
+    """The Markdown lines of one set's results; `matched` holds the zone B vessels matched one to
+    one (matched_vessels)."""
     lines = [
         f"### {SET_LABELS[name]}",
         "",
@@ -354,9 +404,12 @@ def tables(name, pooled, disc_errors, model_rows, manual_rows, matched):
         "",
     ]
     if matched:
-        manual, model, scales = (np.array([vessel[index] for vessel in matched]) for index in (1, 2, 3))
+        manual, model, scales = (
+            np.array([vessel[key] for vessel in matched])
+            for key in ("manual_width_px", "model_width_px", "network_pixel_px")
+        )
         differences = model - manual
-        arterioles = sum(vessel[0] == "artery" for vessel in matched)
+        arterioles = sum(vessel["class"] == "artery" for vessel in matched)
         spread = differences.std(ddof=1) if len(matched) > 1 else float("nan")
         lines += [
             f"Zone B vessels matched one to one with the manual ones of their class (label points within "

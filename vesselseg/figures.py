@@ -267,13 +267,15 @@ MEASURE_NAMES = {
     "avr": "AVR",
     "crae_um": "CRAE (µm)",
     "crve_um": "CRVE (µm)",
+    "arteriole_px": "arteriole width (px)",
+    "venule_px": "venule width (px)",
 }
 
 
-def save_bland_altman(path, values_rows, reference_rows, measures, title):
+def save_bland_altman(path, values_rows, reference_rows, measures, title, points="photographs"):
     """One Bland-Altman panel per measure: the difference (values minus reference) against the
     mean of each pair, with the mean difference and its 95% limits of agreement, in a legend
-    with their values under each panel, where it hides no point."""
+    with their values under each panel, where it hides no point; `points` names what a pair is."""
     figure, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 5.2), layout="constrained")
     for axis, measure in zip(np.atleast_1d(axes), measures):
         name = MEASURE_NAMES.get(measure, measure)
@@ -281,7 +283,7 @@ def save_bland_altman(path, values_rows, reference_rows, measures, title):
         reference = np.array([row[measure] for row in reference_rows], dtype=float)
         both = np.isfinite(values) & np.isfinite(reference)
         means, differences = (values[both] + reference[both]) / 2, values[both] - reference[both]
-        axis.scatter(means, differences, s=18, label=f"photographs ({differences.size})")
+        axis.scatter(means, differences, s=18, label=f"{points} ({differences.size})")
         if differences.size > 2:
             centre, spread = differences.mean(), 1.96 * differences.std(ddof=1)
             axis.axhline(centre, color="tab:red", linewidth=1, label=f"mean difference {centre:+.3g}")

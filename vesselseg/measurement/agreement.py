@@ -42,23 +42,18 @@ def icc_absolute_agreement(values, reference):
     return float((rows - error) / (rows + (raters - 1) * error + raters * (columns - error) / subjects))
 
 
-def matched_widths(model_vessels, manual_vessels, tolerance):
-    """(manual, model) widths (N, 2) of the vessels of one class that match one to one: their
-    label points (calibre.zone_vessels' x and y) paired by the Hungarian assignment of their
+def matched_pairs(model_vessels, manual_vessels, tolerance):
+    """[(manual index, model index)] of the vessels of one class (calibre.zone_vessels' dicts) that
+    match one to one: their label points, x and y, paired by the Hungarian assignment of their
     distances, and kept where the pair lies within `tolerance` pixels."""
     if not model_vessels or not manual_vessels:
-        return np.zeros((0, 2))
+        return []
     model_points = np.array([(vessel["x"], vessel["y"]) for vessel in model_vessels])
     manual_points = np.array([(vessel["x"], vessel["y"]) for vessel in manual_vessels])
     distances = np.hypot(*(manual_points[:, None, :] - model_points[None, :, :]).transpose(2, 0, 1))
     manual_index, model_index = optimize.linear_sum_assignment(distances)
     close = distances[manual_index, model_index] <= tolerance
-    return np.array(
-        [
-            (manual_vessels[i]["width_px"], model_vessels[j]["width_px"])
-            for i, j in zip(manual_index[close], model_index[close])
-        ]
-    ).reshape(-1, 2)
+    return [(int(i), int(j)) for i, j in zip(manual_index[close], model_index[close])]
 
 
 def agreement_row(values, reference):
