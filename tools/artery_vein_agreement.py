@@ -359,7 +359,7 @@ def write_matched_vessels(out_dir, name, matched):
         rows["model"],
         rows["manual"],
         ("arteriole_px", "venule_px"),
-        f"{SET_LABELS[name]}: zone B vessels matched one to one, model against manual labels",
+        f"{SET_LABELS[name]}: matched zone B vessels",
         points="vessels",
     )
 
