@@ -30,7 +30,6 @@ output/artery_vein_agreement/agreement.md with the tables that it prints.
 """
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -45,7 +44,6 @@ from vesselseg import (
 )
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.drive_data import find_drive_dir, read_binary_map, read_rgb_image  # noqa: E402
-from vesselseg.data.training_sets import fov_diameter  # noqa: E402
 from vesselseg.figures import (
     save_bland_altman,  # noqa: E402
     save_clinical_figure,  # noqa: E402
@@ -60,7 +58,7 @@ from vesselseg.inference.models import (  # noqa: E402
 )
 from vesselseg.measurement import calibre  # noqa: E402
 from vesselseg.measurement.agreement import agreement_row, matched_pairs  # noqa: E402
-from vesselseg.measurement.clinical import format_value, measure_photograph, write_clinical_csv  # noqa: E402
+from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv, write_rows  # noqa: E402
 from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
 
@@ -261,7 +259,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
             print(f"    a large disc: arteries and veins at FOV width {width} px", flush=True)
         vessel_probability = probabilities[..., 2]
         # Photograph pixels per network pixel, at the first width, which drew the vessels.
-        scale = fov_diameter(fov) / args.av_fov_diameters[0]
+        scale = 1 / segment.network_scales(fov, args.av_fov_diameters[:1])[0]
         if artery_vein.vessel_model_under_classes(args.av_vessels, estimate, fov, args.av_fov_diameters[0]):
             vessels = segment.segment_photograph(
                 vessel_model[0],
@@ -342,10 +340,7 @@ def matched_vessels(stem, model_row, manual_row, tolerance, scale):
 def write_matched_vessels(out_dir, name, matched):
     """matched_vessels.csv, one row per matched vessel, and bland_altman_vessels.png, the
     model-minus-manual widths of arterioles and venules against their means."""
-    with open(out_dir / "matched_vessels.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=MATCHED_COLUMNS)
-        writer.writeheader()
-        writer.writerows({key: format_value(value) for key, value in vessel.items()} for vessel in matched)
+    write_rows(out_dir / "matched_vessels.csv", matched, MATCHED_COLUMNS)
     rows = {side: [] for side in ("model", "manual")}
     for vessel in matched:
         for side in rows:

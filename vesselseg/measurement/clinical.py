@@ -100,10 +100,16 @@ def format_value(value):
     return value
 
 
-def write_clinical_csv(path, rows):
-    """clinical.csv: one row per photograph, CLINICAL_COLUMNS, NaN written as an empty cell."""
+def write_rows(path, rows, columns):
+    """A CSV of `rows` (dicts) in `columns`, other keys left out, floats to six significant digits
+    and NaN written as an empty cell."""
     with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=CLINICAL_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({key: format_value(value) for key, value in row.items()})
+
+
+def write_clinical_csv(path, rows):
+    """clinical.csv: one row per photograph, CLINICAL_COLUMNS (write_rows)."""
+    write_rows(path, rows, CLINICAL_COLUMNS)
