@@ -7,7 +7,7 @@ from PIL import Image
 from vesselseg import artery_vein
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.measurement import calibre, junctions
-from vesselseg.measurement.agreement import matched_pairs
+from vesselseg.measurement.agreement import agreement_row, exchanged_widths, matched_pairs
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
 from vesselseg.paths import dataset_dir
 
@@ -172,6 +172,9 @@ def test_zone_b_vessels_match_one_to_one_within_the_tolerance():
     assert sorted(matched_pairs(model, manual, tolerance=4.0)) == [(0, 1), (1, 0)]
     assert matched_pairs(model, manual, tolerance=1.0) == []
     assert matched_pairs([], manual, tolerance=4.0) == []
+    # The matched widths change sides; the model's third vessel and no manual one stay unmatched.
+    assert exchanged_widths(model, manual, tolerance=4.0) == ([7.0, 5.0, 9.0], [4.0, 8.0])
+    assert exchanged_widths(model, manual, tolerance=1.0) == ([8.0, 4.0, 9.0], [5.0, 7.0])
 
 
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
@@ -649,6 +652,32 @@ def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_dri
         under("both", large, fov, 540)
 
 
+def test_the_vessel_models_map_is_made_only_when_the_classes_take_it():
+    fov = np.ones((540, 540), dtype=bool)
+    drive_sized = Disc(True, (270.0, 270.0), artery_vein.DRIVE_DISC_DIAMETER_PX)
+    large = Disc(True, (270.0, 270.0), 1.5 * artery_vein.DRIVE_DISC_DIAMETER_PX)
+    probabilities = np.zeros((540, 540, 3), dtype=np.float32)
+    probabilities[:, 10:14, 2] = 0.8
+    vessels = np.zeros((540, 540), dtype=np.float32)
+    vessels[:, 40:45] = 0.7
+    calls = []
+
+    def vessel_map():
+        calls.append(1)
+        return vessels
+
+    kept, probability, drawn = artery_vein.vessels_under_classes(probabilities, drive_sized, fov, 540, 2.0, vessel_map)
+    assert not drawn and not calls and kept is probabilities
+    assert np.array_equal(probability.values, probabilities[..., 2])
+    assert (probability.level, probability.scale) == (artery_vein.VESSEL_THRESHOLD, 2.0)
+    drawn_on, probability, drawn = artery_vein.vessels_under_classes(
+        probabilities, large, fov, 540, 2.0, vessel_map, threshold=0.6
+    )
+    assert drawn and len(calls) == 1
+    assert np.array_equal(drawn_on[..., 2], vessels >= 0.6) and probabilities[0, 40, 2] == 0
+    assert probability.values is vessels and (probability.level, probability.scale) == (0.6, 2.0)
+
+
 def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
     from pathlib import Path
 
@@ -684,7 +713,16 @@ def test_a_large_disc_draws_the_classes_on_the_vessel_models_map():
 def test_the_agreement_report_summarises_the_matched_widths():
     from tools import artery_vein_agreement
 
-    rows = [{"crae_px": 8.0 + index, "crve_px": 12.0 - index, "avr": 0.6 + index / 50} for index in range(4)]
+    rows = [
+        {
+            "crae_px": 8.0 + index,
+            "crve_px": 12.0 - index,
+            "avr": 0.6 + index / 50,
+            "disc_diameter_px": 80.0,
+            "vessels": {"artery": [], "vein": []},
+        }
+        for index in range(4)
+    ]
     pooled = {"accuracy": 0.9, "detected_fraction": 0.8, "artery_f1": 0.7, "vein_f1": 0.75}
     # Two vessels of a DRIVE-sized photograph and one of a photograph at twice the network's scale.
     matched = [
@@ -702,6 +740,44 @@ def test_the_agreement_report_summarises_the_matched_widths():
     assert "+1.33 px on average (+0.667 of the network's pixels)" in report
     assert f"standard deviation {np.std([1, -1, 4], ddof=1):.2f} px" in report
     assert f"the manual widths' mean over the model's {23 / 27:.4f}" in report
+
+
+def test_the_agreement_report_tells_the_widths_from_the_choice_of_vessels():
+    from tools import artery_vein_agreement
+
+    def vessels(widths, first_x=100.0):
+        return [{"x": first_x + 30.0 * index, "y": 100.0, "width_px": width} for index, width in enumerate(widths)]
+
+    manual_rows, model_rows = [], []
+    for index in range(4):
+        arteries = [4.0 + 0.5 * index + 0.3 * step for step in range(6)]
+        veins = [6.0 + 0.7 * index + 0.4 * step for step in range(6)]
+        manual = {"artery": vessels(arteries), "vein": vessels(veins)}
+        # The model reads arterioles 1 px wide and venules 0.5 px narrow; it finds an extra narrow
+        # arteriole in photographs 0 and 2, and an extra wide venule in 1 and 3, far from the others.
+        model = {"artery": vessels([width + 1.0 for width in arteries]), "vein": vessels([w - 0.5 for w in veins])}
+        if index % 2 == 0:
+            model["artery"] += vessels([0.5], first_x=900.0)
+        else:
+            # The manual labels call a narrow vessel there an arteriole.
+            model["vein"] = vessels([30.0], first_x=900.0) + model["vein"]
+            manual["artery"] += vessels([0.5], first_x=900.0)
+        for rows, drawn in ((manual_rows, manual), (model_rows, model)):
+            crae = calibre.knudtson(sorted(vessel["width_px"] for vessel in drawn["artery"])[-6:], 0.88)
+            crve = calibre.knudtson(sorted(vessel["width_px"] for vessel in drawn["vein"])[-6:], 0.95)
+            rows.append({"disc_diameter_px": 80.0, "vessels": drawn, "crae_px": crae, "crve_px": crve})
+    report = "\n".join(artery_vein_agreement.exchanged_lines(model_rows, manual_rows))
+    # At the manual widths, the model's arterioles give the manual CRAE: the extra one is too
+    # narrow to be among the six widest.
+    assert "the model's vessels at their matches' manual widths 1.000 / " in report
+    shifted = [
+        calibre.knudtson([width + 1.0 for width in 4.0 + 0.5 * index + 0.3 * np.arange(6)], 0.88) for index in range(4)
+    ]
+    expected = agreement_row(np.array(shifted), np.array([row["crae_px"] for row in manual_rows]))
+    assert f"the manual vessels at their matches' model widths {expected['icc']:.3f} / " in report
+    # The wide venule that only the model finds lies where the manual labels have an arteriole.
+    assert "| arterioles | 6.5 / 6.5 | 0 of 24 / 0 of 24 | 0 / 0 |" in report
+    assert "| venules | 6.5 / 6.0 | 2 of 24 / 0 of 24 | 2 / 0 |" in report
 
 
 def test_matched_vessels_are_written_with_their_bland_altman_figure(tmp_path):

@@ -21,7 +21,11 @@ its default widths and TTA) and prints:
   limits of agreement, and the bias as a share of the manual mean;
 - the widths vessel by vessel: each zone B vessel of the model's map is matched to the manual
   vessel of its class whose label point lies within MATCH_TOLERANCE_DD disc diameters (one to
-  one), and the model-minus-manual widths of the matched vessels are summarised.
+  one), and the model-minus-manual widths of the matched vessels are summarised;
+- where the disagreement comes from: CRAE, CRVE and AVR again with the matched vessels' widths
+  exchanged, once the model's vessels at the manual widths (its choice of vessels alone) and once
+  the manual vessels at the model's widths (its widths alone), and per class how many zone B
+  vessels each side measures and how many of each side's six widest have no match.
 
 Writes output/artery_vein_agreement/<set>/: each photograph's <stem>_av.png and
 <stem>_clinical.png, clinical_model.csv and clinical_manual.csv, bland_altman.png, and the
@@ -57,7 +61,7 @@ from vesselseg.inference.models import (  # noqa: E402
     resolve_models,
 )
 from vesselseg.measurement import calibre  # noqa: E402
-from vesselseg.measurement.agreement import agreement_row, matched_pairs  # noqa: E402
+from vesselseg.measurement.agreement import agreement_row, exchanged_widths, matched_pairs  # noqa: E402
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv, write_rows  # noqa: E402
 from vesselseg.measurement.optic_disc import ring_centre  # noqa: E402
 from vesselseg.paths import OUTPUT_DIR, dataset_dir  # noqa: E402
@@ -257,20 +261,25 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
         )
         if width is not None:
             print(f"    a large disc: arteries and veins at FOV width {width} px", flush=True)
-        vessel_probability = probabilities[..., 2]
         # Photograph pixels per network pixel, at the first width, which drew the vessels.
         scale = 1 / segment.network_scales(fov, args.av_fov_diameters[:1])[0]
-        if artery_vein.vessel_model_under_classes(args.av_vessels, estimate, fov, args.av_fov_diameters[0]):
-            vessels = segment.segment_photograph(
+        probabilities, under, drawn = artery_vein.vessels_under_classes(
+            probabilities,
+            estimate,
+            fov,
+            args.av_fov_diameters[0],
+            scale,
+            lambda: segment.segment_photograph(
                 vessel_model[0],
                 image,
                 fov,
                 tta=args.tta,
                 normalisation=vessel_model[1],
                 fov_diameters=args.av_fov_diameters[:1],
-            )
-            probabilities = artery_vein.on_vessels(probabilities, vessels >= artery_vein.VESSEL_THRESHOLD)
-            vessel_probability = vessels
+            ),
+            source=args.av_vessels,
+        )
+        if drawn:
             print("    classes drawn on the vessel model's map", flush=True)
         classes = artery_vein.av_classes(
             probabilities,
@@ -294,7 +303,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
             image=image,
             disc_centre=centre,
             disc_diameter=diameter,
-            probability=calibre.VesselProbability(vessel_probability, artery_vein.VESSEL_THRESHOLD, scale),
+            probability=under,
             width_source=args.widths,
         )
         manual_row = measure_photograph(stem, labels, fov, image=image, disc_centre=centre, disc_diameter=diameter)
@@ -414,7 +423,84 @@ def tables(name, pooled, disc_errors, model_rows, manual_rows, matched):
             f"{spread:.2f} px; the manual widths' mean over the model's {manual.mean() / model.mean():.4f}.",
             "",
         ]
-    return lines
+    return lines + exchanged_lines(model_rows, manual_rows)
+
+
+def exchanged_lines(model_rows, manual_rows):
+    """The Markdown lines that tell the model's widths from its choice of zone B vessels in the
+    disagreement: CRAE, CRVE and AVR again with the matched vessels' widths exchanged
+    (agreement.exchanged_widths), and a table of, per class, the vessels that each side measures
+    and those of each side's six widest with no match on the other side (widest_unmatched)."""
+    kinds = ("artery", "vein")
+    summaries = {side: {kind: [] for kind in kinds} for side in ("model", "manual")}
+    counts = {kind: [] for kind in kinds}
+    for model_row, manual_row in zip(model_rows, manual_rows):
+        tolerance = MATCH_TOLERANCE_DD * manual_row["disc_diameter_px"]
+        for kind, other in zip(kinds, reversed(kinds)):
+            model_vessels, manual_vessels = model_row["vessels"][kind], manual_row["vessels"][kind]
+            for side, widths in zip(summaries, exchanged_widths(model_vessels, manual_vessels, tolerance)):
+                widest = sorted(widths, reverse=True)[: calibre.VESSELS_SUMMARISED]
+                summaries[side][kind].append(calibre.knudtson(widest, calibre.KNUDTSON_FACTORS[kind]))
+            pairs = matched_pairs(model_vessels, manual_vessels, tolerance)
+            counts[kind].append(
+                (
+                    len(model_vessels),
+                    len(manual_vessels),
+                    *widest_unmatched(
+                        model_vessels, {model for _, model in pairs}, manual_row["vessels"][other], tolerance
+                    ),
+                    *widest_unmatched(
+                        manual_vessels, {manual for manual, _ in pairs}, model_row["vessels"][other], tolerance
+                    ),
+                )
+            )
+    reference = {kind: np.array([row[measure] for row in manual_rows], float) for kind, measure in zip(kinds, MEASURES)}
+    phrases = []
+    for side in summaries:
+        crae, crve = (np.array(summaries[side][kind]) for kind in kinds)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows = [
+                agreement_row(crae, reference["artery"]),
+                agreement_row(crve, reference["vein"]),
+                agreement_row(crae / crve, reference["artery"] / reference["vein"]),
+            ]
+        phrases.append(
+            " / ".join(f"{row['icc']:.3f}" for row in rows)
+            + " (biases "
+            + " / ".join(f"{row['bias_share']:+.1%}" for row in rows)
+            + ")"
+        )
+    lines = [
+        "CRAE / CRVE / AVR ICC(A,1) with the matched zone B vessels' widths exchanged: the model's vessels "
+        f"at their matches' manual widths {phrases[0]}; the manual vessels at their matches' model widths "
+        f"{phrases[1]}. The first keeps the model's choice of vessels, the second its widths.",
+        "",
+        "| class | zone B vessels per photograph, model / manual | of each side's six widest, without a match "
+        "on the other side, model / manual | of those, where the other side has the other class |",
+        "| --- | --- | --- | --- |",
+    ]
+    for kind, name in zip(kinds, ("arterioles", "venules")):
+        measured = np.array(counts[kind])
+        means, totals = measured[:, :2].mean(axis=0), measured[:, 2:].sum(axis=0)
+        lines.append(
+            f"| {name} | {means[0]:.1f} / {means[1]:.1f} | {totals[0]} of {totals[1]} / {totals[3]} of {totals[4]} "
+            f"| {totals[2]} / {totals[5]} |"
+        )
+    return lines + [""]
+
+
+def widest_unmatched(vessels, matched, others, tolerance):
+    """(unmatched, considered, beside another class): of the six widest of one side's zone B
+    vessels of a class (zone_vessels lists them widest first), how many have no match on the other
+    side (their indices not in `matched`), how many were looked at, and how many of the unmatched
+    lie within `tolerance` pixels of one of the other side's vessels of the other class, `others`:
+    a vessel that the other side measured, but called the other class."""
+    unmatched = [vessel for index, vessel in enumerate(vessels[: calibre.VESSELS_SUMMARISED]) if index not in matched]
+    beside = sum(
+        any(np.hypot(vessel["x"] - other["x"], vessel["y"] - other["y"]) <= tolerance for other in others)
+        for vessel in unmatched
+    )
+    return len(unmatched), min(len(vessels), calibre.VESSELS_SUMMARISED), beside
 
 
 def main(args):

@@ -179,6 +179,29 @@ def on_vessels(probabilities, vessels):
     return drawn
 
 
+def vessels_under_classes(probabilities, disc, fov, width, scale, vessel_map, threshold=VESSEL_THRESHOLD, source=None):
+    """(probabilities, vessel probability, drawn): the vessels that a photograph's classes are
+    drawn on, and the probability that their widths are read from, as predict.py --images and
+    the agreement command both take them.
+
+    `probabilities` (H, W, 3) is the artery/vein map, made with the FOV (H, W) bool `width`
+    pixels across, where one of the network's pixels spans `scale` of the photograph's; `disc` is
+    the photograph's (optic_disc.Disc). Where vessel_model_under_classes(`source`, default
+    AV_VESSELS) asks for the vessel model's map, `vessel_map()` gives that map's probability
+    (H, W), called only then: the classes are drawn on it at `threshold` (on_vessels), and it is
+    the probability returned; otherwise the map's own vessel output is, at VESSEL_THRESHOLD. The
+    vessel probability is a calibre.VesselProbability; `drawn` is True where the vessel model's
+    map was taken."""
+    from vesselseg.measurement.calibre import VesselProbability
+
+    source = AV_VESSELS if source is None else source
+    if vessel_model_under_classes(source, disc, fov, width):
+        vessels = vessel_map()
+        probability = VesselProbability(vessels, threshold, scale)
+        return on_vessels(probabilities, vessels >= threshold), probability, True
+    return probabilities, VesselProbability(probabilities[..., 2], VESSEL_THRESHOLD, scale), False
+
+
 def at_disc_scale(probabilities, disc, fov, width, segment_at):
     """(probabilities, width or None): a photograph's artery/vein map (H, W, 3), made with its FOV
     `width` pixels across, with the artery and vein outputs of segment_at(new width) in place of

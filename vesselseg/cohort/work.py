@@ -33,7 +33,7 @@ from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb
 from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to, claimed
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
-from vesselseg.measurement import calibre, vessel_measures
+from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph
 from vesselseg.measurement.maps import empty_row, measurement_row
 from vesselseg.measurement.optic_disc import given_disc, locate_disc
@@ -279,8 +279,8 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessel_pro
     the artery and vein outputs are taken again at the width that brings it to DRIVE's size
     (artery_vein.at_disc_scale; the vessel output stays the first pass's), run by `networks`
     (segment_again). The classes are drawn on the vessel model's binary map, its
-    `vessel_probabilities` (H, W) at --threshold, where artery_vein.vessel_model_under_classes
-    asks for it, and then follow artery_vein.default_classes."""
+    `vessel_probabilities` (H, W) at --threshold, where artery_vein.vessels_under_classes takes
+    it, and then follow artery_vein.default_classes."""
     estimate = None
     if options.disc_centre is None or options.disc_diameter is None:
         estimate = locate_disc(photograph.image, photograph.fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
@@ -296,10 +296,9 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessel_pro
         )
     # Photograph pixels per network pixel at the first width, which drew the vessels.
     scale = 1 / segment.network_scales(photograph.fov, (first_width,))[0]
-    under = calibre.VesselProbability(probabilities[..., 2], artery_vein.VESSEL_THRESHOLD, scale)
-    if artery_vein.vessel_model_under_classes(artery_vein.AV_VESSELS, disc, photograph.fov, first_width):
-        probabilities = artery_vein.on_vessels(probabilities, vessel_probabilities >= options.threshold)
-        under = calibre.VesselProbability(vessel_probabilities, options.threshold, scale)
+    probabilities, under, _ = artery_vein.vessels_under_classes(
+        probabilities, disc, photograph.fov, first_width, scale, lambda: vessel_probabilities, options.threshold
+    )
     return artery_vein.default_classes(probabilities), disc, under
 
 

@@ -56,6 +56,21 @@ def matched_pairs(model_vessels, manual_vessels, tolerance):
     return [(int(i), int(j)) for i, j in zip(manual_index[close], model_index[close])]
 
 
+def exchanged_widths(model_vessels, manual_vessels, tolerance):
+    """(model widths, manual widths): the widths in pixels of one class's zone B vessels
+    (calibre.zone_vessels' dicts), in the order given, with the widths of the vessels that match
+    within `tolerance` pixels (matched_pairs) exchanged. Summarised as CRAE or CRVE, the first
+    keeps the model's choice of vessels without its width errors on the matched ones, and the
+    second keeps the manual choice of vessels with them."""
+    pairs = matched_pairs(model_vessels, manual_vessels, tolerance)
+    model_widths = [vessel["width_px"] for vessel in model_vessels]
+    manual_widths = [vessel["width_px"] for vessel in manual_vessels]
+    for manual_index, model_index in pairs:
+        model_widths[model_index] = manual_vessels[manual_index]["width_px"]
+        manual_widths[manual_index] = model_vessels[model_index]["width_px"]
+    return model_widths, manual_widths
+
+
 def agreement_row(values, reference):
     """Agreement of `values` with `reference` over the subjects where both are finite: their means,
     Pearson r, ICC(A,1), the mean difference (values minus reference) with its 95% limits of
