@@ -509,6 +509,8 @@ def artery_vein_settings():
         # Since 1.12.0 a model's zone B widths are read from its vessel probability.
         "widths": calibre.WIDTH_SOURCE,
         "half_peak_factor": calibre.HALF_PEAK_FACTOR,
+        # Since 1.13.0 the classes of a photograph larger than the network's scale are drawn at it.
+        "classes_fov_diameter": artery_vein.CLASSES_FOV_DIAMETER,
     }
 
 

@@ -177,6 +177,33 @@ def test_zone_b_vessels_match_one_to_one_within_the_tolerance():
     assert exchanged_widths(model, manual, tolerance=1.0) == ([8.0, 4.0, 9.0], [5.0, 7.0])
 
 
+def test_a_large_photographs_classes_are_drawn_at_the_networks_scale():
+    size = 1200
+    probabilities = np.zeros((size, size, 3), dtype=np.float32)
+    probabilities[100:1100, 300:309] = (0.9, 0.1, 0.95)
+    probabilities[100:1100, 800:812] = (0.2, 0.7, 0.95)
+    # A thin branch that vanishes at the network's scale takes the class of the nearest vessel.
+    probabilities[500, 309:400] = (0.1, 0.9, 0.6)
+    fov = np.ones((size, size), dtype=bool)
+    drawn_at = []
+
+    def classify(small):
+        drawn_at.append(small.shape)
+        return artery_vein.av_classes(small)
+
+    classes = artery_vein.classes_at_network_scale(probabilities, fov, classify)
+    assert drawn_at == [(540, 540, 3)] and classes.shape == (size, size)
+    assert np.array_equal(classes != artery_vein.BACKGROUND, probabilities[..., 2] >= 0.5)
+    assert set(np.unique(classes[100:1100, 300:309])) == {artery_vein.ARTERY}
+    assert set(np.unique(classes[100:1100, 800:812])) == {artery_vein.VEIN}
+    assert classes[500, 320] == artery_vein.ARTERY
+    # A photograph at the network's scale is classified as it is.
+    small = probabilities[::2, ::2][:540, :540]
+    assert np.array_equal(
+        artery_vein.classes_at_network_scale(small, np.ones((540, 540), bool)), artery_vein.default_classes(small)
+    )
+
+
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
 def test_a_profile_read_along_a_vein_is_not_taken_for_its_width():
     # LES-AV 15's manual veins hold two short skeleton spurs at a wide vein's edge in zone B, whose

@@ -281,12 +281,16 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
         )
         if drawn:
             print("    classes drawn on the vessel model's map", flush=True)
-        classes = artery_vein.av_classes(
+        classes = artery_vein.classes_at_network_scale(
             probabilities,
-            by_segment=args.by_segment,
-            artery_share=args.artery_share,
-            bifurcation_weight=args.bifurcation_weight,
-            crossing_weight=args.crossing_weight,
+            fov,
+            lambda drawn_on: artery_vein.av_classes(
+                drawn_on,
+                by_segment=args.by_segment,
+                artery_share=args.artery_share,
+                bifurcation_weight=args.bifurcation_weight,
+                crossing_weight=args.crossing_weight,
+            ),
         )
         Image.fromarray(artery_vein.av_colour_map(classes)).save(out_dir / f"{stem}_av.png")
         counts.append(artery_vein.av_counts(classes, labels, fov))

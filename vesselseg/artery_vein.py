@@ -56,6 +56,12 @@ ARTERY_SHARE = 0.452
 AT_DISC_SCALE = True
 AV_VESSELS_SOURCES = ("artery-vein", "vessel-model", "other-camera")
 AV_VESSELS = "other-camera"
+# The classes are drawn on the map resampled so that the FOV is this many pixels across, the
+# network's scale, wherever the FOV is wider than CLASSES_SCALE_MARGIN times that
+# (classes_at_network_scale): the model's outputs hold nothing finer, and a skeleton at a higher
+# resolution has more spurs, which cut one vessel into several segments with votes of their own.
+CLASSES_FOV_DIAMETER = 540
+CLASSES_SCALE_MARGIN = 1.1
 # With one class per segment, the share of the artery-minus-vein total of the segment that
 # continues a segment through a crossing which that segment's total gains (av_classes; 0 joins
 # nothing; junctions.crossing_pairs).
@@ -308,6 +314,44 @@ def default_classes(probabilities):
         bifurcation_weight=BIFURCATION_WEIGHT,
         crossing_weight=CROSSING_WEIGHT,
     )
+
+
+def classes_scale(fov):
+    """The factor (at most 1) by which an artery/vein map is resampled before its classes are
+    drawn: CLASSES_FOV_DIAMETER over the width of the FOV (H, W) bool, where the FOV is wider
+    than CLASSES_SCALE_MARGIN times that; else 1."""
+    from vesselseg.data.training_sets import fov_diameter
+
+    diameter = fov_diameter(fov)
+    return CLASSES_FOV_DIAMETER / diameter if diameter > CLASSES_SCALE_MARGIN * CLASSES_FOV_DIAMETER else 1.0
+
+
+def classes_at_network_scale(probabilities, fov, classify=default_classes):
+    """RITE's coding (H, W) uint8 of an artery/vein map (H, W, 3) with its FOV (H, W) bool, drawn
+    by `classify` (a map to its classes) at classes_scale: where the FOV is wider than the
+    network's scale, on the map resampled to it, so that the segments and their votes do not
+    depend on the photograph's resolution. Each vessel pixel of the map itself (its vessel output
+    at VESSEL_THRESHOLD) then takes the class of the nearest vessel pixel of the small classes, so
+    that the classes keep the map's size and its vessels' outline."""
+    from scipy import ndimage
+
+    from vesselseg.data.resampling import rescaled_shape, resize_linear
+
+    probabilities = np.asarray(probabilities)
+    factor = classes_scale(fov)
+    if factor == 1.0:
+        return classify(probabilities)
+    shape = rescaled_shape(probabilities.shape, factor)
+    small = classify(resize_linear(probabilities, shape, anti_aliasing=True))
+    vessel = probabilities[..., 2] >= VESSEL_THRESHOLD
+    if not (small != BACKGROUND).any():
+        return np.full(vessel.shape, BACKGROUND, np.uint8)
+    _, (rows, columns) = ndimage.distance_transform_edt(small == BACKGROUND, return_indices=True)
+    nearest = small[rows, columns]
+    # The small map's pixel under the centre of each of the map's pixels.
+    under_rows = np.minimum(((np.arange(vessel.shape[0]) + 0.5) * factor).astype(int), shape[0] - 1)
+    under_columns = np.minimum(((np.arange(vessel.shape[1]) + 0.5) * factor).astype(int), shape[1] - 1)
+    return np.where(vessel, nearest[np.ix_(under_rows, under_columns)], BACKGROUND).astype(np.uint8)
 
 
 def av_colour_map(classes):

@@ -280,7 +280,8 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessel_pro
     (artery_vein.at_disc_scale; the vessel output stays the first pass's), run by `networks`
     (segment_again). The classes are drawn on the vessel model's binary map, its
     `vessel_probabilities` (H, W) at --threshold, where artery_vein.vessels_under_classes takes
-    it, and then follow artery_vein.default_classes."""
+    it, and then follow artery_vein.default_classes, drawn at the network's scale where the
+    photograph is larger (artery_vein.classes_at_network_scale)."""
     estimate = None
     if options.disc_centre is None or options.disc_diameter is None:
         estimate = locate_disc(photograph.image, photograph.fov, probabilities[..., 2] >= artery_vein.VESSEL_THRESHOLD)
@@ -299,7 +300,7 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessel_pro
     probabilities, under, _ = artery_vein.vessels_under_classes(
         probabilities, disc, photograph.fov, first_width, scale, lambda: vessel_probabilities, options.threshold
     )
-    return artery_vein.default_classes(probabilities), disc, under
+    return artery_vein.classes_at_network_scale(probabilities, photograph.fov), disc, under
 
 
 def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_probabilities):
