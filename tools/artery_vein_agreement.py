@@ -442,10 +442,9 @@ def exchanged_lines(model_rows, manual_rows):
         tolerance = MATCH_TOLERANCE_DD * manual_row["disc_diameter_px"]
         for kind, other in zip(kinds, reversed(kinds)):
             model_vessels, manual_vessels = model_row["vessels"][kind], manual_row["vessels"][kind]
-            for side, widths in zip(summaries, exchanged_widths(model_vessels, manual_vessels, tolerance)):
-                widest = sorted(widths, reverse=True)[: calibre.VESSELS_SUMMARISED]
-                summaries[side][kind].append(calibre.knudtson(widest, calibre.KNUDTSON_FACTORS[kind]))
             pairs = matched_pairs(model_vessels, manual_vessels, tolerance)
+            for side, widths in zip(summaries, exchanged_widths(model_vessels, manual_vessels, pairs)):
+                summaries[side][kind].append(calibre.central_equivalent(widths, kind))
             counts[kind].append(
                 (
                     len(model_vessels),
@@ -458,7 +457,10 @@ def exchanged_lines(model_rows, manual_rows):
                     ),
                 )
             )
-    reference = {kind: np.array([row[measure] for row in manual_rows], float) for kind, measure in zip(kinds, MEASURES)}
+    reference = {
+        kind: np.array([row[measure] for row in manual_rows], float)
+        for kind, measure in (("artery", "crae_px"), ("vein", "crve_px"))
+    }
     phrases = []
     for side in summaries:
         crae, crve = (np.array(summaries[side][kind]) for kind in kinds)

@@ -56,13 +56,12 @@ def matched_pairs(model_vessels, manual_vessels, tolerance):
     return [(int(i), int(j)) for i, j in zip(manual_index[close], model_index[close])]
 
 
-def exchanged_widths(model_vessels, manual_vessels, tolerance):
+def exchanged_widths(model_vessels, manual_vessels, pairs):
     """(model widths, manual widths): the widths in pixels of one class's zone B vessels
-    (calibre.zone_vessels' dicts), in the order given, with the widths of the vessels that match
-    within `tolerance` pixels (matched_pairs) exchanged. Summarised as CRAE or CRVE, the first
-    keeps the model's choice of vessels without its width errors on the matched ones, and the
-    second keeps the manual choice of vessels with them."""
-    pairs = matched_pairs(model_vessels, manual_vessels, tolerance)
+    (calibre.zone_vessels' dicts), in the order given, with the widths of the vessels that match,
+    `pairs` as matched_pairs gives them, exchanged. Summarised as CRAE or CRVE, the first keeps
+    the model's choice of vessels without its width errors on the matched ones, and the second
+    keeps the manual choice of vessels with them."""
     model_widths = [vessel["width_px"] for vessel in model_vessels]
     manual_widths = [vessel["width_px"] for vessel in manual_vessels]
     for manual_index, model_index in pairs:

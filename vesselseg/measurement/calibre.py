@@ -210,6 +210,12 @@ def knudtson(widths, factor):
     return float(widths[0])
 
 
+def central_equivalent(widths, kind):
+    """CRAE (`kind` "artery") or CRVE ("vein") in pixels of a class's zone B widths in pixels: the
+    revised Knudtson summary of the VESSELS_SUMMARISED widest. NaN for none."""
+    return knudtson(sorted(widths)[-VESSELS_SUMMARISED:], KNUDTSON_FACTORS[kind])
+
+
 def class_measures(class_map, region, paths, ratios):
     """Tortuosity (mean arc over chord of the class skeleton's segments whose middle lies in the
     region), fractal dimension and density (share of the region's pixels) of one class map inside
@@ -291,11 +297,9 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
             )
             for key, value in values.items():
                 row[f"{name}_{key}_{region_name}"] = value
-    widest = {
-        name: [vessel["width_px"] for vessel in vessels[:VESSELS_SUMMARISED]] for name, vessels in measured.items()
-    }
-    row["crae_px"] = knudtson(widest["artery"], KNUDTSON_FACTORS["artery"])
-    row["crve_px"] = knudtson(widest["vein"], KNUDTSON_FACTORS["vein"])
+    widths = {name: [vessel["width_px"] for vessel in vessels] for name, vessels in measured.items()}
+    row["crae_px"] = central_equivalent(widths["artery"], "artery")
+    row["crve_px"] = central_equivalent(widths["vein"], "vein")
     row["crae_um"], row["crve_um"] = row["crae_px"] * micrometres, row["crve_px"] * micrometres
     row["avr"] = row["crae_px"] / row["crve_px"] if row["crve_px"] > 0 else float("nan")
     row["arterioles"], row["venules"] = len(measured["artery"]), len(measured["vein"])
