@@ -217,6 +217,18 @@ def test_a_profile_read_along_a_vein_is_not_taken_for_its_width():
     assert len(widths) >= 6 and max(widths) < 1.5 * np.median(widths[:6])
 
 
+def test_an_estimated_disc_over_a_third_of_the_fov_is_flagged():
+    classes = radial_map({artery_vein.ARTERY: [8, 6], artery_vein.VEIN: [10, 9, 8]})
+    fov = np.zeros(classes.shape, dtype=bool)
+    fov[50:550, 50:550] = True
+    wide = calibre.clinical_summary(classes, fov, Disc(True, CENTRE, 170.0))
+    assert "disc 170 px across, over a third of the FOV" in wide["flags"]
+    assert "over a third" not in calibre.clinical_summary(classes, fov, Disc(True, CENTRE, 160.0))["flags"]
+    # A diameter that the user gave is taken as meant.
+    given = Disc(True, CENTRE, 170.0, source="estimated centre, given diameter")
+    assert "over a third" not in calibre.clinical_summary(classes, fov, given)["flags"]
+
+
 def test_fewer_than_six_vessels_and_no_disc_are_flagged():
     classes = radial_map({artery_vein.ARTERY: [8, 6], artery_vein.VEIN: [10, 9, 8]})
     summary = calibre.clinical_summary(classes, None, Disc(True, CENTRE, DIAMETER))

@@ -32,6 +32,7 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from vesselseg.artery_vein import ARTERY, VEIN
+from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement import vessel_measures
 
 ZONE_B = (1.0, 1.5)
@@ -51,6 +52,10 @@ PROFILE_STEP = 0.25
 # at that point (twice the distance transform). Across a straight vessel the two agree; a profile
 # that runs along a vessel, through a crossing or into a neighbouring branch reads far more.
 WIDTH_SLACK = 1.5
+# An estimated disc wider than this share of the FOV's width is flagged as likely wrong: a
+# 45-degree camera shows the disc at about a seventh of its FOV and a 30-degree one at about a
+# fifth (docs/results/artery_vein.md, the disc's diameter against the FOV).
+MAX_DISC_FOV_SHARE = 1 / 3
 # When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
 DISC_DIAMETER_UM = 1800.0
 # What a model's widths are read from when its vessel probability is given: "binary", the class
@@ -277,6 +282,10 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
         ]
     ):
         flags.append("disc outside the FOV")
+    if usable and "given diameter" not in disc.source and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
+        flags.append(
+            f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter"
+        )
     measured = {}
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
