@@ -36,10 +36,9 @@ measured vessel's width); for the folder manifest.jsonl (one line per photograph
 or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
 fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
 vesselseg/measurement/calibre.py; widths read from the vessel probability under the classes),
-and with --labels the scores and a difference grid. The
-same command run again resumes: it skips the photographs done and does the rest; other settings
-on the same folder are refused unless --overwrite. Without DRIVE and without --images it runs
-on scikit-image's sample retina.
+and with --labels the scores and a difference grid. The same command run again resumes: it
+skips the photographs done and does the rest; other settings on the same folder are refused
+unless --overwrite. Without DRIVE and without --images it runs on scikit-image's sample retina.
 """
 
 import argparse

@@ -320,10 +320,10 @@ def classes_scale(fov):
     """The factor (at most 1) by which an artery/vein map is resampled before its classes are
     drawn: CLASSES_FOV_DIAMETER over the width of the FOV (H, W) bool, where the FOV is wider
     than CLASSES_SCALE_MARGIN times that; else 1."""
-    from vesselseg.data.training_sets import fov_diameter
+    from vesselseg.data.training_sets import network_scale
 
-    diameter = fov_diameter(fov)
-    return CLASSES_FOV_DIAMETER / diameter if diameter > CLASSES_SCALE_MARGIN * CLASSES_FOV_DIAMETER else 1.0
+    scale = network_scale(fov, CLASSES_FOV_DIAMETER)
+    return scale if scale * CLASSES_SCALE_MARGIN < 1 else 1.0
 
 
 def classes_at_network_scale(probabilities, fov, classify=default_classes):
