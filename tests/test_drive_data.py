@@ -111,3 +111,27 @@ def test_real_drive_loads_whole(drive_dir):
     assert set(np.unique(test.manual2)) == {0, 1}
     assert 0.115 <= test.manual2[test.masks].mean() <= 0.13
     assert test.masks.sum() == 4_538_143
+
+
+def test_exif_orientation_is_applied_to_photographs_masks_and_labels(tmp_path):
+    """A file that says it was taken turned (EXIF orientation 6, as phones write them) is read
+    upright, as viewers show it; photograph, mask and labels alike, so they still line up."""
+    from vesselseg.artery_vein import read_av_labels
+
+    photograph = np.zeros((20, 30, 3), dtype=np.uint8)
+    photograph[:5, :8] = 200  # a mark in the top-left corner, to see which way it turned
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[:5, :8] = 255
+    labels = np.zeros((20, 30), dtype=np.uint8)
+    labels[:5, :8] = 2
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    for name, array in (("photo.png", photograph), ("mask.png", mask), ("labels.png", labels)):
+        Image.fromarray(array).save(tmp_path / name, exif=exif)
+
+    upright = np.rot90(photograph, k=-1)
+    read = drive_data.read_rgb_image(tmp_path / "photo.png")
+    assert read.shape == (30, 20, 3)
+    np.testing.assert_array_equal((read * 255).round().astype(np.uint8), upright)
+    np.testing.assert_array_equal(drive_data.read_binary_map(tmp_path / "mask.png"), np.rot90(mask, k=-1) > 0)
+    np.testing.assert_array_equal(read_av_labels(tmp_path / "labels.png"), np.rot90(labels, k=-1))

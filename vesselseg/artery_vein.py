@@ -73,10 +73,12 @@ def read_av_labels(path):
 
     A colour map drawn as predict.py writes it (red artery, blue vein, black background, and
     green or white for uncertain) is read into the same coding."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            # Turned upright by its EXIF orientation, as drive_data.read_pixels turns photographs.
+            image = ImageOps.exif_transpose(opened)
             pixels = np.asarray(image.convert("RGB") if image.mode not in ("L", "P", "I;16", "I") else image)
     except (OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"Cannot read {path}: {error}") from error

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from vesselseg.paths import INPUT_DIR, SHARED_DIR
 
@@ -128,9 +128,12 @@ def read_pixels(path, keep_palette):
 
     With keep_palette, palette images keep their indices (2nd_manual stores 0/1 as indices);
     otherwise they become RGB. Grey and 16-bit images stay as they are; other modes become RGB.
+    A file whose EXIF orientation says it was taken turned (as phones write them) is turned
+    upright, as image viewers show it, so that the maps lie over the photograph the user sees.
     """
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
             kept = ("L", "1", "RGB", "I;16", "I") + (("P",) if keep_palette else ())
             if image.mode not in kept:
                 image = image.convert("RGB")
