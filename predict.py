@@ -6,7 +6,7 @@
     python predict.py --run output/baseline_aug         # the model a training run produced
     python predict.py --weights my.weights.h5 --encoder scratch --name mine
     python predict.py --weights a.weights.h5 b.weights.h5   # an ensemble: the two models' maps averaged
-    python predict.py --images photos/                  # your own photographs (weights/unet_averaged60): vessels, A/V, CRAE/CRVE/AVR
+    python predict.py --images photos/                  # your own photographs (weights/unet_soup60): vessels, A/V, CRAE/CRVE/AVR
     python predict.py --images DIR --disc-centre 480 290 --disc-diameter 80 --pixel-size-um 12
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)

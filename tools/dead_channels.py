@@ -1,6 +1,6 @@
 """Count the channels of a U-Net's convolutions that never fire on a folder of photographs.
 
-    python tools/dead_channels.py weights/unet_averaged60/model.weights.h5 \
+    python tools/dead_channels.py weights/unet_soup60/model.weights.h5 \
         --images ../shared/DRIVE/training/images --masks ../shared/DRIVE/training/mask
     python tools/dead_channels.py output/artery_vein_revived/model.weights.h5 \
         --images ../shared/DRIVE/training/images --masks ../shared/DRIVE/training/mask --first 37
