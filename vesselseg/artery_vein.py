@@ -73,15 +73,10 @@ def read_av_labels(path):
 
     A colour map drawn as predict.py writes it (red artery, blue vein, black background, and
     green or white for uncertain) is read into the same coding."""
-    from PIL import Image, ImageOps
+    from vesselseg.data.drive_data import read_pixels
 
-    try:
-        with Image.open(path) as opened:
-            # Turned upright by its EXIF orientation, as drive_data.read_pixels turns photographs.
-            image = ImageOps.exif_transpose(opened)
-            pixels = np.asarray(image.convert("RGB") if image.mode not in ("L", "P", "I;16", "I") else image)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"Cannot read {path}: {error}") from error
+    # Palette indices are kept: a label image stored as a palette holds its codes there.
+    pixels = read_pixels(path, keep_palette=True)
     if pixels.ndim == 3:
         return colour_to_codes(pixels)
     if not np.isin(pixels, AV_CODES).all():
