@@ -205,6 +205,60 @@ def test_a_large_photographs_classes_are_drawn_at_the_networks_scale():
     )
 
 
+def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph(monkeypatch):
+    from scipy import ndimage
+
+    def photograph(zoom):
+        """A model's map of four arterioles and four venules, its vessel probability blurred as the
+        network blurs it, with the whole picture (FOV 540 px at 1x) enlarged `zoom` times."""
+        size, centre = 540 * zoom, np.array([270.0, 270.0]) * zoom
+        classes = np.zeros((size, size), dtype=np.uint8)
+        vessels = [(artery_vein.ARTERY, width) for width in (7, 6, 5, 4)] + [
+            (artery_vein.VEIN, width) for width in (9, 8, 7, 6)
+        ]
+        for index, (code, width) in enumerate(vessels):
+            angle = 2 * np.pi * index / len(vessels) + 0.2
+            direction = np.array([np.cos(angle), np.sin(angle)])
+            start, end = centre + 0.6 * DIAMETER * zoom * direction, centre + 3.2 * DIAMETER * zoom * direction
+            bar(classes, start, end, width * zoom, code)
+        probability = ndimage.gaussian_filter((classes > 0).astype(np.float32), 1.0 * zoom)
+        disc = Disc(True, tuple(centre), DIAMETER * zoom)
+        return classes, np.ones(classes.shape, bool), disc, calibre.VesselProbability(probability, scale=zoom)
+
+    small = calibre.clinical_summary(*photograph(1)[:3], probability=photograph(1)[3], zone_b_scale="network")
+    classes, fov, disc, probability = photograph(3)
+    measured_at = []
+    zone_vessels = calibre.zone_vessels
+
+    def recorded(class_map, *args, **kwargs):
+        measured_at.append(class_map.shape)
+        return zone_vessels(class_map, *args, **kwargs)
+
+    monkeypatch.setattr(calibre, "zone_vessels", recorded)
+    large = calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="network")
+    monkeypatch.undo()
+    assert measured_at == [(540, 540), (540, 540)]
+    assert (large["arterioles"], large["venules"]) == (small["arterioles"], small["venules"]) == (4, 4)
+    # Widths and label points come back in the large photograph's pixels.
+    assert large["crae_px"] == pytest.approx(3 * small["crae_px"], rel=0.03)
+    assert large["crve_px"] == pytest.approx(3 * small["crve_px"], rel=0.03)
+    for name in ("artery", "vein"):
+        for near, far in zip(small["vessels"][name], large["vessels"][name]):
+            assert np.hypot(far["x"] - 3 * near["x"], far["y"] - 3 * near["y"]) < 6
+    # At the photograph's own size the same map is measured by zone_vessels as it stands, and so
+    # are manual labels, which bring no probability, whatever the scale asked for.
+    at_own_size = calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="photograph")
+    assert at_own_size["vessels"]["artery"] == calibre.zone_vessels(
+        classes == artery_vein.ARTERY, disc.centre, disc.diameter_px, fov=fov, probability=probability
+    )
+    manual = calibre.clinical_summary(classes, fov, disc)
+    assert manual["vessels"]["vein"] == calibre.zone_vessels(
+        classes == artery_vein.VEIN, disc.centre, disc.diameter_px, fov=fov
+    )
+    with pytest.raises(ValueError, match="zone B scale"):
+        calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="retina")
+
+
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
 def test_a_profile_read_along_a_vein_is_not_taken_for_its_width():
     # LES-AV 15's manual veins hold two short skeleton spurs at a wide vein's edge in zone B, whose

@@ -98,6 +98,12 @@ WIDTH_PHRASES = {
     "half-peak-factor": "its vessel probability at half the peak, times the training set's factor",
 }
 
+# How the report names each of calibre.ZONE_B_SCALES.
+ZONE_B_PHRASES = {
+    "network": "the network's scale on photographs larger than it",
+    "photograph": "the photograph's size",
+}
+
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
@@ -178,6 +184,14 @@ def get_args(argv=None):
         help="what the model's zone B widths are read from: its binary class map, the vessel probability at the "
         "level that drew it, or at half its peak, as it is or calibrated on RITE 21-36 by an offset or a factor "
         "(calibre.zone_vessels, calibre.calibrated); manual labels are read as binary",
+    )
+    parser.add_argument(
+        "--zone-b-scale",
+        choices=calibre.ZONE_B_SCALES,
+        default=calibre.MODEL_ZONE_B_SCALE,
+        help="where the model's zone B is measured on a photograph whose FOV is wider than the network's 540 px: "
+        "resampled to the network's scale, or at the photograph's own size (calibre.zone_vessels_at_scale); "
+        "manual labels are measured at their own size",
     )
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help="average the four flips")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR / "artery_vein_agreement"), help="where it writes")
@@ -309,6 +323,7 @@ def score_set(name, model, normalisation, args, out_dir, vessel_model=None):
             disc_diameter=diameter,
             probability=under,
             width_source=args.widths,
+            zone_b_scale=args.zone_b_scale,
         )
         manual_row = measure_photograph(stem, labels, fov, image=image, disc_centre=centre, disc_diameter=diameter)
         save_clinical_figure(out_dir / f"{stem}_clinical.png", image, classes, model_row)
@@ -529,7 +544,8 @@ def main(args):
         f", arteries and veins at FOV widths {', '.join(str(width) for width in args.av_fov_diameters)} px"
         f", the classes' vessels: {args.av_vessels}"
         f"{f' ({args.vessel_weights})' if args.av_vessels != 'artery-vein' else ''}"
-        f", the model's widths read from {WIDTH_PHRASES[args.widths]}.",
+        f", the model's widths read from {WIDTH_PHRASES[args.widths]}"
+        f", its zone B measured at {ZONE_B_PHRASES[args.zone_b_scale]}.",
         "",
     ]
     for name in args.sets:

@@ -13,7 +13,8 @@ widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profil
 the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest.
 A model's map can bring the vessel probability that drew it: the profiles are then read from
 that probability, the other class's pixels set to 0, as WIDTH_SOURCE says (cross_section_widths,
-calibrated).
+calibrated), and its zone B can be measured at the network's scale on a photograph larger than
+it, as MODEL_ZONE_B_SCALE says (zone_vessels_at_scale).
 
 CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
 six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
@@ -31,7 +32,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from vesselseg.artery_vein import ARTERY, VEIN
+from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
+from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement import vessel_measures
 
@@ -73,6 +75,14 @@ WIDTH_SOURCE = "half-peak-factor"
 HALF_PEAK_OFFSET_NETWORK_PX = 0.197
 HALF_PEAK_FACTOR = 0.9557
 MIN_WIDTH_PX = 0.5
+# Where zone B of a model's map is measured when its vessel probability is given: "photograph", at
+# the photograph's own size; "network", on the class maps and the probability resampled to the
+# scale its classes are drawn at (artery_vein.classes_scale), since the map holds no detail finer
+# than the network's pixels and a skeleton at a higher resolution finds more, and wider, vessels
+# (docs/results/artery_vein.md, "The same photograph at higher resolution"). Manual labels hold
+# finer detail and are always measured at their own size.
+ZONE_B_SCALES = ("photograph", "network")
+MODEL_ZONE_B_SCALE = "photograph"
 
 
 @dataclass
@@ -190,6 +200,39 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     return sorted(vessels, key=lambda vessel: -vessel["width_px"])
 
 
+def zone_vessels_at_scale(class_map, centre, diameter_px, factor, fov, probability, source=None):
+    """zone_vessels of a model's class map (H, W) bool, with its FOV and its vessel `probability`
+    (VesselProbability), measured on all three resampled by `factor` (at most 1; the maps linearly,
+    anti-aliased, and cut at 0.5) with the disc scaled alike; the widths and label points are given
+    back in the photograph's pixels."""
+    shape = rescaled_shape(class_map.shape, factor)
+    # Each axis's own factor, since the shape is rounded to whole pixels.
+    row_factor, column_factor = shape[0] / class_map.shape[0], shape[1] / class_map.shape[1]
+
+    def smaller(array):
+        return resize_linear(np.asarray(array, dtype=np.float32), shape, anti_aliasing=True)
+
+    small_probability = VesselProbability(
+        smaller(probability.values), probability.level, probability.scale * (row_factor + column_factor) / 2
+    )
+    # Pixel centres map as (x + 0.5) * factor - 0.5, as resize_linear samples them.
+    small_centre = ((centre[0] + 0.5) * column_factor - 0.5, (centre[1] + 0.5) * row_factor - 0.5)
+    vessels = zone_vessels(
+        smaller(class_map) >= 0.5,
+        small_centre,
+        diameter_px * (row_factor + column_factor) / 2,
+        ZONE_B,
+        None if fov is None else smaller(fov) >= 0.5,
+        probability=small_probability,
+        source=source,
+    )
+    for vessel in vessels:
+        vessel["width_px"] /= (row_factor + column_factor) / 2
+        vessel["x"] = (vessel["x"] + 0.5) / column_factor - 0.5
+        vessel["y"] = (vessel["y"] + 0.5) / row_factor - 0.5
+    return vessels
+
+
 def calibrated(width_px, probability, source):
     """A vessel's width in pixels as `source` calibrates it: less HALF_PEAK_OFFSET_NETWORK_PX of the
     network's pixels (`probability.scale` photograph pixels each), never below MIN_WIDTH_PX, or
@@ -252,10 +295,11 @@ def pixel_size(disc, pixel_size_um=None):
     return float("nan"), "none"
 
 
-def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, width_source=None):
+def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, width_source=None, zone_b_scale=None):
     """The clinical figures of one RITE-coded artery/vein map (H, W) with its FOV (H, W) bool or
     None and its optic disc (optic_disc.Disc); a model's map can bring its vessel `probability`
-    (VesselProbability) for the widths (zone_vessels). As a dict: the disc, the pixel size and its source,
+    (VesselProbability) for the widths (zone_vessels), and is then measured in zone B at the scale
+    `zone_b_scale` (default MODEL_ZONE_B_SCALE) names (zone_vessels_at_scale). As a dict: the disc, the pixel size and its source,
     CRAE and CRVE in pixels and micrometres, AVR, the counts of measured vessels, per class the
     tortuosity, fractal dimension and density in zone C and over the FOV, the measured vessels
     (for the figure) and flags, a "; "-joined list of what makes the figures unreliable."""
@@ -286,17 +330,26 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
         flags.append(
             f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter"
         )
+    zone_b_scale = MODEL_ZONE_B_SCALE if zone_b_scale is None else zone_b_scale
+    if zone_b_scale not in ZONE_B_SCALES:
+        raise ValueError(f"The zone B scale must be one of {', '.join(ZONE_B_SCALES)}, not {zone_b_scale!r}.")
+    factor = classes_scale(fov) if probability is not None and zone_b_scale == "network" else 1.0
     measured = {}
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
         ratios = vessel_measures.path_tortuosities(paths)
-        measured[name] = (
-            zone_vessels(class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source)
-            if usable
-            else []
-        )
+        if not usable:
+            measured[name] = []
+        elif factor < 1:
+            measured[name] = zone_vessels_at_scale(
+                class_map, disc.centre, disc.diameter_px, factor, fov, probability, width_source
+            )
+        else:
+            measured[name] = zone_vessels(
+                class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source
+            )
         zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):
             values = (

@@ -62,17 +62,19 @@ def measure_photograph(
     disc=None,
     probability=None,
     width_source=None,
+    zone_b_scale=None,
 ):
     """clinical_summary's row for one RITE-coded map (H, W), named `name`, with its FOV (H, W) or
     None. The disc comes from `image` (H, W, 3) when given, else from the map, and the user's
     disc_centre (x, y) and disc_diameter override the estimate; a `disc` (optic_disc.Disc)
     already found for this photograph and map is taken as it is. A model's map can bring its
     vessel `probability` (calibre.VesselProbability) for the widths (calibre.zone_vessels, read
-    as `width_source` or calibre.WIDTH_SOURCE says)."""
+    as `width_source` or calibre.WIDTH_SOURCE says, at the scale `zone_b_scale` or
+    calibre.MODEL_ZONE_B_SCALE names)."""
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
     if disc is None:
         disc = find_disc(classes, fov, image, disc_centre, disc_diameter)
-    summary = clinical_summary(classes, fov, disc, pixel_size_um, probability, width_source)
+    summary = clinical_summary(classes, fov, disc, pixel_size_um, probability, width_source, zone_b_scale)
     return {"image": name, **summary}
 
 
