@@ -212,6 +212,15 @@ def get_args(argv=None):
         "the disc diameter taken as 1,800 um)",
     )
     parser.add_argument(
+        "--zone-b-scale",
+        choices=calibre.ZONE_B_SCALES,
+        metavar="{photograph,network}",
+        help="with --images: where zone B is measured on a photograph whose FOV is wider than the network's "
+        "540 px: 'network', on the maps resampled to the network's scale, takes most of the rise of CRAE with "
+        "resolution away but moves CRVE by a few per cent the other way (docs/results/artery_vein.md, the same "
+        "photograph at higher resolution); for comparing cameras of different resolutions (default: photograph)",
+    )
+    parser.add_argument(
         "--min-quality",
         type=float,
         default=0.0,
@@ -490,6 +499,7 @@ def image_settings(args, files, choices, spec):
         "disc_centre": args.disc_centre,
         "disc_diameter": args.disc_diameter,
         "pixel_size_um": args.pixel_size_um,
+        "zone_b_scale": args.zone_b_scale,
         "min_quality": args.min_quality,
     }
 
@@ -567,6 +577,7 @@ def predict_images(args):
         disc_centre=tuple(args.disc_centre) if args.disc_centre else None,
         disc_diameter=args.disc_diameter,
         pixel_size_um=args.pixel_size_um,
+        zone_b_scale=args.zone_b_scale,
         min_quality=args.min_quality,
     )
     folder = OutputFolder(out_dir, settings, args.overwrite)

@@ -259,6 +259,33 @@ def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph
         calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="retina")
 
 
+def test_predicts_zone_b_scale_reaches_the_measure(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from vesselseg.cohort import work
+
+    size = 1200
+    classes = np.zeros((size, size), dtype=np.uint8)
+    bar(classes, (600, 700), (600, 1100), 12, artery_vein.ARTERY)
+    probability = calibre.VesselProbability((classes > 0).astype(np.float32), scale=size / 540)
+    disc = Disc(True, (600.0, 600.0), 160.0)
+    monkeypatch.setattr(work, "artery_vein_classes", lambda *args: (classes, disc, probability))
+    photograph = work.Photograph(
+        Path("eye.png"), np.zeros((size, size, 3), np.float32), np.ones((size, size), bool), "mask", None, {}, []
+    )
+    rows = {}
+    for scale in (None, "network"):
+        options = work.Options(figures=False, zone_b_scale=scale)
+        rows[scale] = work.clinical_row(tmp_path, photograph, None, options, {}, None)
+    expected = {
+        scale: calibre.clinical_summary(classes, photograph.fov, disc, probability=probability, zone_b_scale=scale)
+        for scale in ("photograph", "network")
+    }
+    assert rows[None]["vessels"] == expected["photograph"]["vessels"]
+    assert rows["network"]["vessels"] == expected["network"]["vessels"]
+    assert rows["network"]["vessels"] != rows[None]["vessels"]
+
+
 @pytest.mark.skipif(dataset_dir("LESAV") is None, reason="LES-AV not found under input/ or ../shared/")
 def test_a_profile_read_along_a_vein_is_not_taken_for_its_width():
     # LES-AV 15's manual veins hold two short skeleton spurs at a wide vein's edge in zone B, whose

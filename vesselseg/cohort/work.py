@@ -58,6 +58,7 @@ class Options:
     disc_centre: tuple = None
     disc_diameter: float = None
     pixel_size_um: float = None
+    zone_b_scale: str = None
     min_quality: float = 0.0
 
 
@@ -317,6 +318,7 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         disc=disc,
         pixel_size_um=options.pixel_size_um,
         probability=under,
+        zone_b_scale=options.zone_b_scale,
     )
     if options.figures:
         with atomic_path(out_dir / f"{photograph.path.stem}_clinical.png") as temporary:
