@@ -306,7 +306,8 @@ def test_an_estimated_disc_over_a_third_of_the_fov_is_flagged():
     assert "disc 170 px across, over a third of the FOV" in wide["flags"]
     assert "over a third" not in calibre.clinical_summary(classes, fov, Disc(True, CENTRE, 160.0))["flags"]
     # A diameter that the user gave is taken as meant.
-    given = Disc(True, CENTRE, 170.0, source="estimated centre, given diameter")
+    given = given_disc(None, 170.0, Disc(True, CENTRE, 150.0))
+    assert given.diameter_given and given.source == "estimated centre, given diameter"
     assert "over a third" not in calibre.clinical_summary(classes, fov, given)["flags"]
 
 

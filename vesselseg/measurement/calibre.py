@@ -326,7 +326,7 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
         ]
     ):
         flags.append("disc outside the FOV")
-    if usable and "given diameter" not in disc.source and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
+    if usable and not disc.diameter_given and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
         flags.append(
             f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter"
         )

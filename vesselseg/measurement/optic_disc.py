@@ -70,13 +70,15 @@ ATROPHY_GAP = TYPICAL_DISC_DIAMETER / 2
 @dataclasses.dataclass
 class Disc:
     """An optic disc, in the photograph's pixels. found is False when no disc stood out, in which
-    case centre and diameter_px hold the best guess or NaN; source says where the figures came from."""
+    case centre and diameter_px hold the best guess or NaN; source says where the figures came from,
+    and diameter_given is True where the user gave the diameter (--disc-diameter)."""
 
     found: bool
     centre: tuple  # (x, y)
     diameter_px: float
     score: float = float("nan")
     source: str = "estimated"
+    diameter_given: bool = False
 
 
 def close_vessels(luminance, width):
@@ -235,6 +237,7 @@ def given_disc(centre=None, diameter_px=None, estimate=None):
         + " centre, "
         + ("given" if diameter_px is not None else "estimated")
         + " diameter",
+        diameter_given=diameter_px is not None,
     )
 
 
