@@ -78,6 +78,37 @@ def test_a_vessel_at_thirty_degrees_measures_its_true_width():
     assert len(vessels) == 1 and vessels[0]["width_px"] == pytest.approx(8.0, abs=0.5)
 
 
+def test_zone_b_widths_do_not_depend_on_the_photographs_extent():
+    # zone_vessels reads a window around the zone; a larger canvas around the same vessels, with
+    # a wide vessel outside the window, gives the same vessels, moved by the offset.
+    from scipy import ndimage
+
+    classes = radial_map({artery_vein.ARTERY: [9, 7, 5], artery_vein.VEIN: [12, 10, 8]})
+    probability = ndimage.gaussian_filter((classes > 0).astype(np.float32), 1.0)
+    offset = (150, 400)
+    large_classes = np.zeros((SIZE + 500, SIZE + 700), dtype=np.uint8)
+    large_classes[offset[0] : offset[0] + SIZE, offset[1] : offset[1] + SIZE] = classes
+    bar(large_classes, (20, 20), (20, 1000), 30, artery_vein.VEIN)
+    large_probability = np.zeros(large_classes.shape, np.float32)
+    large_probability[offset[0] : offset[0] + SIZE, offset[1] : offset[1] + SIZE] = probability
+    large_centre = (CENTRE[0] + offset[1], CENTRE[1] + offset[0])
+    for code in (artery_vein.ARTERY, artery_vein.VEIN):
+        for read in (None, probability):
+            small = calibre.zone_vessels(
+                classes == code, CENTRE, DIAMETER, probability=None if read is None else calibre.VesselProbability(read)
+            )
+            large = calibre.zone_vessels(
+                large_classes == code,
+                large_centre,
+                DIAMETER,
+                probability=None if read is None else calibre.VesselProbability(large_probability),
+            )
+            assert len(small) == len(large) == 3
+            for near, far in zip(small, large):
+                assert far["width_px"] == pytest.approx(near["width_px"])
+                assert (far["x"] - offset[1], far["y"] - offset[0]) == pytest.approx((near["x"], near["y"]))
+
+
 def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():
     mask = np.zeros((SIZE, SIZE), dtype=bool)
     # A smooth unbranched vessel that runs out through zone B, back in towards the disc, and out again.

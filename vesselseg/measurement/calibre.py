@@ -96,12 +96,19 @@ class VesselProbability:
     scale: float = 1.0
 
 
-def zone_mask(shape, centre, diameter_px, zone):
-    """Bool (H, W): the ring `zone` (inner, outer radius in disc diameters from the disc's centre)
-    around `centre` (x, y) for a disc `diameter_px` pixels across."""
-    rows, columns = np.indices(shape)
+def in_zone(rows, columns, centre, diameter_px, zone):
+    """Bool, broadcast from `rows` and `columns`: whether those pixels lie in the ring `zone`
+    (inner, outer radius in disc diameters from the disc's centre) around `centre` (x, y) for a
+    disc `diameter_px` pixels across."""
     distance = np.hypot(columns - centre[0], rows - centre[1]) / diameter_px
     return (distance >= zone[0]) & (distance <= zone[1])
+
+
+def zone_mask(shape, centre, diameter_px, zone):
+    """Bool (H, W): the ring `zone` around `centre` (x, y) for a disc `diameter_px` pixels across
+    (in_zone)."""
+    rows, columns = np.ogrid[: shape[0], : shape[1]]
+    return in_zone(rows, columns, centre, diameter_px, zone)
 
 
 def path_directions(path, span=DIRECTION_SPAN):
@@ -158,32 +165,39 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         raise ValueError(f"The width source must be one of {', '.join(WIDTH_SOURCES)}, not {source!r}.")
     from_probability = probability is not None and source != "binary"
     level = probability.level if from_probability else 0.5
-    # The other class's pixels, vessel by the probability but not of this class, are set to 0,
-    # so that a profile leaves an artery where it touches a vein.
-    profiled = (
-        np.where(class_map | (probability.values < level), probability.values, 0.0) if from_probability else class_map
-    )
     if paths is None:
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
-    in_zone = zone_mask(class_map.shape, centre, diameter_px, zone)
-    inscribed_radius = ndimage.distance_transform_edt(class_map)
     reach = max(3.0, PROFILE_REACH * diameter_px)
+    # Everything the widths read lies in a window around the zone: its outer ring, a profile's
+    # reach beyond it, and as much again for the distance transform to find a vessel's edge. On a
+    # large photograph the window is a fraction of it, and the results are the same.
+    outer = zone[1] * diameter_px + 2 * reach + 2
+    top, left = max(0, int(centre[1] - outer)), max(0, int(centre[0] - outer))
+    window = (slice(top, max(top, int(centre[1] + outer) + 1)), slice(left, max(left, int(centre[0] + outer) + 1)))
+    class_map = class_map[window]
+    if class_map.size == 0:
+        return []
+    # The other class's pixels, vessel by the probability but not of this class, are set to 0,
+    # so that a profile leaves an artery where it touches a vein.
+    values = probability.values[window] if from_probability else None
+    profiled = np.where(class_map | (values < level), values, 0.0) if from_probability else class_map
+    inscribed_radius = ndimage.distance_transform_edt(class_map)
     middle_radius = diameter_px * (zone[0] + zone[1]) / 2
     vessels = []
     for path in paths:
-        keep = in_zone[path[:, 0].astype(int), path[:, 1].astype(int)]
+        keep = in_zone(path[:, 0].astype(int), path[:, 1].astype(int), centre, diameter_px, zone)
         if np.count_nonzero(keep) < MIN_ZONE_PIXELS:
             continue
         points = path[keep]
         widths = cross_section_widths(
             profiled,
-            points,
+            points - (top, left),
             path_directions(path)[keep],
             reach,
             level=level,
             half_peak=from_probability and source.startswith("half-peak"),
         )
-        inscribed = 2 * inscribed_radius[points[:, 0].astype(int), points[:, 1].astype(int)]
+        inscribed = 2 * inscribed_radius[points[:, 0].astype(int) - top, points[:, 1].astype(int) - left]
         widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * inscribed)]
         if widths.size < MIN_ZONE_PIXELS:
             continue
@@ -335,6 +349,7 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
         raise ValueError(f"The zone B scale must be one of {', '.join(ZONE_B_SCALES)}, not {zone_b_scale!r}.")
     factor = classes_scale(fov) if probability is not None and zone_b_scale == "network" else 1.0
     measured = {}
+    zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
@@ -350,7 +365,6 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
             measured[name] = zone_vessels(
                 class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source
             )
-        zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):
             values = (
                 class_measures(class_map, region, paths, ratios)
