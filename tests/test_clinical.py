@@ -107,6 +107,8 @@ def test_zone_b_widths_do_not_depend_on_the_photographs_extent():
             for near, far in zip(small, large):
                 assert far["width_px"] == pytest.approx(near["width_px"])
                 assert (far["x"] - offset[1], far["y"] - offset[0]) == pytest.approx((near["x"], near["y"]))
+    # Without a disc there is no zone to read.
+    assert calibre.zone_vessels(classes == artery_vein.VEIN, (float("nan"), float("nan")), float("nan")) == []
 
 
 def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():

@@ -165,6 +165,8 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         raise ValueError(f"The width source must be one of {', '.join(WIDTH_SOURCES)}, not {source!r}.")
     from_probability = probability is not None and source != "binary"
     level = probability.level if from_probability else 0.5
+    if not (np.isfinite(centre).all() and np.isfinite(diameter_px) and diameter_px > 0):
+        return []
     if paths is None:
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
     reach = max(3.0, PROFILE_REACH * diameter_px)
