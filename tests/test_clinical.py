@@ -28,21 +28,17 @@ def bar(mask, start, end, width, value=True):
     return mask
 
 
-def radial_map(widths_by_class):
-    """A RITE-coded map with one straight radial vessel per width, from the disc's rim outwards."""
-    classes = np.zeros((SIZE, SIZE), dtype=np.uint8)
+def radial_map(widths_by_class, zoom=1):
+    """A RITE-coded map with one straight radial vessel per width, from the disc's rim outwards;
+    with `zoom`, the whole map, the disc and the widths `zoom` times larger."""
+    classes = np.zeros((SIZE * zoom, SIZE * zoom), dtype=np.uint8)
+    centre, diameter = np.array(CENTRE) * zoom, DIAMETER * zoom
     vessels = [(code, width) for code, widths in widths_by_class.items() for width in widths]
     for index, (code, width) in enumerate(vessels):
         # Off the axes, so that the pixel grid's steps average out along each vessel.
         angle = 2 * np.pi * index / len(vessels) + 0.2
         direction = np.array([np.cos(angle), np.sin(angle)])
-        bar(
-            classes,
-            np.array(CENTRE) + 0.6 * DIAMETER * direction,
-            np.array(CENTRE) + 3.2 * DIAMETER * direction,
-            width,
-            code,
-        )
+        bar(classes, centre + 0.6 * diameter * direction, centre + 3.2 * diameter * direction, width * zoom, code)
     return classes
 
 
@@ -243,20 +239,13 @@ def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph
 
     def photograph(zoom):
         """A model's map of four arterioles and four venules, its vessel probability blurred as the
-        network blurs it, with the whole picture (FOV 540 px at 1x) enlarged `zoom` times."""
-        size, centre = 540 * zoom, np.array([270.0, 270.0]) * zoom
-        classes = np.zeros((size, size), dtype=np.uint8)
-        vessels = [(artery_vein.ARTERY, width) for width in (7, 6, 5, 4)] + [
-            (artery_vein.VEIN, width) for width in (9, 8, 7, 6)
-        ]
-        for index, (code, width) in enumerate(vessels):
-            angle = 2 * np.pi * index / len(vessels) + 0.2
-            direction = np.array([np.cos(angle), np.sin(angle)])
-            start, end = centre + 0.6 * DIAMETER * zoom * direction, centre + 3.2 * DIAMETER * zoom * direction
-            bar(classes, start, end, width * zoom, code)
+        network blurs it, and a FOV 540 px across, with the whole picture enlarged `zoom` times."""
+        classes = radial_map({artery_vein.ARTERY: [7, 6, 5, 4], artery_vein.VEIN: [9, 8, 7, 6]}, zoom)
         probability = ndimage.gaussian_filter((classes > 0).astype(np.float32), 1.0 * zoom)
-        disc = Disc(True, tuple(centre), DIAMETER * zoom)
-        return classes, np.ones(classes.shape, bool), disc, calibre.VesselProbability(probability, scale=zoom)
+        centre = (CENTRE[0] * zoom, CENTRE[1] * zoom)
+        fov = calibre.zone_mask(classes.shape, centre, 540 * zoom, (0, 0.5))
+        disc = Disc(True, centre, DIAMETER * zoom)
+        return classes, fov, disc, calibre.VesselProbability(probability, scale=zoom)
 
     small = calibre.clinical_summary(*photograph(1)[:3], probability=photograph(1)[3], zone_b_scale="network")
     classes, fov, disc, probability = photograph(3)
@@ -270,7 +259,7 @@ def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph
     monkeypatch.setattr(calibre, "zone_vessels", recorded)
     large = calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="network")
     monkeypatch.undo()
-    assert measured_at == [(540, 540), (540, 540)]
+    assert measured_at == [(600, 600), (600, 600)]
     assert (large["arterioles"], large["venules"]) == (small["arterioles"], small["venules"]) == (4, 4)
     # Widths and label points come back in the large photograph's pixels.
     assert large["crae_px"] == pytest.approx(3 * small["crae_px"], rel=0.03)
