@@ -216,37 +216,43 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     return sorted(vessels, key=lambda vessel: -vessel["width_px"])
 
 
-def zone_vessels_at_scale(class_map, centre, diameter_px, factor, fov, probability, source=None):
-    """zone_vessels of a model's class map (H, W) bool, with its FOV and its vessel `probability`
-    (VesselProbability), measured on all three resampled by `factor` (at most 1; the maps linearly,
-    anti-aliased, and cut at 0.5) with the disc scaled alike; the widths and label points are given
-    back in the photograph's pixels."""
-    shape = rescaled_shape(class_map.shape, factor)
+def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None):
+    """zone_vessels of both classes of a model's RITE-coded map (H, W), with its FOV (H, W) bool and
+    its vessel `probability` (VesselProbability), measured on all three resampled by `factor` (at
+    most 1; the maps linearly, anti-aliased, and cut at 0.5) with the disc (optic_disc.Disc) scaled
+    alike: {"artery": vessels, "vein": vessels}, the widths and label points given back in the
+    photograph's pixels."""
+    shape = rescaled_shape(classes.shape, factor)
     # Each axis's own factor, since the shape is rounded to whole pixels.
-    row_factor, column_factor = shape[0] / class_map.shape[0], shape[1] / class_map.shape[1]
+    row_factor, column_factor = shape[0] / classes.shape[0], shape[1] / classes.shape[1]
+    mean_factor = (row_factor + column_factor) / 2
 
     def smaller(array):
         return resize_linear(np.asarray(array, dtype=np.float32), shape, anti_aliasing=True)
 
+    small_fov = smaller(fov) >= 0.5
     small_probability = VesselProbability(
-        smaller(probability.values), probability.level, probability.scale * (row_factor + column_factor) / 2
+        smaller(probability.values), probability.level, probability.scale * mean_factor
     )
     # Pixel centres map as (x + 0.5) * factor - 0.5, as resize_linear samples them.
-    small_centre = ((centre[0] + 0.5) * column_factor - 0.5, (centre[1] + 0.5) * row_factor - 0.5)
-    vessels = zone_vessels(
-        smaller(class_map) >= 0.5,
-        small_centre,
-        diameter_px * (row_factor + column_factor) / 2,
-        ZONE_B,
-        None if fov is None else smaller(fov) >= 0.5,
-        probability=small_probability,
-        source=source,
-    )
-    for vessel in vessels:
-        vessel["width_px"] /= (row_factor + column_factor) / 2
-        vessel["x"] = (vessel["x"] + 0.5) / column_factor - 0.5
-        vessel["y"] = (vessel["y"] + 0.5) / row_factor - 0.5
-    return vessels
+    centre = ((disc.centre[0] + 0.5) * column_factor - 0.5, (disc.centre[1] + 0.5) * row_factor - 0.5)
+    measured = {}
+    for name, code in (("artery", ARTERY), ("vein", VEIN)):
+        vessels = zone_vessels(
+            smaller((classes == code) & fov) >= 0.5,
+            centre,
+            disc.diameter_px * mean_factor,
+            ZONE_B,
+            small_fov,
+            probability=small_probability,
+            source=source,
+        )
+        for vessel in vessels:
+            vessel["width_px"] /= mean_factor
+            vessel["x"] = (vessel["x"] + 0.5) / column_factor - 0.5
+            vessel["y"] = (vessel["y"] + 0.5) / row_factor - 0.5
+        measured[name] = vessels
+    return measured
 
 
 def calibrated(width_px, probability, source):
@@ -350,20 +356,16 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
     if zone_b_scale not in ZONE_B_SCALES:
         raise ValueError(f"The zone B scale must be one of {', '.join(ZONE_B_SCALES)}, not {zone_b_scale!r}.")
     factor = classes_scale(fov) if probability is not None and zone_b_scale == "network" else 1.0
-    measured = {}
+    measured = {"artery": [], "vein": []}
+    if usable and factor < 1:
+        measured = zone_vessels_at_scale(classes, fov, disc, factor, probability, width_source)
     zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
         paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
         ratios = vessel_measures.path_tortuosities(paths)
-        if not usable:
-            measured[name] = []
-        elif factor < 1:
-            measured[name] = zone_vessels_at_scale(
-                class_map, disc.centre, disc.diameter_px, factor, fov, probability, width_source
-            )
-        else:
+        if usable and factor == 1:
             measured[name] = zone_vessels(
                 class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source
             )
