@@ -319,12 +319,14 @@ def pixel_size(disc, pixel_size_um=None):
 
 def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, width_source=None, zone_b_scale=None):
     """The clinical figures of one RITE-coded artery/vein map (H, W) with its FOV (H, W) bool or
-    None and its optic disc (optic_disc.Disc); a model's map can bring its vessel `probability`
-    (VesselProbability) for the widths (zone_vessels), and is then measured in zone B at the scale
-    `zone_b_scale` (default MODEL_ZONE_B_SCALE) names (zone_vessels_at_scale). As a dict: the disc, the pixel size and its source,
-    CRAE and CRVE in pixels and micrometres, AVR, the counts of measured vessels, per class the
-    tortuosity, fractal dimension and density in zone C and over the FOV, the measured vessels
-    (for the figure) and flags, a "; "-joined list of what makes the figures unreliable."""
+    None and its optic disc (optic_disc.Disc). A model's map can bring its vessel `probability`
+    (VesselProbability) for the widths (zone_vessels); its zone B is then measured at the scale
+    that `zone_b_scale` (default MODEL_ZONE_B_SCALE) names (zone_vessels_at_scale).
+
+    As a dict: the disc, the pixel size and its source, CRAE and CRVE in pixels and micrometres,
+    AVR, the counts of measured vessels, per class the tortuosity, fractal dimension and density in
+    zone C and over the FOV, the measured vessels (for the figure) and flags, a "; "-joined list of
+    what makes the figures unreliable."""
     classes = np.asarray(classes)
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
     flags = []
