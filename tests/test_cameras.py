@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 import aug_utils
 import predict
 from conftest import synthetic_sample
+from vesselseg.cohort.scores import BINS
 from vesselseg.data.image_files import match_companion
 from vesselseg.inference import photographs, segment
 from vesselseg.inference.normalisation import (
@@ -193,6 +194,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     assert metrics["images"] == ["Image_01L", "Image_01R", "Image_02L"] and len(metrics["per_image"]) == 3
     assert metrics["fov_diameters"] == list(segment.PHOTOGRAPH_FOV_DIAMETERS)
     assert metrics["weights"] == [str(weights_file)]
+    assert metrics["pooled_from"].startswith(f"running sums over {BINS:,} probability bins")
     for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
         assert (folder / name).stat().st_size > 0
     # An independent scorer over the saved maps agrees with the pooled AUC.

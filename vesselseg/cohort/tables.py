@@ -18,6 +18,7 @@ import numpy as np
 
 from metrics import evaluate
 from vesselseg.cohort.manifest import atomic_path, write_text_atomically
+from vesselseg.cohort.scores import BINS
 from vesselseg.cohort.work import Companions, read_companion
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.figures import save_difference_grid
@@ -104,7 +105,7 @@ def write_tables(out_dir, manifest, options, scores, settings, counted=()):
         **{key: settings.get(key) for key in ("labels", "masks", "threshold", "tta", "precision")},
         "rim_fill_px": options.rim_fill,
         "fov_diameters": list(options.fov_diameters),
-        "pooled_from": "running sums over 65,536 probability bins (vesselseg/cohort/scores.py)",
+        "pooled_from": f"running sums over {BINS:,} probability bins (vesselseg/cohort/scores.py)",
         "images": [record["image"].rsplit(".", 1)[0] for record in scored],
         "pooled": pooled,
         "per_image": [record["scores"] for record in scored],
