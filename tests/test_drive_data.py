@@ -135,3 +135,25 @@ def test_exif_orientation_is_applied_to_photographs_masks_and_labels(tmp_path):
     np.testing.assert_array_equal((read * 255).round().astype(np.uint8), upright)
     np.testing.assert_array_equal(drive_data.read_binary_map(tmp_path / "mask.png"), np.rot90(mask, k=-1) > 0)
     np.testing.assert_array_equal(read_av_labels(tmp_path / "labels.png"), np.rot90(labels, k=-1))
+
+
+def test_photographs_of_every_common_pixel_format_read_as_the_same_rgb(tmp_path):
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    grey = rgb[..., 1]
+    expected_rgb, expected_grey = rgb / 255.0, np.repeat(grey[..., None] / 255.0, 3, axis=-1)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])).save(tmp_path / "rgba.tif")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "unit.tif")
+    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "eight_bit_scale.tif")
+    for name, expected in [
+        ("rgb.png", expected_rgb),
+        ("rgba.tif", expected_rgb),
+        ("grey16.png", expected_grey),
+        ("unit.tif", expected_grey),
+        ("eight_bit_scale.tif", expected_grey),
+    ]:
+        image = drive_data.read_rgb_image(tmp_path / name)
+        assert image.dtype == np.float32 and image.shape == (20, 24, 3), name
+        np.testing.assert_allclose(image, expected, atol=1e-6, err_msg=name)

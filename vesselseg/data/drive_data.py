@@ -127,14 +127,15 @@ def read_pixels(path, keep_palette):
     """Read an image file into a NumPy array, naming the file when it cannot be decoded.
 
     With keep_palette, palette images keep their indices (2nd_manual stores 0/1 as indices);
-    otherwise they become RGB. Grey and 16-bit images stay as they are; other modes become RGB.
+    otherwise they become RGB. Grey, 16-bit and floating-point images stay as they are; other
+    modes become RGB.
     A file whose EXIF orientation says it was taken turned (as phones write them) is turned
     upright, as image viewers show it, so that the maps lie over the photograph the user sees.
     """
     try:
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened)
-            kept = ("L", "1", "RGB", "I;16", "I") + (("P",) if keep_palette else ())
+            kept = ("L", "1", "RGB", "I;16", "I", "F") + (("P",) if keep_palette else ())
             if image.mode not in kept:
                 image = image.convert("RGB")
             return np.asarray(image)
@@ -143,11 +144,18 @@ def read_pixels(path, keep_palette):
 
 
 def read_rgb_image(path):
-    """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files."""
+    """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files, and
+    from floating-point ones (TIFF's mode F), whose full scale is taken as the smallest of 1, 255
+    and 65535 that holds their brightest pixel, since such files do not say it."""
     pixels = read_pixels(path, keep_palette=False)
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * 255
-    full_scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
+    if pixels.dtype.kind == "f":
+        pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
+        brightest = float(pixels.max()) if pixels.size else 0.0
+        full_scale = next((scale for scale in (1.0, 255.0) if brightest <= scale), 65535.0)
+    else:
+        full_scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
     if pixels.ndim == 2:
         pixels = np.stack([pixels] * 3, axis=-1)
     return (pixels.astype(np.float32) / full_scale).clip(0.0, 1.0)
