@@ -60,7 +60,7 @@ from vesselseg import (
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
-from vesselseg.cohort.manifest import OutputFolder, read_settings
+from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
@@ -591,7 +591,7 @@ def predict_images(args):
 if __name__ == "__main__":
     try:
         sys.exit(main(get_args()))
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, OutputWriteError) as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit("interrupted: with --images, run the same command again to finish the photographs not yet done.")

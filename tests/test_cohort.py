@@ -1,5 +1,6 @@
 """Cohorts: the manifest and resume, atomic files, streaming scores, the quality check, a cluster."""
 
+import errno
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from scipy import ndimage
 import predict
 from conftest import PROJECT_DIR, synthetic_sample
 from vesselseg.cohort import quality
-from vesselseg.cohort.manifest import Manifest, OutputFolder, atomic_path
+from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, atomic_path
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.cohort.work import Companions
@@ -202,6 +203,40 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
 
 def latest(records):
     return list({record["image"]: record for record in records}.values())
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_finishes(tmp_path, weights_file, monkeypatch):
+    folder = write_photographs(tmp_path / "photos", 4)
+    flags = ["--images", str(folder), "--weights", str(weights_file), *CHEAP, "--quiet"]
+    flags += ["--output-dir", str(tmp_path / "out")]
+    out = tmp_path / "out" / "random_fov96" / "photos"
+    real_save, saved = np.save, []
+
+    def save_until_the_disk_is_full(file, array, *args, **kwargs):
+        if len(saved) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saved.append(file)
+        return real_save(file, array, *args, **kwargs)
+
+    # The third probability map finds the disk full: the run stops there, rather than marking
+    # that photograph and every one after it failed.
+    monkeypatch.setattr(np, "save", save_until_the_disk_is_full)
+    with pytest.raises(OutputWriteError, match="_prob.npy: No space left on device.*run the same command again"):
+        predict.main(predict.get_args(flags))
+    assert [record["status"] for record in manifest_of(out)] == ["done", "done"]
+    assert not list(out.glob("*.tmp-*"))
+
+    monkeypatch.setattr(np, "save", real_save)
+    assert predict.main(predict.get_args(flags)) == 0
+    records = manifest_of(out)
+    assert sorted(record["image"] for record in records) == [f"eye{index:02d}.png" for index in range(4)]
+    assert {record["status"] for record in records} == {"done"}
+
+
+def test_a_manifest_that_cannot_be_appended_to_is_an_output_error(tmp_path):
+    manifest = Manifest(tmp_path / "gone" / "manifest.jsonl")
+    with pytest.raises(OutputWriteError, match="cannot write .*manifest.jsonl"):
+        manifest.append({"image": "a.png", "status": "done"})
 
 
 def test_a_two_worker_cluster_gives_the_local_run_s_maps_and_manifest(tmp_path, weights_file):

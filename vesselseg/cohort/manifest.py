@@ -15,6 +15,7 @@ photographs' folder); the same command finds it unchanged and carries on, anothe
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 MANIFEST = "manifest.jsonl"
@@ -47,17 +48,41 @@ FOLDER_FILES = (
 )
 
 
+class OutputWriteError(RuntimeError):
+    """An output file could not be written: the disk is full, or the folder became read-only.
+
+    It is the output folder's failure, not a photograph's, so the run stops with one line instead
+    of marking every photograph after it failed; not an OSError, so that the per-photograph
+    handlers, which catch OSError for unreadable photographs, let it through."""
+
+    def __init__(self, path, error):
+        reason = error.strerror or str(error)
+        try:
+            free = f"; {shutil.disk_usage(Path(path).parent).free / 1e6:,.1f} MB free on its disk"
+        except OSError:
+            free = ""
+        super().__init__(
+            f"cannot write {path}: {reason}{free}. Make room or mend the folder, then run the same "
+            "command again: it finishes the photographs not yet done."
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it to `path` when the block succeeds, remove
-    it when the block fails. The temporary name keeps `path`'s suffix, for writers that go by it."""
+    it when the block fails. The temporary name keeps `path`'s suffix, for writers that go by it.
+    An OSError inside the block or on the rename becomes an OutputWriteError naming `path`."""
     path = Path(path)
     temporary = path.with_name(f"{path.stem}{TEMPORARY}{os.getpid()}{path.suffix}")
     try:
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        raise OutputWriteError(path, error) from error
     finally:
-        temporary.unlink(missing_ok=True)
+        # A folder made read-only refuses the removal too; the error above says what matters.
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def write_text_atomically(path, text):
@@ -108,10 +133,13 @@ class Manifest:
     def append(self, record):
         if record.get("status") not in STATUSES:
             raise ValueError(f"a manifest status is one of {STATUSES}, not {record.get('status')!r}.")
-        with open(self.path, "a") as file:
-            file.write(json.dumps(record) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
+        try:
+            with open(self.path, "a") as file:
+                file.write(json.dumps(record) + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise OutputWriteError(self.path, error) from error
 
 
 def read_settings(folder):
