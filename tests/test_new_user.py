@@ -7,10 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import predict
 from conftest import PROJECT_DIR, write_synthetic_drive
 from vesselseg import results_table as report
+from vesselseg.data.image_files import list_images
 
 
 def run_predict(*flags, env=None):
@@ -179,3 +181,15 @@ def test_the_training_column_names_what_is_not_the_blogs():
     described = report.describe_training(facts)
     assert described.startswith("fine-tuned from unet_aug_lr_drop; fov_standardise input, strong photometric")
     assert "trained in bfloat16" in described and "learning rate /10 after epoch 13" in described
+
+
+def test_photographs_in_subfolders_are_named_not_silently_left(tmp_path, capsys):
+    for name in ("left", "right"):
+        (tmp_path / "cohort" / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "cohort" / name / "eye.png")
+    with pytest.raises(FileNotFoundError, match=r"2 of them hold photographs \(left, right\): give each as --images"):
+        list_images(tmp_path / "cohort")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "cohort" / "top.png")
+    args = predict.get_args(["--images", str(tmp_path / "cohort")])
+    assert predict.photograph_files(args) == [tmp_path / "cohort" / "top.png"]
+    assert "2 subfolder(s) of" in capsys.readouterr().out

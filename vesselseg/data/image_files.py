@@ -5,6 +5,7 @@ mask = match_companion("masks/", "Image_01L")            # Image_01L.png or Imag
 mask = match_companion("DRIVE/test/mask", "01_manual1", by_leading_id=True)  # 01_test_mask.gif
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -20,8 +21,29 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
         raise FileNotFoundError(f"{flag} {path} is neither a file nor a folder.")
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
     if not files:
-        raise FileNotFoundError(f"No files ending in {', '.join(sorted(suffixes))} in {path}.")
+        nested = subfolders_with_images(path, suffixes)
+        hint = (
+            f"; subfolders are not read, and {len(nested)} of them hold photographs ({', '.join(nested[:3])}"
+            f"{', ...' if len(nested) > 3 else ''}): give each as {flag} in turn"
+            if nested
+            else ""
+        )
+        raise FileNotFoundError(f"No files ending in {', '.join(sorted(suffixes))} in {path}{hint}.")
     return files
+
+
+def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
+    """The names of the folder `path`'s subfolders that hold files with one of `suffixes`, sorted;
+    list_images does not read them."""
+    names = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            try:
+                if entry.is_dir() and any(Path(name).suffix.lower() in suffixes for name in os.listdir(entry.path)):
+                    names.append(entry.name)
+            except OSError:
+                continue  # a subfolder that cannot be listed is not read either way
+    return sorted(names)
 
 
 def check_distinct_stems(files):
