@@ -203,6 +203,14 @@ def get_args(argv=None):
         metavar="FILE",
         help=f"the artery/vein model's weights (default: {relative_name(ARTERY_VEIN_WEIGHTS)})",
     )
+    parser.add_argument(
+        "--probability-arrays",
+        action=argparse.BooleanOptionalAction,
+        help="with --images: write <stem>_prob.npy, the probability map in float32, 4 bytes a pixel "
+        "(3.8 MB for a 999x960 photograph, 64 MB for a 4000x4000 one); --no-probability-arrays keeps "
+        "only the 8-bit <stem>_prob.png beside the binary map, for cohorts; not with --labels, whose "
+        "pooled scores a resumed run reads back from the arrays (default: written)",
+    )
     add_disc_flags(parser, "the photograph's")
     parser.add_argument(
         "--pixel-size-um",
@@ -423,8 +431,13 @@ def main(args):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
     if args.rim_fill < 0:
         raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
-    if (args.masks or args.labels or args.cluster) and not args.images:
-        raise ValueError("--masks, --labels and --cluster go with --images.")
+    if (args.masks or args.labels or args.cluster or args.probability_arrays is not None) and not args.images:
+        raise ValueError("--masks, --labels, --cluster and --probability-arrays go with --images.")
+    if args.probability_arrays is False and args.labels:
+        raise ValueError(
+            "--no-probability-arrays cannot go with --labels: a resumed run reads the pooled scores of the "
+            "photographs done before back from their <stem>_prob.npy."
+        )
     if not 0 <= args.min_quality <= 1:
         raise ValueError(f"--min-quality must lie between 0 and 1, got {args.min_quality:g}.")
     for flag in ("disc_diameter", "pixel_size_um"):
@@ -505,6 +518,8 @@ def image_settings(args, files, choices, spec):
         "pixel_size_um": args.pixel_size_um,
         "zone_b_scale": args.zone_b_scale,
         "min_quality": args.min_quality,
+        # None, not True, for the arrays written, so that folders begun before the flag resume.
+        "probability_arrays": False if args.probability_arrays is False else None,
     }
 
 
@@ -583,6 +598,7 @@ def predict_images(args):
         pixel_size_um=args.pixel_size_um,
         zone_b_scale=args.zone_b_scale,
         min_quality=args.min_quality,
+        probability_arrays=args.probability_arrays is not False,
     )
     folder = OutputFolder(out_dir, settings, args.overwrite)
     failures = predict_folder(

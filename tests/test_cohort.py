@@ -22,9 +22,10 @@ from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, 
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.cohort.work import Companions
-from vesselseg.data.drive_data import read_rgb_image
+from vesselseg.data.drive_data import read_binary_map, read_rgb_image
 from vesselseg.data.image_files import match_companion
 from vesselseg.inference.segment import estimate_fov
+from vesselseg.measurement.maps import list_maps, read_map
 
 SHARED = PROJECT_DIR.parent / "shared"
 # Flags that keep a test's photographs cheap: one pass at a small FOV width, vessels only.
@@ -231,6 +232,30 @@ def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_finishes(tmp_path
     records = manifest_of(out)
     assert sorted(record["image"] for record in records) == [f"eye{index:02d}.png" for index in range(4)]
     assert {record["status"] for record in records} == {"done"}
+
+
+def test_without_probability_arrays_the_8_bit_maps_stay_and_measure_reads_them(tmp_path, weights_file, capsys):
+    folder = write_photographs(tmp_path / "photos", 3)
+    flags = ["--images", str(folder), "--weights", str(weights_file), *CHEAP, "--quiet"]
+    flags += ["--output-dir", str(tmp_path / "out")]
+    out = tmp_path / "out" / "random_fov96" / "photos"
+    assert predict.main(predict.get_args([*flags, "--no-probability-arrays"])) == 0
+    assert not list(out.glob("*.npy")) and len(list(out.glob("*_prob.png"))) == 3
+    assert json.loads((out / "settings.json").read_text())["probability_arrays"] is False
+    assert predict.main(predict.get_args([*flags, "--no-probability-arrays"])) == 0
+    assert "3 of 3 photographs already done" in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match="probability_arrays: False then, None now"):
+        predict.main(predict.get_args(flags))
+    # measure.py takes the 8-bit maps for the arrays; cut at 0.5 they are the binary maps.
+    maps = list_maps(out)
+    assert [path.name for path in maps] == [f"eye{index:02d}_prob.png" for index in range(3)]
+    for path in maps:
+        vessels = read_binary_map(path.with_name(path.name.replace("_prob.png", "_vessels.png"))) > 0
+        np.testing.assert_array_equal(read_map(path, 0.5), vessels)
+    with pytest.raises(ValueError, match="cannot go with --labels"):
+        predict.main(predict.get_args([*flags, "--no-probability-arrays", "--labels", str(folder / "labels")]))
+    with pytest.raises(ValueError, match="go with --images"):
+        predict.main(predict.get_args(["--no-probability-arrays"]))
 
 
 def test_a_manifest_that_cannot_be_appended_to_is_an_output_error(tmp_path):

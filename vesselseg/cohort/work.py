@@ -60,6 +60,7 @@ class Options:
     pixel_size_um: float = None
     zone_b_scale: str = None
     min_quality: float = 0.0
+    probability_arrays: bool = True
 
 
 @dataclasses.dataclass
@@ -245,10 +246,12 @@ def save_overlay(path, image, vessels, threshold):
 
 
 def save_maps(out_dir, photograph, probabilities, vessels, options):
-    """<stem>_prob.npy, _prob.png, _vessels.png, _fov.png and, with figures, _overlay.png."""
+    """<stem>_prob.npy (unless options.probability_arrays is False), _prob.png, _vessels.png,
+    _fov.png and, with figures, _overlay.png."""
     stem = photograph.path.stem
-    with atomic_path(out_dir / f"{stem}_prob.npy") as temporary:
-        np.save(temporary, probabilities)
+    if options.probability_arrays:
+        with atomic_path(out_dir / f"{stem}_prob.npy") as temporary:
+            np.save(temporary, probabilities)
     save_png(out_dir / f"{stem}_prob.png", np.round(probabilities * 255).astype(np.uint8))
     save_png(out_dir / f"{stem}_vessels.png", vessels.astype(np.uint8) * 255)
     save_png(out_dir / f"{stem}_fov.png", photograph.fov.astype(np.uint8) * 255)

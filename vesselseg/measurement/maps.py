@@ -32,10 +32,12 @@ PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference
 
 def list_maps(path):
     """Map files: every image or .npy file, except that in a folder of predict.py's output only
-    its probability maps (*_prob.npy) are maps."""
+    its probability maps are maps: *_prob.npy, or *_prob.png where it wrote no arrays
+    (--no-probability-arrays)."""
     files = list_images(path, MAP_SUFFIXES, flag="MAPS")
-    if any(file.name.endswith("_prob.npy") for file in files):
-        return [file for file in files if file.name.endswith("_prob.npy")]
+    for suffix in ("_prob.npy", "_prob.png"):
+        if any(file.name.endswith(suffix) for file in files):
+            return [file for file in files if file.name.endswith(suffix)]
     return [file for file in files if not file.name.endswith(PREDICT_PICTURES)] or files
 
 
