@@ -243,7 +243,11 @@ def get_args(argv=None):
         help="with --images: run on a Dask cluster, 'local:N' for N worker processes on this machine or "
         "a scheduler's address such as tcp://10.0.0.1:8786 (docs/predict.md, cohorts)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar: warnings, failures and the summary only")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no per-photograph notes: warnings, failures and the summary only",
+    )
     parser.add_argument(
         "--batch-size",
         type=int,

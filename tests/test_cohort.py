@@ -19,6 +19,7 @@ import predict
 from conftest import PROJECT_DIR, synthetic_sample
 from vesselseg.cohort import quality
 from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, atomic_path
+from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.cohort.work import Companions
@@ -256,6 +257,18 @@ def test_without_probability_arrays_the_8_bit_maps_stay_and_measure_reads_them(t
         predict.main(predict.get_args([*flags, "--no-probability-arrays", "--labels", str(folder / "labels")]))
     with pytest.raises(ValueError, match="go with --images"):
         predict.main(predict.get_args(["--no-probability-arrays"]))
+
+
+def test_quiet_leaves_the_clinical_notes_to_the_summary(tmp_path, capsys):
+    record = {"image": "eye.png", "status": "done", "quality_grade": "good", "vessel_fraction": 0.1}
+    record["clinical"] = {"flags": "5 venules in zone B, fewer than 6"}
+    assert warnings_of(record) == ["note: eye.png: 5 venules in zone B, fewer than 6"]
+    assert warnings_of(record, quiet=True) == []
+    manifest = Manifest(tmp_path / "manifest.jsonl")
+    manifest.append(record)
+    manifest.append({**record, "image": "other.png", "clinical": {"flags": ""}})
+    print_summary(manifest, {"done": 2, "skipped": 0, "failed": 0}, 2, tmp_path)
+    assert "1 photograph(s) carry a flag on their clinical measures" in capsys.readouterr().out
 
 
 def test_a_manifest_that_cannot_be_appended_to_is_an_output_error(tmp_path):

@@ -54,8 +54,9 @@ def load_networks(spec):
     return networks
 
 
-def warnings_of(record):
-    """The lines a person should see about one photograph's record."""
+def warnings_of(record, quiet=False):
+    """The lines a person should see about one photograph's record; with `quiet`, not the notes of
+    the clinical measures' flags, which most photographs carry and the summary counts."""
     name = record["image"]
     if record["status"] == "failed":
         return [f"failed: {name}: {record['reason']}"]
@@ -70,7 +71,7 @@ def warnings_of(record):
     fraction_warning = vessel_fraction_warning(record["vessel_fraction"])
     if fraction_warning:
         lines.append(f"warning: {name}: {fraction_warning}")
-    if record.get("clinical") and record["clinical"].get("flags"):
+    if record.get("clinical") and record["clinical"].get("flags") and not quiet:
         lines.append(f"note: {name}: {record['clinical']['flags']}")
     return lines
 
@@ -108,7 +109,7 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
         counts[record["status"]] += 1
         if record["status"] == "done" and record.get("scores"):
             counted.append(record["image"])
-        for line in warnings_of(record):
+        for line in warnings_of(record, quiet):
             bar.write(line, file=sys.stderr)
         bar.update()
 
@@ -137,6 +138,9 @@ def print_summary(manifest, counts, total, out_dir):
         f"{out_dir}: {status['done']} of {total} photographs done, {status['skipped']} skipped, "
         f"{status['failed']} failed{median}."
     )
+    flagged = sum(bool((record.get("clinical") or {}).get("flags")) for record in latest if record["status"] == "done")
+    if flagged:
+        print(f"{flagged} photograph(s) carry a flag on their clinical measures (clinical.csv's flags column).")
     failed = [record for record in latest if record["status"] == "failed"]
     for record in failed[:SUMMARY_FAILURES]:
         print(f"  failed: {record['image']}: {record['reason']}", file=sys.stderr)
