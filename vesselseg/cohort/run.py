@@ -56,7 +56,7 @@ def load_networks(spec):
 
 def warnings_of(record, quiet=False):
     """The lines a person should see about one photograph's record; with `quiet`, not the notes of
-    the clinical measures' flags, which most photographs carry and the summary counts."""
+    the clinical measures' flags, which many photographs carry and the summary counts."""
     name = record["image"]
     if record["status"] == "failed":
         return [f"failed: {name}: {record['reason']}"]
