@@ -605,9 +605,12 @@ def predict_images(args):
         probability_arrays=args.probability_arrays is not False,
     )
     folder = OutputFolder(out_dir, settings, args.overwrite)
-    failures = predict_folder(
-        files, folder, options, spec, None if args.cluster else networks, args.batch_size, args.quiet, args.cluster
-    )
+    try:
+        failures = predict_folder(
+            files, folder, options, spec, None if args.cluster else networks, args.batch_size, args.quiet, args.cluster
+        )
+    finally:
+        folder.close()
     print(f"Wrote {out_dir}" + (f"; {failures} photograph(s) failed (manifest.jsonl says why)" if failures else ""))
     return 1 if failures else 0
 

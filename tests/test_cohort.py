@@ -104,14 +104,14 @@ def test_outputs_are_atomic_and_a_cut_manifest_line_is_dropped(tmp_path):
 
 def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_path):
     out = tmp_path / "out"
-    OutputFolder(out, {"tta": True, "weights": "a"})
+    OutputFolder(out, {"tta": True, "weights": "a"}).close()
     (out / "eye_prob.npy").write_bytes(b"")
     (out / "notes.txt").write_text("the user's own")
-    OutputFolder(out, {"tta": True, "weights": "a"})
+    OutputFolder(out, {"tta": True, "weights": "a"}).close()
     with pytest.raises(FileExistsError, match="tta: True then, False now"):
         OutputFolder(out, {"tta": False, "weights": "a"})
-    OutputFolder(out, {"tta": False, "weights": "a"}, overwrite=True)
-    assert sorted(path.name for path in out.iterdir()) == ["notes.txt", "settings.json"]
+    OutputFolder(out, {"tta": False, "weights": "a"}, overwrite=True).close()
+    assert sorted(path.name for path in out.iterdir()) == ["notes.txt", "run.lock", "settings.json"]
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "x.txt").write_text("")
     with pytest.raises(FileExistsError, match="did not write"):
@@ -119,6 +119,25 @@ def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_pat
     (tmp_path / "a_file").write_text("")
     with pytest.raises(FileExistsError, match="cannot make the output folder"):
         OutputFolder(tmp_path / "a_file" / "out", {})
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_until_the_first_ends(tmp_path):
+    first = OutputFolder(tmp_path / "out", {"tta": True})
+    with pytest.raises(FileExistsError, match=rf"another run \(pid {os.getpid()} on .*\) is writing to"):
+        OutputFolder(tmp_path / "out", {"tta": True})
+    with pytest.raises(FileExistsError, match="another run"):
+        OutputFolder(tmp_path / "out", {"tta": True}, overwrite=True)
+    assert (tmp_path / "out" / "settings.json").is_file()
+    first.close()
+    OutputFolder(tmp_path / "out", {"tta": True}).close()
+    # A killed run's lock goes with its process: a new process takes the folder at once.
+    command = [
+        sys.executable,
+        "-c",
+        "import os, fcntl; f = open('run.lock', 'a+'); fcntl.flock(f, fcntl.LOCK_EX); os._exit(0)",
+    ]
+    subprocess.run(command, cwd=tmp_path / "out", check=True)
+    OutputFolder(tmp_path / "out", {"tta": True}).close()
 
 
 def test_companions_match_as_match_companion_does(tmp_path):

@@ -1,9 +1,10 @@
 """The record of a predict.py --images run: its settings, a manifest of photographs, atomic files.
 
-    folder = OutputFolder(out_dir, settings, overwrite=False)   # refuses changed settings
+    folder = OutputFolder(out_dir, settings, overwrite=False)   # refuses changed settings, a second run
     done = folder.manifest.finished()                  # {image path: its last record}
     with atomic_path(out_dir / "eye_prob.npy") as temporary: np.save(temporary, map)
     folder.manifest.append({"image": ..., "status": "done", ...})
+    folder.close()                                     # releases run.lock
 
 A run can be killed at any moment and run again. Every file is written under a temporary name
 and renamed when complete, so no output is ever truncated; a photograph's manifest line is
@@ -16,10 +17,15 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 MANIFEST = "manifest.jsonl"
 SETTINGS = "settings.json"
+# A run holds an exclusive lock on this file while it writes the folder, so that a second run on
+# the same folder is refused rather than doing the same photographs again beside it and removing
+# its temporary files. The operating system drops the lock when the process ends, however it ends.
+LOCK = "run.lock"
 # Temporary files carry this infix; any left by a killed run are removed when the folder is opened.
 TEMPORARY = ".tmp-"
 # What a photograph's line may say. "skipped": read and judged unusable (--min-quality), or
@@ -39,6 +45,7 @@ PHOTOGRAPH_SUFFIXES = (
 FOLDER_FILES = (
     MANIFEST,
     SETTINGS,
+    LOCK,
     "vessel_fractions.csv",
     "measurements.csv",
     "clinical.csv",
@@ -148,34 +155,78 @@ def read_settings(folder):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def hold_lock(path):
+    """The open file `path`, holding an exclusive lock on it for as long as it stays open; a
+    FileExistsError naming the holder when another process holds it. None where the system has
+    no such locks (Windows), and an unlocked file on a file system that refuses them."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    file = open(path, "a+")
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.seek(0)
+        holder = file.read().strip() or "another process"
+        file.close()
+        raise FileExistsError(
+            f"another run ({holder}) is writing to {Path(path).parent}; let it finish, or choose another --name."
+        ) from None
+    except OSError:
+        return file
+    with contextlib.suppress(OSError):
+        file.truncate(0)
+        file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        file.flush()
+    return file
+
+
 class OutputFolder:
-    """An --images run's output folder: made, checked against its settings, cleaned of a killed
-    run's temporary files, or emptied of this project's outputs with `overwrite`."""
+    """An --images run's output folder: made, locked against a second run, checked against its
+    settings, cleaned of a killed run's temporary files, or emptied of this project's outputs with
+    `overwrite`. close() releases the lock."""
 
     def __init__(self, folder, settings, overwrite=False):
         self.folder = Path(folder)
         self.settings = settings
+        self.lock = None
         settings_path = self.folder / SETTINGS
-        if self.folder.is_dir() and any(self.folder.iterdir()):
-            if overwrite:
-                self.remove_outputs()
-            elif not settings_path.is_file():
-                raise FileExistsError(
-                    f"{self.folder} holds files that predict.py --images did not write; "
-                    "choose another --name or --output-dir."
-                )
-            else:
-                self.check_settings(read_settings(self.folder))
+        if (
+            self.folder.is_dir()
+            and not overwrite
+            and not settings_path.is_file()
+            and any(path.name != LOCK for path in self.folder.iterdir())
+        ):
+            raise FileExistsError(
+                f"{self.folder} holds files that predict.py --images did not write; "
+                "choose another --name or --output-dir."
+            )
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise FileExistsError(f"cannot make the output folder {self.folder}: {error.strerror or error}.") from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise FileExistsError(f"cannot write to the output folder {self.folder}: permission denied.")
-        for leftover in self.folder.glob(f"*{TEMPORARY}*"):
-            leftover.unlink(missing_ok=True)
-        write_text_atomically(settings_path, json.dumps(settings, indent=2) + "\n")
+        self.lock = hold_lock(self.folder / LOCK)
+        try:
+            if overwrite:
+                self.remove_outputs()
+            elif settings_path.is_file():
+                self.check_settings(read_settings(self.folder))
+            for leftover in self.folder.glob(f"*{TEMPORARY}*"):
+                leftover.unlink(missing_ok=True)
+            write_text_atomically(settings_path, json.dumps(settings, indent=2) + "\n")
+        except BaseException:
+            self.close()
+            raise
         self.manifest = Manifest(self.folder / MANIFEST)
+
+    def close(self):
+        """Release the folder's lock, for another run to take."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
 
     def check_settings(self, previous):
         changed = sorted(
@@ -189,6 +240,7 @@ class OutputFolder:
             )
 
     def remove_outputs(self):
+        # The lock file stays: removing it would let a second run lock a new one beside this run.
         for path in self.folder.iterdir():
-            if path.is_file() and is_output_file(path):
+            if path.is_file() and is_output_file(path) and path.name != LOCK:
                 path.unlink()
