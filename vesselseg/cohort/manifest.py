@@ -1,7 +1,7 @@
 """The record of a predict.py --images run: its settings, a manifest of photographs, atomic files.
 
     folder = OutputFolder(out_dir, settings, overwrite=False)   # refuses changed settings, a second run
-    done = folder.manifest.finished()                  # {image path: its last record}
+    done = folder.manifest.finished()                  # {names of the photographs done or skipped}
     with atomic_path(out_dir / "eye_prob.npy") as temporary: np.save(temporary, map)
     folder.manifest.append({"image": ..., "status": "done", ...})
     folder.close()                                     # releases run.lock
@@ -121,17 +121,21 @@ class Manifest:
                 file.truncate(data.rfind(b"\n") + 1)
 
     def records(self):
-        """Every line, in order, as dicts."""
+        """Every line, in order, as dicts: a generator, so that a cohort's manifest is read a line
+        at a time rather than held whole."""
         if not self.path.is_file():
-            return []
+            return
         with open(self.path) as file:
-            return [json.loads(line) for line in file if line.strip()]
+            for line in file:
+                if line.strip():
+                    yield json.loads(line)
 
     def finished(self):
-        """{image: its last record} of the photographs a run need not do again: done or skipped.
-        A failed photograph is tried again by the next run, and its new line replaces the old."""
-        last = {record["image"]: record for record in self.records()}
-        return {image: record for image, record in last.items() if record["status"] != "failed"}
+        """The names of the photographs a run need not do again: those whose last line says done or
+        skipped. A failed photograph is tried again by the next run, and its new line replaces the
+        old. Only the names are kept, since the run holds them to its end."""
+        last = {record["image"]: record["status"] for record in self.records()}
+        return {image for image, status in last.items() if status != "failed"}
 
     def latest(self):
         """The last record of each photograph, in the order they first appear."""

@@ -129,7 +129,17 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
 
 def print_summary(manifest, counts, total, out_dir):
     """This run's counts, and the folder's: done, skipped, failed, and the median vessel fraction."""
-    latest = [record for record in manifest.latest()]
+    # Of each photograph's last line, only what the summary prints: a cohort's records are large.
+    latest = {
+        record["image"]: {
+            "image": record["image"],
+            "status": record["status"],
+            "reason": record.get("reason"),
+            "vessel_fraction": record.get("vessel_fraction"),
+            "flagged": bool((record.get("clinical") or {}).get("flags")),
+        }
+        for record in manifest.records()
+    }.values()
     status = {name: sum(record["status"] == name for record in latest) for name in ("done", "skipped", "failed")}
     fractions = [record["vessel_fraction"] for record in latest if record["status"] == "done"]
     median = f"; median vessel fraction {statistics.median(fractions):.1%} of the FOV" if fractions else ""
@@ -138,7 +148,7 @@ def print_summary(manifest, counts, total, out_dir):
         f"{out_dir}: {status['done']} of {total} photographs done, {status['skipped']} skipped, "
         f"{status['failed']} failed{median}."
     )
-    flagged = sum(bool((record.get("clinical") or {}).get("flags")) for record in latest if record["status"] == "done")
+    flagged = sum(record["flagged"] for record in latest if record["status"] == "done")
     if flagged:
         print(f"{flagged} photograph(s) carry a flag on their clinical measures (clinical.csv's flags column).")
     failed = [record for record in latest if record["status"] == "failed"]
