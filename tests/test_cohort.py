@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,8 +18,8 @@ from scipy import ndimage
 
 import predict
 from conftest import PROJECT_DIR, synthetic_sample
-from vesselseg.cohort import quality
-from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, atomic_path
+from vesselseg.cohort import quality, run
+from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, atomic_path, readable_size
 from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
@@ -288,6 +289,24 @@ def test_quiet_leaves_the_clinical_notes_to_the_summary(tmp_path, capsys):
     manifest.append({**record, "image": "other.png", "clinical": {"flags": ""}})
     print_summary(manifest, {"done": 2, "skipped": 0, "failed": 0}, 2, tmp_path)
     assert "1 photograph(s) carry a flag on their clinical measures" in capsys.readouterr().out
+
+
+def test_a_cohort_too_large_for_its_disk_is_told_early(tmp_path, weights_file, monkeypatch, capsys):
+    folder = write_photographs(tmp_path / "photos", 5)
+    flags = ["--images", str(folder), "--weights", str(weights_file), *CHEAP, "--quiet"]
+    monkeypatch.setattr(run, "DISK_CHECK_AFTER", 2)
+    assert predict.main(predict.get_args([*flags, "--output-dir", str(tmp_path / "roomy")])) == 0
+    assert "photographs left need" not in capsys.readouterr().err
+    real_disk_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_disk_usage(path)._replace(free=1000))
+    assert predict.main(predict.get_args([*flags, "--output-dir", str(tmp_path / "full")])) == 0
+    printed = capsys.readouterr().err
+    assert printed.count("photographs left need") == 1
+    assert (
+        "the 3 photographs left need about" in printed
+        and "has 1 kB free; --no-probability-arrays writes less" in printed
+    )
+    assert [readable_size(size) for size in (840, 12_500_000, 1.2e9, 3.4e12)] == ["1 kB", "12.5 MB", "1.2 GB", "3.4 TB"]
 
 
 def test_a_manifest_that_cannot_be_appended_to_is_an_output_error(tmp_path):

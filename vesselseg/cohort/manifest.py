@@ -55,6 +55,14 @@ FOLDER_FILES = (
 )
 
 
+def readable_size(size):
+    """A number of bytes as a person reads it: "840 kB", "12.5 MB", "1.2 GB", "3.4 TB"."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1e3:.0f} kB"
+
+
 class OutputWriteError(RuntimeError):
     """An output file could not be written: the disk is full, or the folder became read-only.
 
@@ -65,7 +73,7 @@ class OutputWriteError(RuntimeError):
     def __init__(self, path, error):
         reason = error.strerror or str(error)
         try:
-            free = f"; {shutil.disk_usage(Path(path).parent).free / 1e6:,.1f} MB free on its disk"
+            free = f"; {readable_size(shutil.disk_usage(Path(path).parent).free)} free on its disk"
         except OSError:
             free = ""
         super().__init__(

@@ -11,13 +11,16 @@ Returns the number of photographs that failed; their reasons are in the manifest
 """
 
 import dataclasses
+import shutil
 import statistics
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from vesselseg.cohort import tables
 from vesselseg.cohort.forward import CompiledForward
+from vesselseg.cohort.manifest import PHOTOGRAPH_SUFFIXES, readable_size
 from vesselseg.cohort.pipeline import segment_stream
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.inference.photographs import vessel_fraction_warning
@@ -27,6 +30,9 @@ from vesselseg.inference.photographs import vessel_fraction_warning
 BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
 # The summary at the end names at most this many failed photographs.
 SUMMARY_FAILURES = 10
+# Once this many photographs are done, the run weighs the disk that the rest will need against
+# the free space, so that a cohort too large for its disk is told within a minute, not when full.
+DISK_CHECK_AFTER = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +82,32 @@ def warnings_of(record, quiet=False):
     return lines
 
 
+def disk_warning(out_dir, images, remaining, options):
+    """A warning when `remaining` photographs, at the mean size of the outputs written for the
+    photographs named `images`, would need more than the free space on `out_dir`'s disk, naming
+    the flags of `options` (an Options) that would write less; else None."""
+    stems = [Path(image).stem for image in images]
+    paths = [Path(out_dir) / f"{stem}{suffix}" for stem in stems for suffix in PHOTOGRAPH_SUFFIXES]
+    per_photograph = sum(path.stat().st_size for path in paths if path.is_file()) / max(len(stems), 1)
+    needed, free = per_photograph * remaining, shutil.disk_usage(out_dir).free
+    if needed <= free:
+        return None
+    lighter = [
+        flag
+        for flag, used in (("--no-figures", options.figures), ("--no-probability-arrays", options.probability_arrays))
+        if used
+    ]
+    return (
+        f"warning: at {readable_size(per_photograph)} a photograph, the {remaining:,} photographs left need about "
+        f"{readable_size(needed)}, and the disk of {out_dir} has {readable_size(free)} free"
+        + (
+            f"; {' and '.join(lighter)} {'write' if len(lighter) > 1 else 'writes'} less (docs/predict.md, Disk)."
+            if lighter
+            else "."
+        )
+    )
+
+
 def progress_bar(total, done, quiet):
     return tqdm(
         total=total,
@@ -104,6 +136,8 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
     counts, counted = {"done": 0, "skipped": 0, "failed": 0}, []
     bar = progress_bar(len(files), len(files) - len(todo), quiet)
 
+    done_here = []
+
     def on_record(record):
         manifest.append(record)
         counts[record["status"]] += 1
@@ -111,6 +145,12 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
             counted.append(record["image"])
         for line in warnings_of(record, quiet):
             bar.write(line, file=sys.stderr)
+        if record["status"] == "done" and len(done_here) < DISK_CHECK_AFTER:
+            done_here.append(record["image"])
+            if len(done_here) == DISK_CHECK_AFTER:
+                warning = disk_warning(folder.folder, done_here, len(todo) - sum(counts.values()), options)
+                if warning:
+                    bar.write(warning, file=sys.stderr)
         bar.update()
 
     if cluster and todo:
