@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -311,8 +312,11 @@ def test_a_cohort_too_large_for_its_disk_is_told_early(tmp_path, weights_file, m
 
 def test_a_manifest_that_cannot_be_appended_to_is_an_output_error(tmp_path):
     manifest = Manifest(tmp_path / "gone" / "manifest.jsonl")
-    with pytest.raises(OutputWriteError, match="cannot write .*manifest.jsonl"):
+    with pytest.raises(OutputWriteError, match="cannot write .*manifest.jsonl") as raised:
         manifest.append({"image": "a.png", "status": "done"})
+    # A cluster's worker sends its error back pickled; it must arrive whole.
+    arrived = pickle.loads(pickle.dumps(raised.value))
+    assert isinstance(arrived, OutputWriteError) and str(arrived) == str(raised.value)
 
 
 def test_a_two_worker_cluster_gives_the_local_run_s_maps_and_manifest(tmp_path, weights_file):

@@ -68,15 +68,18 @@ class OutputWriteError(RuntimeError):
 
     It is the output folder's failure, not a photograph's, so the run stops with one line instead
     of marking every photograph after it failed; not an OSError, so that the per-photograph
-    handlers, which catch OSError for unreadable photographs, let it through."""
+    handlers, which catch OSError for unreadable photographs, let it through. Made by writing(),
+    so that it keeps the one-message form in which a cluster's worker sends it back pickled."""
 
-    def __init__(self, path, error):
+    @classmethod
+    def writing(cls, path, error):
+        """The error of `path`, whose writing raised the OSError `error`, with its disk's free space."""
         reason = error.strerror or str(error)
         try:
             free = f"; {readable_size(shutil.disk_usage(Path(path).parent).free)} free on its disk"
         except OSError:
             free = ""
-        super().__init__(
+        return cls(
             f"cannot write {path}: {reason}{free}. Make room or mend the folder, then run the same "
             "command again: it finishes the photographs not yet done."
         )
@@ -93,7 +96,7 @@ def atomic_path(path):
         yield temporary
         os.replace(temporary, path)
     except OSError as error:
-        raise OutputWriteError(path, error) from error
+        raise OutputWriteError.writing(path, error) from error
     finally:
         # A folder made read-only refuses the removal too; the error above says what matters.
         with contextlib.suppress(OSError):
@@ -158,7 +161,7 @@ class Manifest:
                 file.flush()
                 os.fsync(file.fileno())
         except OSError as error:
-            raise OutputWriteError(self.path, error) from error
+            raise OutputWriteError.writing(self.path, error) from error
 
 
 def read_settings(folder):
