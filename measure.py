@@ -17,7 +17,8 @@ vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little 
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
-output, the *_prob.npy maps are measured and its other PNGs are left alone. FOV masks in --masks
+output, the *_prob.npy maps are measured (the *_prob.png maps where it wrote no arrays,
+--no-probability-arrays) and its other PNGs are left alone. FOV masks in --masks
 are matched by file stem, as predict.py matches them, or by DRIVE's leading id
 (`01_manual1.gif` with `01_test_mask.gif`); without --masks, the <stem>_fov.png that predict.py
 saved beside a map is its FOV, and otherwise the whole image counts.
