@@ -64,7 +64,7 @@ from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_setti
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
-from vesselseg.data.image_files import check_distinct_stems, list_images, subfolders_with_images
+from vesselseg.data.image_files import brief, check_distinct_stems, list_images, subfolders_with_images
 from vesselseg.inference import photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
@@ -421,8 +421,9 @@ def photograph_files(args):
     check_distinct_stems(files)
     nested = subfolders_with_images(args.images) if Path(args.images).is_dir() else []
     if nested:
-        shown = ", ".join(nested[:3]) + (", ..." if len(nested) > 3 else "")
-        print(f"note: {len(nested)} subfolder(s) of {args.images} hold photographs that are not read ({shown}).")
+        print(
+            f"note: {len(nested)} subfolder(s) of {args.images} hold photographs that are not read ({brief(nested)})."
+        )
     return files
 
 

@@ -60,8 +60,7 @@ def time_step(step, folder):
     before = peak_rss_gb()
     started = time.perf_counter()
     if step == "finished":
-        kept = manifest.finished()
-        print(f"  ({len(kept):,} names kept)", file=sys.stderr)
+        manifest.finished()
     elif step == "tables":
         tables.write_tables(Path(folder), manifest, Options(), None, {})
     else:

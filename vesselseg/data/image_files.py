@@ -23,8 +23,8 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
     if not files:
         nested = subfolders_with_images(path, suffixes)
         hint = (
-            f"; subfolders are not read, and {len(nested)} of them hold photographs ({', '.join(nested[:3])}"
-            f"{', ...' if len(nested) > 3 else ''}): give each as {flag} in turn"
+            f"; subfolders are not read, and {len(nested)} of them hold photographs ({brief(nested)}): "
+            f"give each as {flag} in turn"
             if nested
             else ""
         )
@@ -44,6 +44,11 @@ def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
             except OSError:
                 continue  # a subfolder that cannot be listed is not read either way
     return sorted(names)
+
+
+def brief(names, shown=3):
+    """The first `shown` of `names`, comma-joined, and "..." when there are more."""
+    return ", ".join(list(names[:shown]) + (["..."] if len(names) > shown else []))
 
 
 def check_distinct_stems(files):
