@@ -20,7 +20,14 @@ from scipy import ndimage
 import predict
 from conftest import PROJECT_DIR, synthetic_sample
 from vesselseg.cohort import quality, run
-from vesselseg.cohort.manifest import Manifest, OutputFolder, OutputWriteError, atomic_path, readable_size
+from vesselseg.cohort.manifest import (
+    REPAIR_CHUNK,
+    Manifest,
+    OutputFolder,
+    OutputWriteError,
+    atomic_path,
+    readable_size,
+)
 from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
@@ -98,10 +105,32 @@ def test_outputs_are_atomic_and_a_cut_manifest_line_is_dropped(tmp_path):
         file.write('{"image": "c.png", "sta')
     reopened = Manifest(manifest.path)
     assert [record["image"] for record in reopened.records()] == ["a.png", "b.png"]
+    # A cut line longer than the pieces in which the manifest's end is read back.
+    with open(manifest.path, "a") as file:
+        file.write('{"image": "c.png", "reason": "' + "x" * 3 * REPAIR_CHUNK)
+    assert [record["image"] for record in Manifest(manifest.path).records()] == ["a.png", "b.png"]
+    only_cut = tmp_path / "cut.jsonl"
+    only_cut.write_text('{"image": "d.png"')
+    assert list(Manifest(only_cut).records()) == [] and only_cut.read_bytes() == b""
     # A failed photograph is tried again; a done one is not.
     assert set(reopened.finished()) == {"a.png"}
     with pytest.raises(ValueError, match="status"):
         reopened.append({"image": "d.png", "status": "maybe"})
+
+
+def test_latest_reads_back_each_photographs_last_line_in_the_order_first_seen(tmp_path):
+    # The names are not ASCII, so that a place counted in characters rather than bytes would
+    # read a line from its middle.
+    manifest = Manifest(tmp_path / "manifest.jsonl")
+    lines = [
+        {"image": "œil-b.png", "status": "failed", "reason": "unreadable"},
+        {"image": "œil-a.png", "status": "done", "vessel_fraction": 0.1},
+        {"image": "œil-b.png", "status": "done", "vessel_fraction": 0.2},
+    ]
+    for record in lines:
+        manifest.append(record)
+    assert list(manifest.latest()) == [lines[2], lines[1]]
+    assert list(Manifest(tmp_path / "absent.jsonl").latest()) == []
 
 
 def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_path):

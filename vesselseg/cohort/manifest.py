@@ -28,6 +28,8 @@ SETTINGS = "settings.json"
 LOCK = "run.lock"
 # Temporary files carry this infix; any left by a killed run are removed when the folder is opened.
 TEMPORARY = ".tmp-"
+# The manifest's end is read back in pieces of this many bytes to find its last whole line.
+REPAIR_CHUNK = 65536
 # What a photograph's line may say. "skipped": read and judged unusable (--min-quality), or
 # implausible; "failed": it could not be processed, with the reason.
 STATUSES = ("done", "failed", "skipped")
@@ -123,23 +125,44 @@ class Manifest:
         self.repair()
 
     def repair(self):
-        """Cut a last line that a killed run left without its newline."""
+        """Cut a last line that a killed run left without its newline. Only the file's end is
+        read, back to the last newline, since a cohort's manifest runs to gigabytes."""
         if not self.path.is_file():
             return
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "r+b") as file:
-                file.truncate(data.rfind(b"\n") + 1)
+        with open(self.path, "r+b") as file:
+            end = file.seek(0, os.SEEK_END)
+            if end == 0:
+                return
+            file.seek(end - 1)
+            if file.read(1) == b"\n":
+                return
+            stop = end
+            while stop > 0:
+                start = max(0, stop - REPAIR_CHUNK)
+                file.seek(start)
+                newline = file.read(stop - start).rfind(b"\n")
+                if newline >= 0:
+                    file.truncate(start + newline + 1)
+                    return
+                stop = start
+            file.truncate(0)
 
-    def records(self):
-        """Every line, in order, as dicts: a generator, so that a cohort's manifest is read a line
-        at a time rather than held whole."""
+    def placed_records(self):
+        """(byte offset, record) of every line, in order: a generator, so that a cohort's manifest
+        is read a line at a time rather than held whole."""
         if not self.path.is_file():
             return
-        with open(self.path) as file:
+        with open(self.path, "rb") as file:
+            offset = 0
             for line in file:
                 if line.strip():
-                    yield json.loads(line)
+                    yield offset, json.loads(line)
+                offset += len(line)
+
+    def records(self):
+        """Every line, in order, as dicts, a line at a time (placed_records)."""
+        for _, record in self.placed_records():
+            yield record
 
     def finished(self):
         """The names of the photographs a run need not do again: those whose last line says done or
@@ -149,8 +172,17 @@ class Manifest:
         return {image for image, status in last.items() if status != "failed"}
 
     def latest(self):
-        """The last record of each photograph, in the order they first appear."""
-        return list({record["image"]: record for record in self.records()}.values())
+        """The last record of each photograph, in the order they first appear: a generator that
+        holds only where each photograph's last line starts, and reads the lines back one at a
+        time, so that the folder's tables are written without holding a cohort's records."""
+        # A dict keeps the order in which its keys first came, whatever values they take later.
+        places = {record["image"]: offset for offset, record in self.placed_records()}
+        if not places:
+            return
+        with open(self.path, "rb") as file:
+            for offset in places.values():
+                file.seek(offset)
+                yield json.loads(file.readline())
 
     def append(self, record):
         if record.get("status") not in STATUSES:

@@ -3,13 +3,16 @@
     write_tables(out_dir, manifest, options, scores, settings)
 
 vessel_fractions.csv, measurements.csv and clinical.csv hold one row per photograph done, in the
-order the photographs were first done; with --labels, per_image.csv, metrics.json and (with
-figures) difference_grid.png. The manifest holds every figure as each photograph ends, so a killed
+order the photographs first appear in the manifest. They are written as its lines are read back
+one at a time, so that a cohort's records are never held together, only each photograph's name
+and place in the manifest. With --labels, per_image.csv, metrics.json and (with figures)
+difference_grid.png. The manifest holds every figure as each photograph ends, so a killed
 run loses no table: the next run writes them whole. Pooled scores come from `scores` (a
 StreamingScores) and, for photographs done by earlier runs, from their saved maps, read back one
 at a time.
 """
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -22,31 +25,61 @@ from vesselseg.cohort.scores import BINS
 from vesselseg.cohort.work import Companions, read_companion
 from vesselseg.data.drive_data import read_binary_map
 from vesselseg.figures import save_difference_grid
-from vesselseg.measurement.clinical import write_clinical_csv
-from vesselseg.measurement.maps import write_csv
+from vesselseg.measurement import clinical, maps
 
 # The difference grid shows at most this many photographs, the first done.
 GRID_PHOTOGRAPHS = 24
 SCORE_COLUMNS = ("auc", "pr_auc", "f1", "accuracy", "sensitivity", "specificity")
 
 
-def write_fractions(path, records):
-    with atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
-        writer = csv.writer(file)
-        # network_scale: the factor by which the photograph was rescaled for the network (its FOV to
-        # the first of --fov-diameters), which follows the photograph's resolution.
-        writer.writerow(["image", "vessel_fraction", "fov", "network_scale", "quality", "quality_grade"])
-        for record in records:
-            writer.writerow(
-                [
-                    record["image"],
-                    f"{record['vessel_fraction']:.5f}",
-                    record["fov"],
-                    f"{record['network_scale']:.4f}",
-                    f"{record['quality']:.3f}",
-                    record["quality_grade"],
-                ]
-            )
+def fractions_writer(file):
+    """A function that writes one record's row of vessel_fractions.csv to the open `file`, whose
+    header it writes first."""
+    writer = csv.writer(file)
+    # network_scale: the factor by which the photograph was rescaled for the network (its FOV to
+    # the first of --fov-diameters), which follows the photograph's resolution.
+    writer.writerow(["image", "vessel_fraction", "fov", "network_scale", "quality", "quality_grade"])
+    return lambda record: writer.writerow(
+        [
+            record["image"],
+            f"{record['vessel_fraction']:.5f}",
+            record["fov"],
+            f"{record['network_scale']:.4f}",
+            f"{record['quality']:.3f}",
+            record["quality_grade"],
+        ]
+    )
+
+
+def write_row_tables(out_dir, manifest):
+    """vessel_fractions.csv, measurements.csv and clinical.csv (where a photograph has clinical
+    measures), one row per photograph done, in one pass over the manifest's latest records, read
+    one at a time: their memory does not grow with the folder. Returns the image, path and scores
+    of the photographs scored against labels (with --labels), for the tables of scores."""
+    scored = []
+    with contextlib.ExitStack() as stack:
+
+        def open_table(name):
+            # The file closes before its temporary name is renamed, since an ExitStack leaves the
+            # contexts in the reverse order of their entry.
+            temporary = stack.enter_context(atomic_path(out_dir / name))
+            return stack.enter_context(open(temporary, "w", newline=""))
+
+        write_fraction = fractions_writer(open_table("vessel_fractions.csv"))
+        write_measurements = maps.row_writer(open_table("measurements.csv"), pixel_size_um=None)
+        write_clinical = None
+        for record in manifest.latest():
+            if record["status"] != "done":
+                continue
+            write_fraction(record)
+            write_measurements(record["measurements"])
+            if record.get("clinical"):
+                if write_clinical is None:
+                    write_clinical = clinical.row_writer(open_table("clinical.csv"), clinical.CLINICAL_COLUMNS)
+                write_clinical(record["clinical"])
+            if record.get("scores"):
+                scored.append({key: record[key] for key in ("image", "path", "scores")})
+    return scored
 
 
 def write_per_image(path, records):
@@ -81,17 +114,7 @@ def saved_maps(out_dir, record, labels):
 def write_tables(out_dir, manifest, options, scores, settings, counted=()):
     """Every table of the folder from the manifest's photographs done. `scores` holds the pooled
     sums of the photographs named in `counted` (this run's); the others are read back and added."""
-    done = [record for record in manifest.latest() if record["status"] == "done"]
-    write_fractions(out_dir / "vessel_fractions.csv", done)
-    with atomic_path(out_dir / "measurements.csv") as temporary:
-        write_csv(temporary, [record["measurements"] for record in done], pixel_size_um=None)
-    clinical = [record["clinical"] for record in done if record.get("clinical")]
-    if clinical:
-        with atomic_path(out_dir / "clinical.csv") as temporary:
-            write_clinical_csv(
-                temporary, [{key: np.nan if value is None else value for key, value in row.items()} for row in clinical]
-            )
-    scored = [record for record in done if record.get("scores")]
+    scored = write_row_tables(out_dir, manifest)
     if not scored or scores is None:
         return None
     labels, counted = Companions(options.labels), set(counted)

@@ -102,14 +102,21 @@ def format_value(value):
     return value
 
 
+def row_writer(file, columns):
+    """A function that writes one row (a dict) to the open CSV `file` in `columns`, whose header it
+    writes first: other keys left out, floats to six significant digits, NaN and None as an empty
+    cell."""
+    writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    return lambda row: writer.writerow({key: format_value(value) for key, value in row.items()})
+
+
 def write_rows(path, rows, columns):
-    """A CSV of `rows` (dicts) in `columns`, other keys left out, floats to six significant digits
-    and NaN written as an empty cell."""
+    """A CSV of `rows` (dicts) in `columns` (row_writer)."""
     with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
+        write = row_writer(file, columns)
         for row in rows:
-            writer.writerow({key: format_value(value) for key, value in row.items()})
+            write(row)
 
 
 def write_clinical_csv(path, rows):

@@ -88,13 +88,22 @@ def empty_row(name):
     return {"image": name, "vessel_fraction": 0.0, NOTE_COLUMN: "no vessel pixel in the FOV: nothing to measure"}
 
 
-def write_csv(path, rows, pixel_size_um):
+def row_writer(file, pixel_size_um):
+    """A function that writes one measurements row (a dict) to the open CSV `file`, whose header
+    it writes first; the physical columns only with a pixel size."""
     columns = COLUMNS + (PHYSICAL_COLUMNS if pixel_size_um else ()) + (NOTE_COLUMN,)
+    writer = csv.DictWriter(file, fieldnames=columns)
+    writer.writeheader()
+    return lambda row: writer.writerow(
+        {key: f"{value:.6g}" if isinstance(value, float) else value for key, value in row.items()}
+    )
+
+
+def write_csv(path, rows, pixel_size_um):
     with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=columns)
-        writer.writeheader()
+        write = row_writer(file, pixel_size_um)
         for row in rows:
-            writer.writerow({key: f"{value:.6g}" if isinstance(value, float) else value for key, value in row.items()})
+            write(row)
 
 
 def is_av_map(path):
