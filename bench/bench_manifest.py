@@ -5,16 +5,16 @@
 Writes a manifest of --lines photographs into a temporary folder, each a copy of the template's
 lines in turn under a new name (their scores left out, so that no pooled scores are read back),
 then times, each in a fresh process so that its peak memory is its own: the start of a resumed
-run (Manifest.finished, whose names the run holds to its end), the tables written at the end
+run (the manifest opened, and Manifest.finished, whose names the run holds to its end), the tables written at the end
 (tables.write_tables: vessel_fractions.csv, measurements.csv, clinical.csv) and the summary
-printed after them (run.print_summary). Prints seconds and the growth of the peak resident memory
-over the process's own after its imports. The template is any manifest.jsonl that predict.py
+printed after them (run.print_summary). Prints seconds and the peak resident memory over what
+the process held after its imports (Linux: the peak is reset then, so that the imports' own peak
+does not hide it). The template is any manifest.jsonl that predict.py
 --images wrote; one made with the clinical measures gives records of the full size.
 """
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,9 +44,19 @@ def get_args():
     return args
 
 
-def peak_rss_gb():
-    """This process's peak resident memory in GB (Linux reports it in kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+def resident_gb(field):
+    """This process's resident memory in GB: "VmRSS" now, or "VmHWM", its peak since the last
+    reset_peak (Linux's /proc, in kilobytes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1e6
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def reset_peak():
+    """Start the peak resident memory afresh from what is resident now (Linux 4.0 and later), so
+    that a peak reached while importing TensorFlow does not hide a step's smaller one."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def time_step(step, folder):
@@ -56,16 +66,19 @@ def time_step(step, folder):
     from vesselseg.cohort.run import print_summary
     from vesselseg.cohort.work import Options
 
-    manifest = Manifest(Path(folder) / "manifest.jsonl")
-    before = peak_rss_gb()
+    reset_peak()
+    before = resident_gb("VmRSS")
     started = time.perf_counter()
+    # Opened inside the measure: opening repairs a cut last line, which is part of a run's start.
+    manifest = Manifest(Path(folder) / "manifest.jsonl")
     if step == "finished":
         manifest.finished()
     elif step == "tables":
         tables.write_tables(Path(folder), manifest, Options(), None, {})
     else:
         print_summary(manifest, {"done": 0, "skipped": 0, "failed": 0}, 0, Path(folder))
-    print(json.dumps({"step": step, "seconds": time.perf_counter() - started, "added_gb": peak_rss_gb() - before}))
+    seconds, added = time.perf_counter() - started, resident_gb("VmHWM") - before
+    print(json.dumps({"step": step, "seconds": seconds, "added_gb": added}))
 
 
 def write_manifest(template, lines, folder):
