@@ -401,6 +401,27 @@ def test_fundus_photographs_and_their_vessel_trees_grade_good():
     assert quality.grade_quality(quality.map_checks(scattered, everywhere))[1] == "poor"
 
 
+def grey(image):
+    """A monochrome picture (H, W) as RGB (H, W, 3), as a red-free photograph is often saved."""
+    return np.repeat(np.asarray(image, dtype=np.float32)[..., None], 3, axis=-1)
+
+
+@pytest.mark.parametrize(
+    "name, make, expected",
+    [
+        ("red-free", lambda: grey(fundus_photograph()[..., 1]), "good"),
+        ("red-free and blurred", lambda: grey(ndimage.gaussian_filter(fundus_photograph()[..., 1], 10)), "poor"),
+        ("a grey portrait", lambda: grey(skimage.data.astronaut().mean(axis=-1) / 255.0), "poor"),
+        ("a grey photograph", lambda: grey(skimage.data.camera() / 255.0), "poor"),
+    ],
+)
+def test_a_monochrome_photograph_is_judged_without_the_colour_check(name, make, expected):
+    image = make()
+    checks = quality.photograph_checks(image, estimate_fov(image))
+    assert "redness" not in checks
+    assert quality.grade_quality(checks)[1] == expected, (name, checks)
+
+
 def test_cluster_flags_are_checked():
     with pytest.raises(ValueError, match="go with --images"):
         predict.main(predict.get_args(["--cluster", "local:2"]))

@@ -9,7 +9,9 @@ photograph's quality score is the lowest of them, so that one failure is enough 
 can name it. The checks look at what a fundus photograph has and other photographs lack:
 
 - field of view: a round bright disc on a dark surround, covering a fair part of the frame;
-- colour: the retina is red, brighter in red than in green and in green than in blue;
+- colour: the retina is red, brighter in red than in green and in green than in blue; a
+  monochrome photograph (red-free, or any grey one) has no colour to check, and is judged by the
+  other checks alone;
 - illumination: bright enough to see vessels in, and not burnt out;
 - sharpness: fine detail (vessel edges) in the green channel, which blur removes;
 - the vessel map: a plausible vessel fraction, and vessels that join into a tree rather than
@@ -57,6 +59,10 @@ LIMITS = {
 }
 # Green above this level is burnt out.
 BURNT_LEVEL = 0.9
+# A photograph whose channels differ by no more than this anywhere in its FOV (as the check sees
+# it) is monochrome: a red-free photograph or a grey one saved as RGB, whose "redness" is 1 by
+# construction and says nothing.
+MONOCHROME_TOLERANCE = 2 / 255
 # A vessel fraction outside PLAUSIBLE_VESSEL_FRACTION scores 0 at these limits, 1 inside it.
 IMPLAUSIBLE_VESSEL_FRACTION = (0.01, 0.4)
 # The grades by quality score.
@@ -129,7 +135,16 @@ def photograph_checks(image, fov):
         "burnt_out": float((green_channel[fov] > BURNT_LEVEL).mean()),
         "sharpness": float(detail[interior].std()) / spread if interior.any() else 0.0,
     }
+    if is_monochrome(image, fov):
+        del measures["redness"]
     return {name: ramp(value, *LIMITS[name]) for name, value in measures.items()}
+
+
+def is_monochrome(image, fov):
+    """True when the photograph's (H, W, 3) channels are the same within MONOCHROME_TOLERANCE
+    over its FOV (H, W) bool."""
+    channels = [image[..., channel][fov] for channel in range(image.shape[-1])]
+    return all(float(np.abs(channel - channels[0]).max()) <= MONOCHROME_TOLERANCE for channel in channels[1:])
 
 
 def map_checks(vessels, fov):
