@@ -157,3 +157,18 @@ def test_photographs_of_every_common_pixel_format_read_as_the_same_rgb(tmp_path)
         image = drive_data.read_rgb_image(tmp_path / name)
         assert image.dtype == np.float32 and image.shape == (20, 24, 3), name
         np.testing.assert_allclose(image, expected, atol=1e-6, err_msg=name)
+
+
+def test_a_transparent_surround_reads_black_whatever_colour_it_hides(tmp_path):
+    rows, columns = np.mgrid[0:120, 0:140]
+    disc = (rows - 60) ** 2 + (columns - 70) ** 2 < 50**2
+    retina = np.array([200, 90, 40], dtype=np.uint8)
+    rgb = np.where(disc[..., None], retina, np.uint8(255))
+    alpha = np.where(disc, 255, 0).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([rgb[..., 0], alpha])).save(tmp_path / "grey_alpha.png")
+    image = drive_data.read_rgb_image(tmp_path / "rgba.png")
+    np.testing.assert_allclose(image[disc], np.broadcast_to(retina / 255.0, image[disc].shape), atol=1e-6)
+    assert not image[~disc].any()
+    grey = drive_data.read_rgb_image(tmp_path / "grey_alpha.png")
+    assert not grey[~disc].any() and np.allclose(grey[disc], 200 / 255.0)

@@ -128,7 +128,8 @@ def read_pixels(path, keep_palette):
 
     With keep_palette, palette images keep their indices (2nd_manual stores 0/1 as indices);
     otherwise they become RGB. Grey, 16-bit and floating-point images stay as they are; other
-    modes become RGB.
+    modes become RGB, their transparent pixels black: a photograph saved with a transparent
+    surround hides any colour there, often white, which would be taken for retina.
     A file whose EXIF orientation says it was taken turned (as phones write them) is turned
     upright, as image viewers show it, so that the maps lie over the photograph the user sees.
     """
@@ -137,6 +138,9 @@ def read_pixels(path, keep_palette):
             image = ImageOps.exif_transpose(opened)
             kept = ("L", "1", "RGB", "I;16", "I", "F") + (("P",) if keep_palette else ())
             if image.mode not in kept:
+                if image.has_transparency_data:
+                    black = Image.new("RGBA", image.size, (0, 0, 0, 255))
+                    image = Image.alpha_composite(black, image.convert("RGBA"))
                 image = image.convert("RGB")
             return np.asarray(image)
     except (OSError, SyntaxError, ValueError) as error:
