@@ -5,12 +5,12 @@
 Writes a manifest of --lines photographs into a temporary folder, each a copy of the template's
 lines in turn under a new name (their scores left out, so that no pooled scores are read back),
 then times, each in a fresh process so that its peak memory is its own: the start of a resumed
-run (the manifest opened, and Manifest.finished, whose names the run holds to its end), the tables written at the end
-(tables.write_tables: vessel_fractions.csv, measurements.csv, clinical.csv) and the summary
-printed after them (run.print_summary). Prints seconds and the peak resident memory over what
-the process held after its imports (Linux: the peak is reset then, so that the imports' own peak
-does not hide it). The template is any manifest.jsonl that predict.py
---images wrote; one made with the clinical measures gives records of the full size.
+run (the manifest opened, and Manifest.finished, whose names the run holds to its end), the
+tables written at the end (tables.write_tables: vessel_fractions.csv, measurements.csv,
+clinical.csv) and the summary printed after them (run.print_summary). Prints seconds and the peak
+resident memory over what the process held just before the step (Linux's /proc). The template is
+any manifest.jsonl that predict.py --images wrote; one made with the clinical measures gives
+records of the full size.
 """
 
 import argparse
@@ -55,7 +55,7 @@ def resident_gb(field):
 
 def reset_peak():
     """Start the peak resident memory afresh from what is resident now (Linux 4.0 and later), so
-    that a peak reached while importing TensorFlow does not hide a step's smaller one."""
+    that an earlier peak, such as the imports', does not hide a step's smaller one."""
     Path("/proc/self/clear_refs").write_text("5")
 
 
