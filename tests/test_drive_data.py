@@ -172,3 +172,23 @@ def test_a_transparent_surround_reads_black_whatever_colour_it_hides(tmp_path):
     assert not image[~disc].any()
     grey = drive_data.read_rgb_image(tmp_path / "grey_alpha.png")
     assert not grey[~disc].any() and np.allclose(grey[disc], 200 / 255.0)
+
+
+def test_a_photograph_in_one_channel_reads_as_grey_and_colour_stays_colour(tmp_path):
+    rows, columns = np.mgrid[0:64, 0:80]
+    # Smooth, as a photograph is, so that JPEG's colour fringes stay as faint as a photograph's.
+    green = (130 + 80 * np.sin(rows / 7) * np.cos(columns / 9)).astype(np.uint8)
+    only_green = np.dstack([np.zeros_like(green), green, np.zeros_like(green)])
+    Image.fromarray(only_green).save(tmp_path / "red_free.png")
+    Image.fromarray(only_green).save(tmp_path / "red_free.jpg", quality=30)
+    np.testing.assert_allclose(
+        drive_data.read_rgb_image(tmp_path / "red_free.png"), np.repeat(green[..., None] / 255.0, 3, axis=-1), atol=1e-6
+    )
+    compressed = drive_data.read_rgb_image(tmp_path / "red_free.jpg")
+    assert np.array_equal(compressed[..., 0], compressed[..., 1]) and np.array_equal(
+        compressed[..., 1], compressed[..., 2]
+    )
+    # A red photograph whose blue is black is still colour.
+    colour = np.dstack([green, green // 3, np.zeros_like(green)])
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    np.testing.assert_allclose(drive_data.read_rgb_image(tmp_path / "colour.png"), colour / 255.0, atol=1e-6)

@@ -30,6 +30,10 @@ RITE_PATTERN = r"(\d+)_(?:training|test)_av\.png"
 SHARED_RITE_DIR = SHARED_DIR / "RITE"
 # DRIVE's training split holds images 21-40; a validation run holds the last of them out.
 TRAINING_IMAGES = 20
+# A channel whose mean is under this share of the brightest channel's is dark: in a fundus
+# photograph green is at least a quarter of red, so only a one-channel picture has two such
+# channels, JPEG's colour fringes in them included.
+DARK_CHANNEL_SHARE = 0.05
 
 # File name patterns of the distribution; each captures the numeric image id.
 IMAGE_PATTERN = r"(\d+)_(?:training|test)\.tif"
@@ -150,7 +154,8 @@ def read_pixels(path, keep_palette):
 def read_rgb_image(path):
     """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files, and
     from floating-point ones (TIFF's mode F), whose full scale is taken as the smallest of 1, 255
-    and 65535 that holds their brightest pixel, since such files do not say it."""
+    and 65535 that holds their brightest pixel, since such files do not say it. A grey photograph,
+    or one whose light lies in one channel (one_channel_as_grey), has that channel in all three."""
     pixels = read_pixels(path, keep_palette=False)
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * 255
@@ -162,7 +167,19 @@ def read_rgb_image(path):
         full_scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
     if pixels.ndim == 2:
         pixels = np.stack([pixels] * 3, axis=-1)
-    return (pixels.astype(np.float32) / full_scale).clip(0.0, 1.0)
+    return one_channel_as_grey((pixels.astype(np.float32) / full_scale).clip(0.0, 1.0))
+
+
+def one_channel_as_grey(image):
+    """An RGB image (H, W, 3) whose other two channels are dark (each mean under DARK_CHANNEL_SHARE
+    of the brightest channel's) as its brightest channel in all three, as a grey photograph is
+    read; any other image as it is. A red-free photograph saved in green, as some cameras show it,
+    would otherwise have no red to find its FOV by and no grey to be graded as."""
+    means = image.reshape(-1, image.shape[-1]).mean(axis=0)
+    brightest = int(np.argmax(means))
+    if means[brightest] > 0 and np.count_nonzero(means < DARK_CHANNEL_SHARE * means[brightest]) == 2:
+        return np.repeat(image[..., brightest : brightest + 1], 3, axis=-1)
+    return image
 
 
 def read_binary_map(path):
