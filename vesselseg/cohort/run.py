@@ -10,6 +10,7 @@ one's record is appended to the manifest as it ends, and the tables are rebuilt 
 Returns the number of photographs that failed; their reasons are in the manifest and on stderr.
 """
 
+import collections
 import dataclasses
 import shutil
 import statistics
@@ -30,6 +31,8 @@ from vesselseg.inference.photographs import vessel_fraction_warning
 BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
 # The summary at the end names at most this many failed photographs.
 SUMMARY_FAILURES = 10
+# What the summary keeps of each photograph's last manifest line.
+SummaryLine = collections.namedtuple("SummaryLine", ("status", "reason", "vessel_fraction", "flagged"))
 # Once this many photographs are done, the run weighs the disk that the rest will need against
 # the free space, so that a cohort too large for its disk is told within a minute, not when full.
 DISK_CHECK_AFTER = 8
@@ -169,30 +172,31 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
 
 def print_summary(manifest, counts, total, out_dir):
     """This run's counts, and the folder's: done, skipped, failed, and the median vessel fraction."""
-    # Of each photograph's last line, only what the summary prints: a cohort's records are large.
+    # Of each photograph's last line, only what the summary prints, as a tuple: a cohort's records
+    # are large, and even a small dict for each of a million photographs is not.
     latest = {
-        record["image"]: {
-            "image": record["image"],
-            "status": record["status"],
-            "reason": record.get("reason"),
-            "vessel_fraction": record.get("vessel_fraction"),
-            "flagged": bool((record.get("clinical") or {}).get("flags")),
-        }
+        record["image"]: SummaryLine(
+            record["status"],
+            record.get("reason"),
+            record.get("vessel_fraction"),
+            bool((record.get("clinical") or {}).get("flags")),
+        )
         for record in manifest.records()
-    }.values()
-    status = {name: sum(record["status"] == name for record in latest) for name in ("done", "skipped", "failed")}
-    fractions = [record["vessel_fraction"] for record in latest if record["status"] == "done"]
+    }
+    status = collections.Counter(line.status for line in latest.values())
+    done = [line for line in latest.values() if line.status == "done"]
+    fractions = [line.vessel_fraction for line in done]
     median = f"; median vessel fraction {statistics.median(fractions):.1%} of the FOV" if fractions else ""
     print(
         f"This run: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed. "
         f"{out_dir}: {status['done']} of {total} photographs done, {status['skipped']} skipped, "
         f"{status['failed']} failed{median}."
     )
-    flagged = sum(record["flagged"] for record in latest if record["status"] == "done")
+    flagged = sum(line.flagged for line in done)
     if flagged:
         print(f"{flagged} photograph(s) carry a flag on their clinical measures (clinical.csv's flags column).")
-    failed = [record for record in latest if record["status"] == "failed"]
-    for record in failed[:SUMMARY_FAILURES]:
-        print(f"  failed: {record['image']}: {record['reason']}", file=sys.stderr)
+    failed = [(image, line.reason) for image, line in latest.items() if line.status == "failed"]
+    for image, reason in failed[:SUMMARY_FAILURES]:
+        print(f"  failed: {image}: {reason}", file=sys.stderr)
     if len(failed) > SUMMARY_FAILURES:
         print(f"  and {len(failed) - SUMMARY_FAILURES} more failed (manifest.jsonl says why)", file=sys.stderr)
