@@ -54,8 +54,9 @@ def fractions_writer(file):
 def write_row_tables(out_dir, manifest):
     """vessel_fractions.csv, measurements.csv and clinical.csv (where a photograph has clinical
     measures), one row per photograph done, in one pass over the manifest's latest records, read
-    one at a time: their memory does not grow with the folder. Returns the image, path and scores
-    of the photographs scored against labels (with --labels), for the tables of scores."""
+    one at a time: only each photograph's name and place in the manifest are held
+    (Manifest.latest). Returns the image, path and scores of the photographs scored against
+    labels (with --labels), for the tables of scores."""
     scored = []
     with contextlib.ExitStack() as stack:
 
