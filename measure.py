@@ -38,8 +38,8 @@ import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
 from vesselseg.cli import add_disc_flags
-from vesselseg.data.drive_data import read_rgb_image
 from vesselseg.data.image_files import match_companion
+from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv

@@ -64,7 +64,14 @@ from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_setti
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
-from vesselseg.data.image_files import brief, check_distinct_stems, list_images, subfolders_with_images
+from vesselseg.data.image_files import (
+    IMAGE_SUFFIXES,
+    brief,
+    check_distinct_stems,
+    list_images,
+    subfolders_with_images,
+    unread_files,
+)
 from vesselseg.inference import photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
@@ -419,10 +426,17 @@ def photograph_files(args):
         return [sample]
     files = list_images(args.images)
     check_distinct_stems(files)
-    nested = subfolders_with_images(args.images) if Path(args.images).is_dir() else []
+    folder = Path(args.images).is_dir()
+    nested = subfolders_with_images(args.images) if folder else []
     if nested:
         print(
             f"note: {len(nested)} subfolder(s) of {args.images} hold photographs that are not read ({brief(nested)})."
+        )
+    unread = unread_files(args.images) if folder else []
+    if unread:
+        print(
+            f"note: {len(unread)} file(s) of {args.images} are not read ({brief(unread)}): "
+            f"photographs are read from {', '.join(sorted(IMAGE_SUFFIXES))} files and suffixless DICOM."
         )
     return files
 

@@ -136,7 +136,7 @@ def old_way_seconds(paths, precision, out_dir, tta=False):
     from PIL import Image
 
     from vesselseg.cohort.work import measure_map
-    from vesselseg.data.drive_data import read_rgb_image
+    from vesselseg.data.image_reading import read_rgb_image
     from vesselseg.inference import segment
     from vesselseg.inference.models import IMAGES_DEFAULT_WEIGHTS, load_models, resolve_models
 

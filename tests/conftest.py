@@ -1,5 +1,6 @@
 """Shared fixtures: the real DRIVE when it is present, and a tiny synthetic DRIVE tree."""
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -52,6 +53,36 @@ def save_binary_gif(path, array, one_value=255):
     else:
         image = Image.fromarray((array * 255).astype(np.uint8), mode="L")
     image.save(path)
+
+
+def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, frames=1, preamble=True):
+    """A DICOM ophthalmic photograph of `pixels` (H, W[, 3]); with jpeg, its pixel data in JPEG
+    baseline (YCbCr), as cameras' archives export them; with frames, that many copies."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.5.1"  # ophthalmic photography, 8 bit
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = JPEGBaseline8Bit if jpeg else ExplicitVRLittleEndian
+    dataset = pydicom.Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    if jpeg:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
+        dataset.Rows, dataset.Columns = pixels.shape[:2]
+        dataset.SamplesPerPixel, dataset.PlanarConfiguration = 3, 0
+        dataset.PhotometricInterpretation = "YBR_FULL_422"
+        dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 8, 8, 7, 0
+        dataset.PixelData = encapsulate([buffer.getvalue()])
+        dataset["PixelData"].VR = "OB"
+    else:
+        stack = np.stack([pixels] * frames) if frames > 1 else pixels
+        dataset.set_pixel_data(stack, photometric, bits_stored)
+    dataset.save_as(path, enforce_file_format=preamble)
 
 
 def write_synthetic_drive(root, height=96, width=80, train_ids=(21, 22, 23), test_ids=(1, 2), seed=0):

@@ -198,7 +198,7 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     for name in ("difference_grid.png", "per_image.csv", "vessel_fractions.csv"):
         assert (folder / name).stat().st_size > 0
     # An independent scorer over the saved maps agrees with the pooled AUC.
-    from vesselseg.data.drive_data import read_binary_map
+    from vesselseg.data.image_reading import read_binary_map
 
     maps, truths = [], []
     for name in metrics["images"]:

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from vesselseg import artery_vein
-from vesselseg.data.drive_data import read_binary_map
+from vesselseg.data.image_reading import read_binary_map
 from vesselseg.measurement import calibre, junctions
 from vesselseg.measurement.agreement import agreement_row, exchanged_widths, matched_pairs
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
@@ -444,7 +444,7 @@ def test_av_scores_leave_uncertain_pixels_out():
 def write_synthetic_rite(root, drive_dir, split="training", ids=(21, 22, 23)):
     """RITE-coded labels for a synthetic DRIVE tree: its vessels split into arteries (left half)
     and veins (right half), with a few uncertain pixels."""
-    from vesselseg.data.drive_data import read_binary_map
+    from vesselseg.data.image_reading import read_binary_map
 
     folder = root / split / "av"
     folder.mkdir(parents=True)

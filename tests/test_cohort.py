@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 import predict
-from conftest import PROJECT_DIR, synthetic_sample
+from conftest import PROJECT_DIR, synthetic_sample, write_dicom
 from vesselseg.cohort import quality, run
 from vesselseg.cohort.manifest import (
     REPAIR_CHUNK,
@@ -32,8 +32,8 @@ from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.cohort.work import Companions
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image
 from vesselseg.data.image_files import match_companion
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image
 from vesselseg.inference.segment import estimate_fov
 from vesselseg.measurement.maps import list_maps, read_map
 
@@ -207,6 +207,8 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
     image, _, _ = synthetic_sample(np.random.default_rng(9), 110, 100)
     Image.fromarray(image[..., 0]).save(folder / "grey.png")
     Image.fromarray(np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])).save(folder / "rgba.png")
+    write_dicom(folder / "IM000001", image)
+    write_dicom(folder / "stereo.dcm", image, frames=2)
     flags = ["--images", folder, "--weights", weights_file, *CHEAP, "--quiet"]
 
     unbroken = run_predict(*flags, "--output-dir", tmp_path / "unbroken")
@@ -220,8 +222,11 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
         "tiny.png": "failed",
         "grey.png": "done",
         "rgba.png": "done",
+        "IM000001": "done",
+        "stereo.dcm": "failed",
     }
     assert "at least 64 pixels" in records["tiny.png"]["reason"]
+    assert "2 frames" in records["stereo.dcm"]["reason"]
 
     command = [sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags), "--output-dir", tmp_path / "killed"]
     out = tmp_path / "killed" / "random_fov96" / "photos"
@@ -238,7 +243,7 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
     lines = manifest_of(out)
     # Each photograph done once; the failures are tried again by the rerun.
     done = [record["image"] for record in lines if record["status"] == "done"]
-    assert sorted(done) == sorted(set(done)) and len(done) == 12
+    assert sorted(done) == sorted(set(done)) and len(done) == 13
     assert comparable(latest(lines)) == records
     for name in done:
         stem = Path(name).stem

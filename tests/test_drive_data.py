@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from conftest import write_synthetic_drive
-from vesselseg.data import drive_data
+from vesselseg.data import drive_data, image_reading
 
 
 def test_synthetic_tree_loads_with_the_real_encodings(synthetic_drive):
@@ -25,7 +25,7 @@ def test_files_are_paired_by_id_not_by_sort_order(tmp_path):
     # Sorted as text, "10" comes before "9"; pairing must still follow the ids.
     training = drive_data.load_split(root, "training")
     assert training.ids == [9, 10]
-    expected = drive_data.read_binary_map(root / "training" / "1st_manual" / "10_manual1.gif")
+    expected = image_reading.read_binary_map(root / "training" / "1st_manual" / "10_manual1.gif")
     np.testing.assert_array_equal(training.manual1[1], expected)
 
 
@@ -111,84 +111,3 @@ def test_real_drive_loads_whole(drive_dir):
     assert set(np.unique(test.manual2)) == {0, 1}
     assert 0.115 <= test.manual2[test.masks].mean() <= 0.13
     assert test.masks.sum() == 4_538_143
-
-
-def test_exif_orientation_is_applied_to_photographs_masks_and_labels(tmp_path):
-    """A file that says it was taken turned (EXIF orientation 6, as phones write them) is read
-    upright, as viewers show it; photograph, mask and labels alike, so they still line up."""
-    from vesselseg.artery_vein import read_av_labels
-
-    photograph = np.zeros((20, 30, 3), dtype=np.uint8)
-    photograph[:5, :8] = 200  # a mark in the top-left corner, to see which way it turned
-    mask = np.zeros((20, 30), dtype=np.uint8)
-    mask[:5, :8] = 255
-    labels = np.zeros((20, 30), dtype=np.uint8)
-    labels[:5, :8] = 2
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
-    for name, array in (("photo.png", photograph), ("mask.png", mask), ("labels.png", labels)):
-        Image.fromarray(array).save(tmp_path / name, exif=exif)
-
-    upright = np.rot90(photograph, k=-1)
-    read = drive_data.read_rgb_image(tmp_path / "photo.png")
-    assert read.shape == (30, 20, 3)
-    np.testing.assert_array_equal((read * 255).round().astype(np.uint8), upright)
-    np.testing.assert_array_equal(drive_data.read_binary_map(tmp_path / "mask.png"), np.rot90(mask, k=-1) > 0)
-    np.testing.assert_array_equal(read_av_labels(tmp_path / "labels.png"), np.rot90(labels, k=-1))
-
-
-def test_photographs_of_every_common_pixel_format_read_as_the_same_rgb(tmp_path):
-    rng = np.random.default_rng(3)
-    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
-    grey = rgb[..., 1]
-    expected_rgb, expected_grey = rgb / 255.0, np.repeat(grey[..., None] / 255.0, 3, axis=-1)
-    Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    Image.fromarray(np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])).save(tmp_path / "rgba.tif")
-    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
-    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "unit.tif")
-    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "eight_bit_scale.tif")
-    for name, expected in [
-        ("rgb.png", expected_rgb),
-        ("rgba.tif", expected_rgb),
-        ("grey16.png", expected_grey),
-        ("unit.tif", expected_grey),
-        ("eight_bit_scale.tif", expected_grey),
-    ]:
-        image = drive_data.read_rgb_image(tmp_path / name)
-        assert image.dtype == np.float32 and image.shape == (20, 24, 3), name
-        np.testing.assert_allclose(image, expected, atol=1e-6, err_msg=name)
-
-
-def test_a_transparent_surround_reads_black_whatever_colour_it_hides(tmp_path):
-    rows, columns = np.mgrid[0:120, 0:140]
-    disc = (rows - 60) ** 2 + (columns - 70) ** 2 < 50**2
-    retina = np.array([200, 90, 40], dtype=np.uint8)
-    rgb = np.where(disc[..., None], retina, np.uint8(255))
-    alpha = np.where(disc, 255, 0).astype(np.uint8)
-    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "rgba.png")
-    Image.fromarray(np.dstack([rgb[..., 0], alpha])).save(tmp_path / "grey_alpha.png")
-    image = drive_data.read_rgb_image(tmp_path / "rgba.png")
-    np.testing.assert_allclose(image[disc], np.broadcast_to(retina / 255.0, image[disc].shape), atol=1e-6)
-    assert not image[~disc].any()
-    grey = drive_data.read_rgb_image(tmp_path / "grey_alpha.png")
-    assert not grey[~disc].any() and np.allclose(grey[disc], 200 / 255.0)
-
-
-def test_a_photograph_in_one_channel_reads_as_grey_and_colour_stays_colour(tmp_path):
-    rows, columns = np.mgrid[0:64, 0:80]
-    # Smooth, as a photograph is, so that JPEG's colour fringes stay as faint as a photograph's.
-    green = (130 + 80 * np.sin(rows / 7) * np.cos(columns / 9)).astype(np.uint8)
-    only_green = np.dstack([np.zeros_like(green), green, np.zeros_like(green)])
-    Image.fromarray(only_green).save(tmp_path / "red_free.png")
-    Image.fromarray(only_green).save(tmp_path / "red_free.jpg", quality=30)
-    np.testing.assert_allclose(
-        drive_data.read_rgb_image(tmp_path / "red_free.png"), np.repeat(green[..., None] / 255.0, 3, axis=-1), atol=1e-6
-    )
-    compressed = drive_data.read_rgb_image(tmp_path / "red_free.jpg")
-    assert np.array_equal(compressed[..., 0], compressed[..., 1]) and np.array_equal(
-        compressed[..., 1], compressed[..., 2]
-    )
-    # A red photograph whose blue is black is still colour.
-    colour = np.dstack([green, green // 3, np.zeros_like(green)])
-    Image.fromarray(colour).save(tmp_path / "colour.png")
-    np.testing.assert_allclose(drive_data.read_rgb_image(tmp_path / "colour.png"), colour / 255.0, atol=1e-6)

@@ -155,7 +155,7 @@ LESAV_MINIMUM_F1 = {"artery_f1": 0.605, "vein_f1": 0.697}
 
 def test_the_artery_vein_maps_of_another_camera(tmp_path):
     from vesselseg import artery_vein
-    from vesselseg.data.drive_data import read_binary_map
+    from vesselseg.data.image_reading import read_binary_map
 
     lesav = dataset_dir("LESAV")
     if lesav is None:
@@ -228,8 +228,8 @@ def test_the_models_for_other_cameras_on_the_held_out_parts(tmp_path, name, held
     pooled = metrics["pooled"]
     assert pooled["roc_auc"] >= HELD_OUT_MINIMUM[name, held_out_set]["roc_auc"]
     # An independent count: the saved maps, the annotations and FOV masks as read from disk, scikit-learn.
-    from vesselseg.data.drive_data import read_binary_map
     from vesselseg.data.image_files import match_companion
+    from vesselseg.data.image_reading import read_binary_map
 
     maps, truths = [], []
     for stem in metrics["images"]:

@@ -47,7 +47,8 @@ from vesselseg import (
     quiet_startup,  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
 )
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
-from vesselseg.data.drive_data import find_drive_dir, read_binary_map, read_rgb_image  # noqa: E402
+from vesselseg.data.drive_data import find_drive_dir  # noqa: E402
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.figures import (
     save_bland_altman,  # noqa: E402
     save_clinical_figure,  # noqa: E402

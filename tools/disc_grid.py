@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
 from vesselseg.artery_vein import VESSEL_THRESHOLD  # noqa: E402
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import leading_number, list_images, match_companion  # noqa: E402
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.inference import segment  # noqa: E402
 from vesselseg.inference.models import ARTERY_VEIN_WEIGHTS, load_artery_vein_model  # noqa: E402
 from vesselseg.measurement.optic_disc import CENTRE_METHOD, CENTRE_METHODS, locate_disc  # noqa: E402

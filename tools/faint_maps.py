@@ -24,8 +24,8 @@ from scipy import ndimage, stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image  # noqa: E402
 from vesselseg.figures import plt  # noqa: E402
 
 THRESHOLD = 0.5

@@ -73,7 +73,7 @@ def read_av_labels(path):
 
     A colour map drawn as predict.py writes it (red artery, blue vein, black background, and
     green or white for uncertain) is read into the same coding."""
-    from vesselseg.data.drive_data import read_pixels
+    from vesselseg.data.image_reading import read_pixels
 
     # Palette indices are kept: a label image stored as a palette holds its codes there.
     pixels = read_pixels(path, keep_palette=True)

@@ -15,7 +15,7 @@ which usually comes from one camera, separates the fields of the development set
 import numpy as np
 
 from vesselseg.cohort.work import photograph_fov
-from vesselseg.data.drive_data import read_rgb_image
+from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.inference import segment
 from vesselseg.measurement.optic_disc import locate_disc, working_scale
 

@@ -23,7 +23,7 @@ from metrics import evaluate
 from vesselseg.cohort.manifest import atomic_path, write_text_atomically
 from vesselseg.cohort.scores import BINS
 from vesselseg.cohort.work import Companions, read_companion
-from vesselseg.data.drive_data import read_binary_map
+from vesselseg.data.image_reading import read_binary_map
 from vesselseg.figures import save_difference_grid
 from vesselseg.measurement import clinical, maps
 

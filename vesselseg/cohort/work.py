@@ -29,8 +29,8 @@ from vesselseg import artery_vein
 from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
-from vesselseg.data.drive_data import check_same_size, read_binary_map, read_rgb_image
-from vesselseg.data.image_files import IMAGE_SUFFIXES, belongs_to, claimed
+from vesselseg.data.image_files import belongs_to, claimed, is_image_file
+from vesselseg.data.image_reading import check_same_size, read_binary_map, read_rgb_image
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
@@ -102,7 +102,7 @@ class Companions:
     def __init__(self, folder):
         self.folder = folder
         files = sorted(Path(folder).iterdir()) if folder else []
-        self.files = sorted((path.stem, path) for path in files if path.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted((path.stem, path) for path in files if is_image_file(path))
         self.stems = [stem for stem, _ in self.files]
         self.photograph_stems = {}
 
@@ -121,7 +121,7 @@ class Companions:
         """The stems of the photographs in `folder`, listed once."""
         if folder not in self.photograph_stems:
             photographs = folder.iterdir() if folder.is_dir() else []
-            self.photograph_stems[folder] = {path.stem for path in photographs if path.suffix.lower() in IMAGE_SUFFIXES}
+            self.photograph_stems[folder] = {path.stem for path in photographs if is_image_file(path)}
         return self.photograph_stems[folder]
 
     def find(self, photograph):

@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
+from vesselseg.data.image_reading import check_same_size, read_binary_map, read_rgb_image
 from vesselseg.paths import INPUT_DIR, SHARED_DIR
 
 DEFAULT_INPUT_DIR = INPUT_DIR
@@ -30,10 +30,6 @@ RITE_PATTERN = r"(\d+)_(?:training|test)_av\.png"
 SHARED_RITE_DIR = SHARED_DIR / "RITE"
 # DRIVE's training split holds images 21-40; a validation run holds the last of them out.
 TRAINING_IMAGES = 20
-# A channel whose mean is under this share of the brightest channel's is dark: in a fundus
-# photograph green is at least a quarter of red, so only a one-channel picture has two such
-# channels, JPEG's colour fringes in them included.
-DARK_CHANNEL_SHARE = 0.05
 
 # File name patterns of the distribution; each captures the numeric image id.
 IMAGE_PATTERN = r"(\d+)_(?:training|test)\.tif"
@@ -125,90 +121,6 @@ def index_by_id(folder, pattern):
     if not files:
         raise FileNotFoundError(f"No files matching {pattern} in {folder}.")
     return files
-
-
-def read_pixels(path, keep_palette):
-    """Read an image file into a NumPy array, naming the file when it cannot be decoded.
-
-    With keep_palette, palette images keep their indices (2nd_manual stores 0/1 as indices);
-    otherwise they become RGB. Grey, 16-bit and floating-point images stay as they are; other
-    modes become RGB, their transparent pixels black: a photograph saved with a transparent
-    surround hides any colour there, often white, which would be taken for retina.
-    A file whose EXIF orientation says it was taken turned (as phones write them) is turned
-    upright, as image viewers show it, so that the maps lie over the photograph the user sees.
-    """
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            kept = ("L", "1", "RGB", "I;16", "I", "F") + (("P",) if keep_palette else ())
-            if image.mode not in kept:
-                if image.has_transparency_data:
-                    black = Image.new("RGBA", image.size, (0, 0, 0, 255))
-                    image = Image.alpha_composite(black, image.convert("RGBA"))
-                image = image.convert("RGB")
-            return np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"Cannot read {path}: {error}") from error
-
-
-def read_rgb_image(path):
-    """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files, and
-    from floating-point ones (TIFF's mode F), whose full scale is taken as the smallest of 1, 255
-    and 65535 that holds their brightest pixel, since such files do not say it. A grey photograph,
-    or one whose light lies in one channel (one_channel_as_grey), has that channel in all three."""
-    pixels = read_pixels(path, keep_palette=False)
-    if pixels.dtype == bool:
-        pixels = pixels.astype(np.uint8) * 255
-    if pixels.dtype.kind == "f":
-        pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
-        brightest = float(pixels.max()) if pixels.size else 0.0
-        full_scale = next((scale for scale in (1.0, 255.0) if brightest <= scale), 65535.0)
-    else:
-        full_scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
-    if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, axis=-1)
-    return one_channel_as_grey((pixels.astype(np.float32) / full_scale).clip(0.0, 1.0))
-
-
-def one_channel_as_grey(image):
-    """An RGB image (H, W, 3) whose other two channels are dark (each mean under DARK_CHANNEL_SHARE
-    of the brightest channel's) as its brightest channel in all three, as a grey photograph is
-    read; any other image as it is. A red-free photograph saved in green, as some cameras show it,
-    would otherwise have no red to find its FOV by and no grey to be graded as."""
-    means = image.reshape(-1, image.shape[-1]).mean(axis=0)
-    brightest = int(np.argmax(means))
-    if means[brightest] > 0 and np.count_nonzero(means < DARK_CHANNEL_SHARE * means[brightest]) == 2:
-        return np.repeat(image[..., brightest : brightest + 1], 3, axis=-1)
-    return image
-
-
-def read_binary_map(path):
-    """Read an annotation or FOV mask as uint8 {0, 1}.
-
-    DRIVE mixes encodings: 1st_manual and mask GIFs hold 0/255, 2nd_manual GIFs are palette
-    images whose indices are 0/1. Any two-level image maps its higher level to 1.
-    """
-    pixels = read_pixels(path, keep_palette=True)
-    if pixels.ndim == 3:
-        pixels = pixels.max(axis=-1)
-    levels = np.unique(pixels)
-    if len(levels) > 2:
-        raise ValueError(
-            f"{path} has {len(levels)} grey levels ({levels[:5].tolist()}...); "
-            "a binary annotation or mask with two levels was expected."
-        )
-    if len(levels) == 1:
-        return (pixels > 0).astype(np.uint8)
-    return (pixels == levels[-1]).astype(np.uint8)
-
-
-def check_same_size(reference_path, reference_shape, path, array):
-    """Raise ValueError when an annotation does not match its image's size."""
-    if array.shape[:2] != reference_shape[:2]:
-        raise ValueError(
-            f"{path} is {array.shape[1]}x{array.shape[0]} but its image {reference_path} is "
-            f"{reference_shape[1]}x{reference_shape[0]}; they must be the same size."
-        )
 
 
 def load_split(drive_dir, split):

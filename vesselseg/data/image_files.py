@@ -9,7 +9,46 @@ import os
 import re
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm", ".bmp", ".gif"}
+DICOM_SUFFIXES = {".dcm", ".dicom"}
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".ppm",
+    ".bmp",
+    ".gif",
+    ".webp",
+    ".jp2",
+    ".j2k",
+} | DICOM_SUFFIXES
+# DICOM files carry these four bytes after a 128-byte preamble; archives often drop the suffix.
+DICOM_MAGIC = b"DICM"
+DICOM_PREAMBLE = 128
+# The index of a DICOM export: a DICOM file without an image.
+DICOM_INDEX = "DICOMDIR"
+
+
+def is_dicom(path):
+    """True when `path` ends in .dcm or .dicom, or its bytes 128-131 read "DICM"."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as file:
+            return file.read(DICOM_PREAMBLE + len(DICOM_MAGIC))[DICOM_PREAMBLE:] == DICOM_MAGIC
+    except OSError:
+        return False
+
+
+def is_image_file(path, suffixes=IMAGE_SUFFIXES):
+    """True for a file whose name ends in one of `suffixes`, or, where those include DICOM's, for
+    a DICOM file whose name has no suffix (IM000001), as archives export them; never DICOMDIR."""
+    path = Path(path)
+    if path.suffix:
+        return path.suffix.lower() in suffixes
+    return bool(suffixes & DICOM_SUFFIXES) and path.name != DICOM_INDEX and path.is_file() and is_dicom(path)
 
 
 def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
@@ -19,7 +58,7 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{flag} {path} is neither a file nor a folder.")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+    files = sorted(p for p in path.iterdir() if is_image_file(p, suffixes))
     if not files:
         nested = subfolders_with_images(path, suffixes)
         hint = (
@@ -39,11 +78,26 @@ def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
     with os.scandir(path) as entries:
         for entry in entries:
             try:
-                if entry.is_dir() and any(Path(name).suffix.lower() in suffixes for name in os.listdir(entry.path)):
+                if entry.is_dir() and any(
+                    is_image_file(Path(entry.path, name), suffixes) for name in os.listdir(entry.path)
+                ):
                     names.append(entry.name)
             except OSError:
                 continue  # a subfolder that cannot be listed is not read either way
     return sorted(names)
+
+
+def unread_files(path, suffixes=IMAGE_SUFFIXES):
+    """The names of the files of the folder `path` that list_images leaves out, sorted; hidden
+    files (.DS_Store) and DICOMDIR are not counted, since no one expects them read."""
+    return sorted(
+        entry.name
+        for entry in Path(path).iterdir()
+        if not entry.name.startswith(".")
+        and entry.name != DICOM_INDEX
+        and entry.is_file()
+        and not is_image_file(entry, suffixes)
+    )
 
 
 def brief(names, shown=3):
@@ -87,7 +141,7 @@ def match_companion(folder, stem, by_leading_id=False, siblings=frozenset()):
     """
     if folder is None:
         return None
-    files = [path for path in sorted(Path(folder).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+    files = [path for path in sorted(Path(folder).iterdir()) if is_image_file(path)]
     candidates = [path for path in files if belongs_to(path.stem, stem)]
     leading_id = re.match(r"\d+", stem)
     if not candidates and by_leading_id and leading_id:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vesselseg.data.drive_data import read_binary_map, read_rgb_image
 from vesselseg.data.image_files import list_images, match_companion
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image
 from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.paths import dataset_dir
 

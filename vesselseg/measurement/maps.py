@@ -6,8 +6,8 @@ import csv
 
 import numpy as np
 
-from vesselseg.data.drive_data import read_pixels
 from vesselseg.data.image_files import IMAGE_SUFFIXES, list_images
+from vesselseg.data.image_reading import read_pixels
 
 COLUMNS = (
     "image",

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import write_dicom
+from vesselseg.data import image_files, image_reading
+
+
+def test_exif_orientation_is_applied_to_photographs_masks_and_labels(tmp_path):
+    """A file that says it was taken turned (EXIF orientation 6, as phones write them) is read
+    upright, as viewers show it; photograph, mask and labels alike, so they still line up."""
+    from vesselseg.artery_vein import read_av_labels
+
+    photograph = np.zeros((20, 30, 3), dtype=np.uint8)
+    photograph[:5, :8] = 200  # a mark in the top-left corner, to see which way it turned
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[:5, :8] = 255
+    labels = np.zeros((20, 30), dtype=np.uint8)
+    labels[:5, :8] = 2
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    for name, array in (("photo.png", photograph), ("mask.png", mask), ("labels.png", labels)):
+        Image.fromarray(array).save(tmp_path / name, exif=exif)
+
+    upright = np.rot90(photograph, k=-1)
+    read = image_reading.read_rgb_image(tmp_path / "photo.png")
+    assert read.shape == (30, 20, 3)
+    np.testing.assert_array_equal((read * 255).round().astype(np.uint8), upright)
+    np.testing.assert_array_equal(image_reading.read_binary_map(tmp_path / "mask.png"), np.rot90(mask, k=-1) > 0)
+    np.testing.assert_array_equal(read_av_labels(tmp_path / "labels.png"), np.rot90(labels, k=-1))
+
+
+def test_photographs_of_every_common_pixel_format_read_as_the_same_rgb(tmp_path):
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    grey = rgb[..., 1]
+    expected_rgb, expected_grey = rgb / 255.0, np.repeat(grey[..., None] / 255.0, 3, axis=-1)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])).save(tmp_path / "rgba.tif")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "unit.tif")
+    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "eight_bit_scale.tif")
+    for name, expected in [
+        ("rgb.png", expected_rgb),
+        ("rgba.tif", expected_rgb),
+        ("grey16.png", expected_grey),
+        ("unit.tif", expected_grey),
+        ("eight_bit_scale.tif", expected_grey),
+    ]:
+        image = image_reading.read_rgb_image(tmp_path / name)
+        assert image.dtype == np.float32 and image.shape == (20, 24, 3), name
+        np.testing.assert_allclose(image, expected, atol=1e-6, err_msg=name)
+
+
+def test_a_transparent_surround_reads_black_whatever_colour_it_hides(tmp_path):
+    rows, columns = np.mgrid[0:120, 0:140]
+    disc = (rows - 60) ** 2 + (columns - 70) ** 2 < 50**2
+    retina = np.array([200, 90, 40], dtype=np.uint8)
+    rgb = np.where(disc[..., None], retina, np.uint8(255))
+    alpha = np.where(disc, 255, 0).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([rgb[..., 0], alpha])).save(tmp_path / "grey_alpha.png")
+    image = image_reading.read_rgb_image(tmp_path / "rgba.png")
+    np.testing.assert_allclose(image[disc], np.broadcast_to(retina / 255.0, image[disc].shape), atol=1e-6)
+    assert not image[~disc].any()
+    grey = image_reading.read_rgb_image(tmp_path / "grey_alpha.png")
+    assert not grey[~disc].any() and np.allclose(grey[disc], 200 / 255.0)
+
+
+def test_a_photograph_in_one_channel_reads_as_grey_and_colour_stays_colour(tmp_path):
+    rows, columns = np.mgrid[0:64, 0:80]
+    # Smooth, as a photograph is, so that JPEG's colour fringes stay as faint as a photograph's.
+    green = (130 + 80 * np.sin(rows / 7) * np.cos(columns / 9)).astype(np.uint8)
+    only_green = np.dstack([np.zeros_like(green), green, np.zeros_like(green)])
+    Image.fromarray(only_green).save(tmp_path / "red_free.png")
+    Image.fromarray(only_green).save(tmp_path / "red_free.jpg", quality=30)
+    np.testing.assert_allclose(
+        image_reading.read_rgb_image(tmp_path / "red_free.png"),
+        np.repeat(green[..., None] / 255.0, 3, axis=-1),
+        atol=1e-6,
+    )
+    compressed = image_reading.read_rgb_image(tmp_path / "red_free.jpg")
+    assert np.array_equal(compressed[..., 0], compressed[..., 1]) and np.array_equal(
+        compressed[..., 1], compressed[..., 2]
+    )
+    # A red photograph whose blue is black is still colour.
+    colour = np.dstack([green, green // 3, np.zeros_like(green)])
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "colour.png"), colour / 255.0, atol=1e-6)
+
+
+def test_dicom_photographs_read_as_their_pixels(tmp_path):
+    """DICOM files as archives export them: RGB, JPEG-compressed YCbCr, 12-bit grey, MONOCHROME1,
+    and without a suffix; a file of several frames is refused with one line."""
+    rows, columns = np.mgrid[0:48, 0:64]
+    rgb = np.dstack([150 + rows, 60 + columns, np.full_like(rows, 30)]).astype(np.uint8)
+    grey12 = (rows * 64 + columns).astype(np.uint16)  # at most 3,071 of 4,095
+    write_dicom(tmp_path / "rgb.dcm", rgb)
+    write_dicom(tmp_path / "jpeg.dcm", rgb, jpeg=True)
+    write_dicom(tmp_path / "grey12.dcm", grey12, photometric="MONOCHROME2", bits_stored=12)
+    write_dicom(tmp_path / "inverted.dcm", grey12, photometric="MONOCHROME1", bits_stored=12)
+    write_dicom(tmp_path / "IM000001", rgb)
+    write_dicom(tmp_path / "stereo.dcm", rgb, frames=2)
+
+    np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "rgb.dcm"), rgb / 255.0, atol=1e-6)
+    np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "IM000001"), rgb / 255.0, atol=1e-6)
+    # JPEG's loss, and its YCbCr read back as RGB rather than as three grey channels.
+    assert np.abs(image_reading.read_rgb_image(tmp_path / "jpeg.dcm") - rgb / 255.0).max() < 0.05
+    expected_grey = np.repeat(grey12[..., None] / 4095.0, 3, axis=-1)
+    np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "grey12.dcm"), expected_grey, atol=1e-4)
+    np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "inverted.dcm"), 1 - expected_grey, atol=1e-4)
+    with pytest.raises(ValueError, match="stereo.dcm: it holds 2 frames"):
+        image_reading.read_rgb_image(tmp_path / "stereo.dcm")
+
+    # A folder lists the suffixless DICOM file and leaves out DICOMDIR and other files.
+    (tmp_path / "DICOMDIR").write_bytes((tmp_path / "IM000001").read_bytes())
+    (tmp_path / "notes").write_text("not a photograph")
+    names = [path.name for path in image_files.list_images(tmp_path)]
+    assert names == ["IM000001", "grey12.dcm", "inverted.dcm", "jpeg.dcm", "rgb.dcm", "stereo.dcm"]
+
+
+def test_webp_jpeg_2000_and_floating_point_rgb_tiff_are_read(tmp_path):
+    """Formats that Pillow reads once they are listed, and a TIFF that only tifffile reads."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.webp", lossless=True)
+    Image.fromarray(rgb).save(tmp_path / "photo.jp2", irreversible=False)
+    tifffile.imwrite(tmp_path / "float.tif", rgb.astype(np.float32) / 255, photometric="rgb")
+    tifffile.imwrite(
+        tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0).astype(np.float32), photometric="rgb", planarconfig="separate"
+    )
+    for name in ("photo.webp", "photo.jp2", "float.tif", "planar.tif"):
+        np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / name), rgb / 255.0, atol=1e-6, err_msg=name)
+    assert {path.name for path in image_files.list_images(tmp_path)} == {
+        "photo.webp",
+        "photo.jp2",
+        "float.tif",
+        "planar.tif",
+    }
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 not a tiff")
+    with pytest.raises(ValueError, match="Cannot read .*broken.tif"):
+        image_reading.read_rgb_image(tmp_path / "broken.tif")
+
+
+def test_files_that_are_not_read_are_named(tmp_path):
+    """A folder's other files are named for predict.py's note; hidden files and DICOMDIR are not."""
+    Image.new("RGB", (8, 8)).save(tmp_path / "eye.png")
+    for name in ("eye.heic", "notes.txt", ".DS_Store", "DICOMDIR"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "nested").mkdir()
+    assert image_files.unread_files(tmp_path) == ["eye.heic", "notes.txt"]
