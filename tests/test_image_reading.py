@@ -151,3 +151,12 @@ def test_files_that_are_not_read_are_named(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "nested").mkdir()
     assert image_files.unread_files(tmp_path) == ["eye.heic", "notes.txt"]
+
+
+def test_a_file_that_is_not_a_photograph_is_refused_by_name(tmp_path):
+    """--images photos.zip says to unpack it, rather than failing on it as a photograph."""
+    (tmp_path / "photos.zip").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="photos.zip is neither a folder nor a file ending in .*Unpack an archive"):
+        image_files.list_images(tmp_path / "photos.zip")
+    write_dicom(tmp_path / "IM000001", np.zeros((8, 8), np.uint8), photometric="MONOCHROME2")
+    assert image_files.list_images(tmp_path / "IM000001") == [tmp_path / "IM000001"]

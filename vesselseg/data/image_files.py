@@ -26,6 +26,8 @@ IMAGE_SUFFIXES = {
 # DICOM files carry these four bytes after a 128-byte preamble; archives often drop the suffix.
 DICOM_MAGIC = b"DICM"
 DICOM_PREAMBLE = 128
+# What a folder of photographs often arrives as; named in the error, since it is not unpacked here.
+ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"}
 # The index of a DICOM export: a DICOM file without an image.
 DICOM_INDEX = "DICOMDIR"
 
@@ -55,6 +57,11 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
     """[path] for a file, or the files of the folder `path` with one of `suffixes`, sorted."""
     path = Path(path)
     if path.is_file():
+        if not is_image_file(path, suffixes):
+            archive = " Unpack an archive first and give its folder." if path.suffix.lower() in ARCHIVE_SUFFIXES else ""
+            raise ValueError(
+                f"{flag} {path} is neither a folder nor a file ending in {', '.join(sorted(suffixes))}.{archive}"
+            )
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{flag} {path} is neither a file nor a folder.")
