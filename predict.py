@@ -223,8 +223,8 @@ def get_args(argv=None):
         "--pixel-size-um",
         type=float,
         metavar="UM",
-        help="micrometres per pixel, for the clinical measures' micrometre columns (default: from "
-        "the disc diameter taken as 1,800 um)",
+        help="micrometres per pixel, for the clinical measures' micrometre columns (default: a "
+        "calibrated DICOM photograph's Pixel Spacing, else the disc diameter taken as 1,800 um)",
     )
     parser.add_argument(
         "--zone-b-scale",

@@ -55,9 +55,10 @@ def save_binary_gif(path, array, one_value=255):
     image.save(path)
 
 
-def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, frames=1, preamble=True):
+def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, frames=1, preamble=True, spacing=None):
     """A DICOM ophthalmic photograph of `pixels` (H, W[, 3]); with jpeg, its pixel data in JPEG
-    baseline (YCbCr), as cameras' archives export them; with frames, that many copies."""
+    baseline (YCbCr), as cameras' archives export them; with frames, that many copies; with
+    spacing (rows, columns in mm), a Pixel Spacing."""
     import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.encaps import encapsulate
@@ -82,6 +83,8 @@ def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, fram
     else:
         stack = np.stack([pixels] * frames) if frames > 1 else pixels
         dataset.set_pixel_data(stack, photometric, bits_stored)
+    if spacing is not None:
+        dataset.PixelSpacing = list(spacing)
     dataset.save_as(path, enforce_file_format=preamble)
 
 

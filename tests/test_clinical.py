@@ -461,11 +461,12 @@ def write_synthetic_rite(root, drive_dir, split="training", ids=(21, 22, 23)):
 
 
 def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
+    import csv
     import json
     import subprocess
     import sys
 
-    from conftest import PROJECT_DIR, write_synthetic_drive
+    from conftest import PROJECT_DIR, write_dicom, write_synthetic_drive
 
     drive = write_synthetic_drive(tmp_path / "DRIVE", height=96, width=80)
     rite = write_synthetic_rite(tmp_path / "RITE", drive)
@@ -522,6 +523,25 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
     picture = np.asarray(Image.open(folder / "01_test_av.png"))
     assert picture.shape[:2] == (96, 80)
     assert {tuple(colour) for colour in picture.reshape(-1, 3)} <= {(0, 0, 0), (255, 0, 0), (0, 0, 255)}
+    # A calibrated DICOM photograph's Pixel Spacing gives the micrometres; --pixel-size-um overrides it.
+    dicom_folder = tmp_path / "dicom"
+    dicom_folder.mkdir()
+    photograph = np.asarray(Image.open(drive / "test" / "images" / "01_test.tif").convert("RGB"))
+    write_dicom(dicom_folder / "IM000001", photograph, spacing=(0.0125, 0.0125))
+    for extra, expected in (([], (12.5, "DICOM Pixel Spacing")), (["--pixel-size-um", "9"], (9.0, "--pixel-size-um"))):
+        command = [
+            *predict_command[:3],
+            str(dicom_folder),
+            *predict_command[4:],
+            "--name",
+            f"dicom{len(extra)}",
+            *extra,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        with open(output / f"dicom{len(extra)}" / "dicom" / "clinical.csv") as file:
+            row = next(csv.DictReader(file))
+        assert (float(row["pixel_size_um"]), row["pixel_size_source"]) == expected
 
 
 def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path):

@@ -160,3 +160,15 @@ def test_a_file_that_is_not_a_photograph_is_refused_by_name(tmp_path):
         image_files.list_images(tmp_path / "photos.zip")
     write_dicom(tmp_path / "IM000001", np.zeros((8, 8), np.uint8), photometric="MONOCHROME2")
     assert image_files.list_images(tmp_path / "IM000001") == [tmp_path / "IM000001"]
+
+
+def test_a_dicom_photograph_states_its_pixel_size_only_where_calibrated(tmp_path):
+    """Pixel Spacing in mm becomes micrometres per pixel; absent, or of pixels not square, none."""
+    pixels = np.zeros((8, 8), np.uint8)
+    cases = {"square.dcm": (0.0125, 0.0125), "oblong.dcm": (0.01, 0.02), "plain.dcm": None}
+    for name, spacing in cases.items():
+        write_dicom(tmp_path / name, pixels, photometric="MONOCHROME2", spacing=spacing)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    assert image_reading.dicom_pixel_size_um(tmp_path / "square.dcm") == pytest.approx(12.5)
+    for name in ("oblong.dcm", "plain.dcm", "photo.png"):
+        assert image_reading.dicom_pixel_size_um(tmp_path / name) is None, name

@@ -30,7 +30,7 @@ from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
 from vesselseg.data.image_files import belongs_to, claimed, is_image_file
-from vesselseg.data.image_reading import check_same_size, read_binary_map, read_rgb_image
+from vesselseg.data.image_reading import check_same_size, dicom_pixel_size_um, read_binary_map, read_rgb_image
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
@@ -42,6 +42,8 @@ from vesselseg.measurement.optic_disc import given_disc, locate_disc
 KEY_HEIGHT = 28
 # The network inputs of one photograph with TTA: its four flips (views).
 TTA_VIEWS = 4
+# clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
+DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Photograph:
     requests: list
     skip: str = None
     seconds: float = 0.0
+    # Micrometres per pixel that the file itself states (a calibrated DICOM photograph), or None.
+    pixel_size_um: float = None
 
 
 class Companions:
@@ -173,7 +177,7 @@ def prepare(path, options, normalisations, masks, labels):
     scales = segment.network_scales(fov, options.fov_diameters)
     checks = quality.photograph_checks(image, fov)
     score, _, weakest = quality.grade_quality(checks)
-    photograph = Photograph(path, image, fov, fov_source, label, checks, [])
+    photograph = Photograph(path, image, fov, fov_source, label, checks, [], pixel_size_um=dicom_pixel_size_um(path))
     if score < options.min_quality:
         photograph.skip = quality_reason(score, weakest, options)
     else:
@@ -319,14 +323,22 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         photograph.fov,
         image=photograph.image,
         disc=disc,
-        pixel_size_um=options.pixel_size_um,
         probability=under,
         zone_b_scale=options.zone_b_scale,
+        **photograph_pixel_size(photograph, options),
     )
     if options.figures:
         with atomic_path(out_dir / f"{photograph.path.stem}_clinical.png") as temporary:
             save_clinical_figure(temporary, photograph.image, classes, row)
     return row
+
+
+def photograph_pixel_size(photograph, options):
+    """measure_photograph's pixel size arguments: the user's --pixel-size-um, else the one that a
+    calibrated DICOM photograph states, else none (the disc's diameter then gives it)."""
+    if options.pixel_size_um is None and photograph.pixel_size_um is not None:
+        return {"pixel_size_um": photograph.pixel_size_um, "pixel_size_source": DICOM_PIXEL_SIZE_SOURCE}
+    return {"pixel_size_um": options.pixel_size_um}
 
 
 def measure_map(name, vessels, fov):

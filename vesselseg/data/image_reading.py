@@ -21,6 +21,9 @@ from vesselseg.data.image_files import is_dicom
 # channels, JPEG's colour fringes in them included.
 DARK_CHANNEL_SHARE = 0.05
 TIFF_SUFFIXES = (".tif", ".tiff")
+# A DICOM Pixel Spacing whose row and column spacings differ by more than this share is not used:
+# widths across vessels of every direction need square pixels.
+SQUARE_PIXEL_TOLERANCE = 0.01
 
 
 def read_pixels(path, keep_palette):
@@ -104,6 +107,24 @@ def read_dicom_pixels(path):
     if pixels.dtype != np.uint8 and bits < 16:
         pixels = (pixels.astype(np.float64) * (65535 / (2**bits - 1))).round().astype(np.uint16)
     return pixels
+
+
+def dicom_pixel_size_um(path):
+    """The micrometres per pixel at the retina that a DICOM file states in Pixel Spacing (0028,0030),
+    which the ophthalmic photography standard requires of a calibrated photograph; None for any
+    other file, or where the tag is absent, not positive or of pixels not square."""
+    if not is_dicom(path):
+        return None
+    import pydicom
+
+    try:
+        spacing = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PixelSpacing"]).get("PixelSpacing")
+        rows, columns = (float(value) for value in spacing)
+    except Exception:  # an unreadable header or a malformed tag: the photograph has no stated scale.
+        return None
+    if not (rows > 0 and columns > 0) or abs(rows - columns) > SQUARE_PIXEL_TOLERANCE * max(rows, columns):
+        return None
+    return 1000.0 * (rows + columns) / 2
 
 
 def read_rgb_image(path):

@@ -307,17 +307,27 @@ def class_measures(class_map, region, paths, ratios):
     }
 
 
-def pixel_size(disc, pixel_size_um=None):
-    """(micrometres per pixel, its source): the user's --pixel-size-um, else the disc diameter taken
-    as DISC_DIAMETER_UM, else (NaN, "none")."""
+def pixel_size(disc, pixel_size_um=None, pixel_size_source=None):
+    """(micrometres per pixel, its source): `pixel_size_um` where given, from `pixel_size_source`
+    (default the user's --pixel-size-um), else the disc diameter taken as DISC_DIAMETER_UM, else
+    (NaN, "none")."""
     if pixel_size_um:
-        return float(pixel_size_um), "--pixel-size-um"
+        return float(pixel_size_um), pixel_size_source or "--pixel-size-um"
     if disc is not None and np.isfinite(disc.diameter_px) and disc.diameter_px > 0:
         return DISC_DIAMETER_UM / disc.diameter_px, f"disc diameter taken as {DISC_DIAMETER_UM:g} um"
     return float("nan"), "none"
 
 
-def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, width_source=None, zone_b_scale=None):
+def clinical_summary(
+    classes,
+    fov,
+    disc,
+    pixel_size_um=None,
+    probability=None,
+    width_source=None,
+    zone_b_scale=None,
+    pixel_size_source=None,
+):
     """The clinical figures of one RITE-coded artery/vein map (H, W) with its FOV (H, W) bool or
     None and its optic disc (optic_disc.Disc). A model's map can bring its vessel `probability`
     (VesselProbability) for the widths (zone_vessels); its zone B is then measured at the scale
@@ -330,7 +340,7 @@ def clinical_summary(classes, fov, disc, pixel_size_um=None, probability=None, w
     classes = np.asarray(classes)
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
     flags = []
-    micrometres, source = pixel_size(disc, pixel_size_um)
+    micrometres, source = pixel_size(disc, pixel_size_um, pixel_size_source)
     row = {
         "disc_x": disc.centre[0],
         "disc_y": disc.centre[1],

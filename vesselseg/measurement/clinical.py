@@ -63,6 +63,7 @@ def measure_photograph(
     probability=None,
     width_source=None,
     zone_b_scale=None,
+    pixel_size_source=None,
 ):
     """clinical_summary's row for one RITE-coded map (H, W), named `name`, with its FOV (H, W) or
     None. The disc comes from `image` (H, W, 3) when given, else from the map, and the user's
@@ -74,7 +75,9 @@ def measure_photograph(
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
     if disc is None:
         disc = find_disc(classes, fov, image, disc_centre, disc_diameter)
-    summary = clinical_summary(classes, fov, disc, pixel_size_um, probability, width_source, zone_b_scale)
+    summary = clinical_summary(
+        classes, fov, disc, pixel_size_um, probability, width_source, zone_b_scale, pixel_size_source
+    )
     return {"image": name, **summary}
 
 
