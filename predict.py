@@ -12,6 +12,7 @@
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
     python predict.py --images DIR --fov-diameters auto # the widths chosen from the folder's optic discs
     python predict.py --images DIR --no-figures         # maps, scores and tables only, for large batches
+    python predict.py --images DIR --recursive          # and its subfolders: a DICOM export, a folder per patient
     python predict.py --images DIR --cluster local:2    # on a Dask cluster: here, or tcp://scheduler:8786
 
 The four flips of each image are averaged (test-time augmentation, --tta) by default: on
@@ -62,7 +63,7 @@ from vesselseg.cli import HelpFormatter, add_disc_flags, summary
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
-from vesselseg.cohort.work import TTA_VIEWS, Companions, Options
+from vesselseg.cohort.work import TTA_VIEWS, Options, companions_for
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
 from vesselseg.data.image_files import (
     IMAGE_SUFFIXES,
@@ -145,6 +146,13 @@ def get_args(argv=None):
     )
     parser.add_argument("--data-dir", help="DRIVE folder (default: $DRIVE_DIR, input/DRIVE or input/)")
     parser.add_argument("--images", help="a photograph or a folder of them, instead of DRIVE")
+    parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help="with --images: read the photographs of its subfolders too, at any depth (a DICOM "
+        "export, a folder per patient); outputs mirror the subfolders, the manifest names each "
+        "photograph by its path under --images, and --masks and --labels hold the same subfolders",
+    )
     parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
     parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
     parser.add_argument(
@@ -424,15 +432,16 @@ def photograph_files(args):
             f"segmenting scikit-image's sample retina {sample} instead."
         )
         return [sample]
-    files = list_images(args.images)
-    check_distinct_stems(files)
     folder = Path(args.images).is_dir()
-    nested = subfolders_with_images(args.images) if folder else []
+    recursive = args.recursive and folder
+    files = list_images(args.images, recursive=recursive, recursive_flag="--recursive")
+    check_distinct_stems(files, args.images if recursive else None)
+    nested = subfolders_with_images(args.images) if folder and not recursive else []
     if nested:
         print(
             f"note: {len(nested)} subfolder(s) of {args.images} hold photographs that are not read ({brief(nested)})."
         )
-    unread = unread_files(args.images) if folder else []
+    unread = unread_files(args.images, recursive=recursive) if folder else []
     if unread:
         print(
             f"note: {len(unread)} file(s) of {args.images} are not read ({brief(unread)}): "
@@ -450,8 +459,10 @@ def main(args):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
     if args.rim_fill < 0:
         raise ValueError(f"--rim-fill must be 0 (off) or a positive number of pixels, got {args.rim_fill:g}.")
-    if (args.masks or args.labels or args.cluster or args.probability_arrays is not None) and not args.images:
-        raise ValueError("--masks, --labels, --cluster and --probability-arrays go with --images.")
+    if (args.masks or args.labels or args.cluster or args.recursive or args.probability_arrays is not None) and not (
+        args.images
+    ):
+        raise ValueError("--masks, --labels, --cluster, --recursive and --probability-arrays go with --images.")
     if args.probability_arrays is False and args.labels:
         raise ValueError(
             "--no-probability-arrays cannot go with --labels: a resumed run reads the pooled scores of the "
@@ -539,6 +550,7 @@ def image_settings(args, files, choices, spec):
         "min_quality": args.min_quality,
         # None, not True, for the arrays written, so that folders begun before the flag resume.
         "probability_arrays": False if args.probability_arrays is False else None,
+        "recursive": True if images_root(args) else None,
     }
 
 
@@ -561,6 +573,22 @@ def artery_vein_settings():
     }
 
 
+def images_root(args):
+    """The folder that photographs' names are relative to with --recursive (work.Options), else None."""
+    return args.images if args.recursive and args.images and Path(args.images).is_dir() else None
+
+
+def check_output_outside(out_dir, args):
+    """ValueError when a --recursive run would write inside the folder it reads: a later run would
+    read its outputs as photographs."""
+    root = images_root(args)
+    if root and Path(out_dir).resolve().is_relative_to(Path(root).resolve()):
+        raise ValueError(
+            f"the output folder {out_dir} lies inside --images {root}, which --recursive reads whole; "
+            "give an --output-dir outside it."
+        )
+
+
 def chosen_fov_diameters(files, args, out_dir):
     """--fov-diameters auto's choice for a folder (field_width.folder_fov_diameters), printed; a
     run being resumed keeps the choice its folder was begun with, so that photographs added to
@@ -568,7 +596,7 @@ def chosen_fov_diameters(files, args, out_dir):
     previous = None if args.overwrite else read_settings(out_dir)
     if previous and previous.get("fov_diameters_chosen"):
         return previous["fov_diameters_chosen"]
-    chosen = folder_fov_diameters(files, Companions(args.masks))
+    chosen = folder_fov_diameters(files, companions_for(args.masks, Options(images_root=images_root(args))))
     median, widths = chosen["median_disc_px"], " ".join(map(str, chosen["fov_diameters"]))
     sampled = f"{chosen['discs_found']} of {chosen['photographs_sampled']} photographs"
     if median is None:
@@ -589,6 +617,7 @@ def predict_images(args):
     choices = resolve_models(args.run, args.weights, args.encoder, default=IMAGES_DEFAULT_WEIGHTS)
     name = output_name(args, "+".join(choice.name for choice in choices))
     out_dir = Path(args.output_dir) / name / images_folder_name(args)
+    check_output_outside(out_dir, args)
     av_weights = Path(args.av_weights) if args.av_weights else ARTERY_VEIN_WEIGHTS
     clinical = args.clinical and (args.av_weights is not None or ARTERY_VEIN_WEIGHTS.is_file())
     if args.av_weights and not av_weights.is_file():
@@ -618,6 +647,7 @@ def predict_images(args):
         zone_b_scale=args.zone_b_scale,
         min_quality=args.min_quality,
         probability_arrays=args.probability_arrays is not False,
+        images_root=images_root(args),
     )
     folder = OutputFolder(out_dir, settings, args.overwrite)
     try:

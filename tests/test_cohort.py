@@ -138,11 +138,22 @@ def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_pat
     OutputFolder(out, {"tta": True, "weights": "a"}).close()
     (out / "eye_prob.npy").write_bytes(b"")
     (out / "notes.txt").write_text("the user's own")
+    # A --recursive run's subfolders, and a temporary file that a kill left in one.
+    (out / "P1" / "v2").mkdir(parents=True)
+    (out / "P1" / "v2" / "eye_vessels.png").write_bytes(b"")
+    (out / "P1" / "v2" / "eye_prob.tmp-123.npy").write_bytes(b"")
+    (out / "P2").mkdir()
+    (out / "P2" / "eye_prob.png").write_bytes(b"")
+    (out / "P2" / "notes.txt").write_text("the user's own")
     OutputFolder(out, {"tta": True, "weights": "a"}).close()
+    assert (
+        not (out / "P1" / "v2" / "eye_prob.tmp-123.npy").exists() and (out / "P1" / "v2" / "eye_vessels.png").exists()
+    )
     with pytest.raises(FileExistsError, match="tta: True then, False now"):
         OutputFolder(out, {"tta": False, "weights": "a"})
     OutputFolder(out, {"tta": False, "weights": "a"}, overwrite=True).close()
-    assert sorted(path.name for path in out.iterdir()) == ["notes.txt", "run.lock", "settings.json"]
+    assert sorted(path.name for path in out.iterdir()) == ["P2", "notes.txt", "run.lock", "settings.json"]
+    assert [path.name for path in (out / "P2").iterdir()] == ["notes.txt"]
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "x.txt").write_text("")
     with pytest.raises(FileExistsError, match="did not write"):
@@ -260,6 +271,54 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
 
 def latest(records):
     return list({record["image"]: record for record in records}.values())
+
+
+def test_a_recursive_run_mirrors_the_subfolders_and_resumes(tmp_path, weights_file):
+    """--recursive reads every subfolder (hidden ones aside), names each photograph by its path,
+    writes its outputs into the same subfolders, finds its annotation in the same subfolder of
+    --labels, gives the maps of a run on the subfolder alone, and resumes like any run."""
+    source = write_photographs(tmp_path / "source", 3)
+    photos, labels = tmp_path / "photos", tmp_path / "labels"
+    places = {"eye00.png": "P1/eye.png", "eye01.png": "P1/v2/eye.png", "eye02.png": "P2/eye.png"}
+    for original, place in places.items():
+        for root, folder in ((photos, source), (labels, source / "labels")):
+            (root / place).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / original, root / place)
+    (photos / ".thumbnails").mkdir()
+    shutil.copy(source / "eye00.png", photos / ".thumbnails" / "eye.png")
+    flags = ["--images", photos, "--recursive", "--labels", labels, "--weights", weights_file, *CHEAP, "--quiet"]
+
+    first = run_predict(*flags, "--output-dir", tmp_path / "out")
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "out" / "random_fov96" / "photos"
+    assert {record["image"]: record["status"] for record in manifest_of(out)} == dict.fromkeys(places.values(), "done")
+    assert (out / "P1" / "v2" / "eye_prob.npy").is_file() and not (out / "eye_prob.npy").exists()
+    per_image = (out / "per_image.csv").read_text()
+    assert "P1/v2/eye," in per_image and "P2/eye," in per_image
+
+    alone = run_predict(
+        "--images",
+        photos / "P2",
+        "--labels",
+        labels / "P2",
+        "--weights",
+        weights_file,
+        *CHEAP,
+        "--quiet",
+        "--output-dir",
+        tmp_path / "alone",
+    )
+    assert alone.returncode == 0, alone.stderr
+    np.testing.assert_allclose(
+        np.load(out / "P2" / "eye_prob.npy"),
+        np.load(tmp_path / "alone" / "random_fov96" / "P2" / "eye_prob.npy"),
+        atol=1e-6,
+    )
+
+    again = run_predict(*flags, "--output-dir", tmp_path / "out")
+    assert again.returncode == 0 and "3 of 3 photographs already done" in again.stdout
+    inside = run_predict(*flags, "--output-dir", photos / "results")
+    assert inside.returncode != 0 and "lies inside --images" in inside.stderr
 
 
 def test_a_full_disk_stops_the_run_with_one_line_and_the_rerun_finishes(tmp_path, weights_file, monkeypatch):

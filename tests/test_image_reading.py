@@ -172,3 +172,28 @@ def test_a_dicom_photograph_states_its_pixel_size_only_where_calibrated(tmp_path
     assert image_reading.dicom_pixel_size_um(tmp_path / "square.dcm") == pytest.approx(12.5)
     for name in ("oblong.dcm", "plain.dcm", "photo.png"):
         assert image_reading.dicom_pixel_size_um(tmp_path / name) is None, name
+
+
+def test_a_recursive_listing_names_photographs_by_their_paths(tmp_path):
+    """Subfolders at any depth, hidden ones aside; names relative to the folder; stems that would
+    collide only within one subfolder."""
+    for name in ("P1/eye.png", "P1/v2/eye.png", "P2.b/IM000001", ".thumbnails/eye.png", "P2.b/notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith("IM000001"):
+            write_dicom(tmp_path / name, np.zeros((8, 8), np.uint8), photometric="MONOCHROME2")
+        elif name.endswith(".png"):
+            Image.new("RGB", (8, 8)).save(tmp_path / name)
+        else:
+            (tmp_path / name).write_text("")
+    files = image_files.list_images(tmp_path, recursive=True)
+    names = [image_files.photograph_name(path, tmp_path) for path in files]
+    assert names == ["P1/eye.png", "P1/v2/eye.png", "P2.b/IM000001"]
+    assert [image_files.output_stem(name) for name in names] == ["P1/eye", "P1/v2/eye", "P2.b/IM000001"]
+    assert image_files.photograph_name(files[0]) == "eye.png"
+    image_files.check_distinct_stems(files, tmp_path)
+    with pytest.raises(ValueError, match="share the name 'eye'"):
+        image_files.check_distinct_stems(files)
+    assert image_files.unread_files(tmp_path, recursive=True) == ["P2.b/notes.txt"]
+    # Without recursion, a folder whose photographs all lie in subfolders says so, and how to read them.
+    with pytest.raises(FileNotFoundError, match="2 of them hold photographs .*or pass --recursive"):
+        image_files.list_images(tmp_path, recursive_flag="--recursive")

@@ -261,7 +261,7 @@ class OutputFolder:
                 self.remove_outputs()
             elif settings_path.is_file():
                 self.check_settings(read_settings(self.folder))
-            for leftover in self.folder.glob(f"*{TEMPORARY}*"):
+            for leftover in self.folder.rglob(f"*{TEMPORARY}*"):
                 leftover.unlink(missing_ok=True)
             write_text_atomically(settings_path, json.dumps(settings, indent=2) + "\n")
         except BaseException:
@@ -291,3 +291,13 @@ class OutputFolder:
         for path in self.folder.iterdir():
             if path.is_file() and is_output_file(path) and path.name != LOCK:
                 path.unlink()
+        # A --recursive run's photographs write into subfolders that mirror the photographs'; what
+        # they hold of this project's is removed, and each subfolder with it once empty.
+        for folder, _, names in os.walk(self.folder, topdown=False):
+            if Path(folder) == self.folder:
+                continue
+            for name in names:
+                if name.endswith(PHOTOGRAPH_SUFFIXES) or TEMPORARY in name:
+                    (Path(folder) / name).unlink()
+            if not any(Path(folder).iterdir()):
+                Path(folder).rmdir()

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from vesselseg.cohort.work import TTA_VIEWS, Companions, failed_record, finish, prepare, undo_views, views
+from vesselseg.cohort.work import TTA_VIEWS, companions_for, failed_record, finish, prepare, undo_views, views
 
 # Photographs prepared ahead of the network, and segmented photographs waiting to be written.
 READ_AHEAD = 4
@@ -156,7 +156,7 @@ def one_blas_thread():
 def stream(paths, networks, options, out_dir, on_record, batch_size, scores):
     """segment_stream's work, inside its limit on BLAS threads."""
     normalisations = {key: normalisation for key, (_, normalisation) in networks.items()}
-    masks, labels = Companions(options.masks), Companions(options.labels)
+    masks, labels = companions_for(options.masks, options), companions_for(options.labels, options)
     ready, done = queue.Queue(maxsize=READ_AHEAD), queue.Queue(maxsize=FINISH_AHEAD)
 
     def read():
@@ -165,7 +165,7 @@ def stream(paths, networks, options, out_dir, on_record, batch_size, scores):
             try:
                 item = prepare(path, options, normalisations, masks, labels)
             except (ValueError, OSError) as error:
-                item = failed_record(path, error, time.perf_counter() - started)
+                item = failed_record(path, error, time.perf_counter() - started, options.images_root)
             put(ready, item, [finisher])
         put(ready, END, [finisher])
 
@@ -181,7 +181,7 @@ def stream(paths, networks, options, out_dir, on_record, batch_size, scores):
                 record = finish(photograph, maps, options, out_dir, networks, scores)
                 record["seconds"] = round(record["seconds"] + seconds, 3)
             except (ValueError, OSError) as error:
-                record = failed_record(photograph.path, error, photograph.seconds + seconds)
+                record = failed_record(photograph.path, error, photograph.seconds + seconds, options.images_root)
             on_record(record)
 
     finisher = Helper(finish_all, "finish")

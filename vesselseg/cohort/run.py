@@ -24,6 +24,7 @@ from vesselseg.cohort.forward import CompiledForward
 from vesselseg.cohort.manifest import PHOTOGRAPH_SUFFIXES, readable_size
 from vesselseg.cohort.pipeline import segment_stream
 from vesselseg.cohort.scores import StreamingScores
+from vesselseg.data.image_files import output_stem, photograph_name
 from vesselseg.inference.photographs import vessel_fraction_warning
 
 # The progress bar redraws at most this often, in seconds: a terminal twice a second, a log file
@@ -89,7 +90,7 @@ def disk_warning(out_dir, images, remaining, options):
     """A warning when `remaining` photographs, at the mean size of the outputs written for the
     photographs named `images`, would need more than the free space on `out_dir`'s disk, naming
     the flags of `options` (an Options) that would write less; else None."""
-    stems = [Path(image).stem for image in images]
+    stems = [output_stem(image) for image in images]
     paths = [Path(out_dir) / f"{stem}{suffix}" for stem in stems for suffix in PHOTOGRAPH_SUFFIXES]
     per_photograph = sum(path.stat().st_size for path in paths if path.is_file()) / max(len(stems), 1)
     needed, free = per_photograph * remaining, shutil.disk_usage(out_dir).free
@@ -129,7 +130,7 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
     scheduler address or "local:N" to run on a cluster instead."""
     manifest = folder.manifest
     finished = manifest.finished()
-    todo = [path for path in files if path.name not in finished]
+    todo = [path for path in files if photograph_name(path, options.images_root) not in finished]
     if len(todo) < len(files):
         print(
             f"{len(files) - len(todo)} of {len(files)} photographs already done in {folder.folder}; "

@@ -22,7 +22,8 @@ import numpy as np
 from metrics import evaluate
 from vesselseg.cohort.manifest import atomic_path, write_text_atomically
 from vesselseg.cohort.scores import BINS
-from vesselseg.cohort.work import Companions, read_companion
+from vesselseg.cohort.work import companions_for, read_companion
+from vesselseg.data.image_files import output_stem
 from vesselseg.data.image_reading import read_binary_map
 from vesselseg.figures import save_difference_grid
 from vesselseg.measurement import clinical, maps
@@ -98,12 +99,12 @@ def write_per_image(path, records):
                 at["sensitivity"],
                 at["specificity"],
             )
-            writer.writerow([record["image"].rsplit(".", 1)[0]] + [f"{value:.5f}" for value in values])
+            writer.writerow([output_stem(record["image"])] + [f"{value:.5f}" for value in values])
 
 
 def saved_maps(out_dir, record, labels):
     """(probabilities, annotation, FOV) of a photograph done before, from its files."""
-    stem = record["image"].rsplit(".", 1)[0]
+    stem = output_stem(record["image"])
     probabilities = np.load(out_dir / f"{stem}_prob.npy")
     fov = read_binary_map(out_dir / f"{stem}_fov.png") > 0
     label_path = labels.find(record["path"])
@@ -118,7 +119,7 @@ def write_tables(out_dir, manifest, options, scores, settings, counted=()):
     scored = write_row_tables(out_dir, manifest)
     if not scored or scores is None:
         return None
-    labels, counted = Companions(options.labels), set(counted)
+    labels, counted = companions_for(options.labels, options), set(counted)
     for record in scored:
         if record["image"] not in counted:
             scores.add(*saved_maps(out_dir, record, labels))
@@ -130,7 +131,7 @@ def write_tables(out_dir, manifest, options, scores, settings, counted=()):
         "rim_fill_px": options.rim_fill,
         "fov_diameters": list(options.fov_diameters),
         "pooled_from": f"running sums over {BINS:,} probability bins (vesselseg/cohort/scores.py)",
-        "images": [record["image"].rsplit(".", 1)[0] for record in scored],
+        "images": [output_stem(record["image"]) for record in scored],
         "pooled": pooled,
         "per_image": [record["scores"] for record in scored],
     }
@@ -145,7 +146,7 @@ def write_tables(out_dir, manifest, options, scores, settings, counted=()):
                 [probabilities for probabilities, _, _ in maps],
                 [annotation for _, annotation, _ in maps],
                 [fov for _, _, fov in maps],
-                [record["image"].rsplit(".", 1)[0] for record in shown],
+                [output_stem(record["image"]) for record in shown],
                 options.threshold,
                 title,
             )

@@ -29,7 +29,7 @@ from vesselseg import artery_vein
 from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
-from vesselseg.data.image_files import belongs_to, claimed, is_image_file
+from vesselseg.data.image_files import belongs_to, claimed, is_image_file, output_stem, photograph_name
 from vesselseg.data.image_reading import check_same_size, dicom_pixel_size_um, read_binary_map, read_rgb_image
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
@@ -63,6 +63,9 @@ class Options:
     zone_b_scale: str = None
     min_quality: float = 0.0
     probability_arrays: bool = True
+    # With --recursive, the folder that photographs' names are relative to (photograph_name), and
+    # --masks and --labels hold the same subfolders; None: a photograph's name is its file name.
+    images_root: str = None
 
 
 @dataclasses.dataclass
@@ -141,6 +144,32 @@ class Companions:
             names = ", ".join(path.name for path in candidates)
             raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {photograph.stem}: {names}.")
         return candidates[0] if candidates else None
+
+
+class TreeCompanions:
+    """Companions for the photographs of a folder's subfolders (--recursive): a photograph's mask
+    or annotation is looked for in the same subfolder of `folder` (masks/P001/ for photos/P001/eye.png,
+    `root` being photos/). Photographs come sorted by subfolder, so one subfolder is indexed at a
+    time, and memory does not grow with the number of subfolders."""
+
+    def __init__(self, folder, root):
+        self.folder, self.root = folder, Path(root)
+        self.subfolder, self.companions = None, Companions(None)
+
+    def find(self, photograph):
+        if self.folder is None:
+            return None
+        subfolder = Path(photograph).parent.relative_to(self.root)
+        if subfolder != self.subfolder:
+            candidate = Path(self.folder) / subfolder
+            self.subfolder, self.companions = subfolder, Companions(candidate if candidate.is_dir() else None)
+        return self.companions.find(photograph)
+
+
+def companions_for(folder, options):
+    """The Companions of the masks or annotations `folder` (None for none) for `options`' photographs:
+    TreeCompanions with --recursive, else Companions."""
+    return TreeCompanions(folder, options.images_root) if options.images_root else Companions(folder)
 
 
 def read_companion(path, image_path, shape):
@@ -252,7 +281,7 @@ def save_overlay(path, image, vessels, threshold):
 def save_maps(out_dir, photograph, probabilities, vessels, options):
     """<stem>_prob.npy (unless options.probability_arrays is False), _prob.png, _vessels.png,
     _fov.png and, with figures, _overlay.png."""
-    stem = photograph.path.stem
+    stem = output_stem(photograph_name(photograph.path, options.images_root))
     if options.probability_arrays:
         with atomic_path(out_dir / f"{stem}_prob.npy") as temporary:
             np.save(temporary, probabilities)
@@ -316,9 +345,10 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
     clinical.csv row of one photograph from its artery/vein probabilities and the vessel model's
     (artery_vein_classes); the widths are read from the vessel probability under the classes."""
     classes, disc, under = artery_vein_classes(photograph, probabilities, options, networks, vessel_probabilities)
-    save_png(out_dir / f"{photograph.path.stem}_av.png", artery_vein.av_colour_map(classes))
+    name = photograph_name(photograph.path, options.images_root)
+    save_png(out_dir / f"{output_stem(name)}_av.png", artery_vein.av_colour_map(classes))
     row = measure_photograph(
-        photograph.path.name,
+        name,
         classes,
         photograph.fov,
         image=photograph.image,
@@ -328,7 +358,7 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         **photograph_pixel_size(photograph, options),
     )
     if options.figures:
-        with atomic_path(out_dir / f"{photograph.path.stem}_clinical.png") as temporary:
+        with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:
             save_clinical_figure(temporary, photograph.image, classes, row)
     return row
 
@@ -361,14 +391,15 @@ def plain(value):
     return value
 
 
-def base_record(path, status, reason=None):
+def base_record(path, status, reason=None, root=None):
+    """The manifest record's first fields; its name is photograph_name(path, root)."""
     size = path.stat().st_size if path.is_file() else None
-    return {"image": path.name, "path": str(path), "bytes": size, "status": status, "reason": reason}
+    return {"image": photograph_name(path, root), "path": str(path), "bytes": size, "status": status, "reason": reason}
 
 
-def failed_record(path, error, seconds=0.0):
-    """The manifest record of a photograph that could not be done."""
-    return {**base_record(path, "failed", str(error)), "seconds": round(seconds, 3)}
+def failed_record(path, error, seconds=0.0, root=None):
+    """The manifest record of a photograph that could not be done (`root` as base_record's)."""
+    return {**base_record(path, "failed", str(error), root), "seconds": round(seconds, 3)}
 
 
 def finish(photograph, request_maps, options, out_dir, networks, scores=None):
@@ -377,7 +408,8 @@ def finish(photograph, request_maps, options, out_dir, networks, scores=None):
     StreamingScores) counts its FOV pixels when it has an annotation."""
     started = time.perf_counter()
     image, fov, path = photograph.image, photograph.fov, photograph.path
-    record = base_record(path, "done")
+    record = base_record(path, "done", root=options.images_root)
+    (out_dir / output_stem(record["image"])).parent.mkdir(parents=True, exist_ok=True)
     record.update(width=image.shape[1], height=image.shape[0], fov=photograph.fov_source)
     if photograph.skip:
         score, grade, weakest = quality.grade_quality(photograph.checks)
@@ -399,7 +431,7 @@ def finish(photograph, request_maps, options, out_dir, networks, scores=None):
         quality_grade=grade,
         quality_weakest=weakest,
         quality_checks={name: round(value, 4) for name, value in checks.items()},
-        measurements=measure_map(path.name, vessels, fov),
+        measurements=measure_map(record["image"], vessels, fov),
     )
     if "artery_vein" in maps:
         record["clinical"] = clinical_row(out_dir, photograph, maps["artery_vein"], options, networks, probabilities)

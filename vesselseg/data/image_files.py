@@ -1,13 +1,15 @@
 """Finding photographs, and the masks and annotations that belong to them, as datasets ship them.
 
 files = list_images("photos/")                          # sorted image files of a folder
+files = list_images("cohort/", recursive=True)          # and of its subfolders, at any depth
+name = photograph_name(files[0], "cohort/")             # "P001/visit1/IM000001.dcm"
 mask = match_companion("masks/", "Image_01L")            # Image_01L.png or Image_01L_mask.gif
 mask = match_companion("DRIVE/test/mask", "01_manual1", by_leading_id=True)  # 01_test_mask.gif
 """
 
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 IMAGE_SUFFIXES = {
@@ -53,8 +55,10 @@ def is_image_file(path, suffixes=IMAGE_SUFFIXES):
     return bool(suffixes & DICOM_SUFFIXES) and path.name != DICOM_INDEX and path.is_file() and is_dicom(path)
 
 
-def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
-    """[path] for a file, or the files of the folder `path` with one of `suffixes`, sorted."""
+def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images", recursive=False, recursive_flag=None):
+    """[path] for a file, or the files of the folder `path` with one of `suffixes`, sorted; with
+    `recursive`, those of its subfolders too (hidden ones aside), sorted by their relative paths.
+    `recursive_flag`, the caller's flag for that, is suggested when only subfolders hold files."""
     path = Path(path)
     if path.is_file():
         if not is_image_file(path, suffixes):
@@ -65,17 +69,44 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images"):
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{flag} {path} is neither a file nor a folder.")
-    files = sorted(p for p in path.iterdir() if is_image_file(p, suffixes))
+    files = sorted(p for p in folder_files(path, recursive) if is_image_file(p, suffixes))
     if not files:
-        nested = subfolders_with_images(path, suffixes)
+        nested = [] if recursive else subfolders_with_images(path, suffixes)
         hint = (
             f"; subfolders are not read, and {len(nested)} of them hold photographs ({brief(nested)}): "
-            f"give each as {flag} in turn"
+            f"give each as {flag} in turn" + (f", or pass {recursive_flag}" if recursive_flag else "")
             if nested
             else ""
         )
-        raise FileNotFoundError(f"No files ending in {', '.join(sorted(suffixes))} in {path}{hint}.")
+        where = " or its subfolders" if recursive else ""
+        raise FileNotFoundError(f"No files ending in {', '.join(sorted(suffixes))} in {path}{where}{hint}.")
     return files
+
+
+def folder_files(path, recursive=False):
+    """The files of the folder `path`, and with `recursive` those of its subfolders at any depth,
+    hidden folders (.git, .thumbnails) left out."""
+    if not recursive:
+        return [entry for entry in Path(path).iterdir() if entry.is_file()]
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        files.extend(Path(folder, name) for name in names)
+    return files
+
+
+def photograph_name(path, root=None):
+    """A photograph's name in the manifest and tables: its file name, or with `root` (--recursive)
+    its path relative to `root`, "/"-separated ("P001/visit1/IM000001.dcm")."""
+    if root is None:
+        return Path(path).name
+    return Path(path).relative_to(root).as_posix()
+
+
+def output_stem(name):
+    """What a photograph's outputs are named after: its name (photograph_name) less the suffix of
+    its last part ("P001/eye.png" -> "P001/eye"), as Path.stem takes it."""
+    return str(PurePosixPath(name).with_suffix("")) if PurePosixPath(name).suffix else name
 
 
 def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
@@ -85,8 +116,10 @@ def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
     with os.scandir(path) as entries:
         for entry in entries:
             try:
-                if entry.is_dir() and any(
-                    is_image_file(Path(entry.path, name), suffixes) for name in os.listdir(entry.path)
+                if (
+                    not entry.name.startswith(".")
+                    and entry.is_dir()
+                    and any(is_image_file(Path(entry.path, name), suffixes) for name in os.listdir(entry.path))
                 ):
                     names.append(entry.name)
             except OSError:
@@ -94,16 +127,14 @@ def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
     return sorted(names)
 
 
-def unread_files(path, suffixes=IMAGE_SUFFIXES):
-    """The names of the files of the folder `path` that list_images leaves out, sorted; hidden
-    files (.DS_Store) and DICOMDIR are not counted, since no one expects them read."""
+def unread_files(path, suffixes=IMAGE_SUFFIXES, recursive=False):
+    """The names of the files of the folder `path` (with `recursive`, of its subfolders too, as
+    paths relative to it) that list_images leaves out, sorted; hidden files (.DS_Store) and
+    DICOMDIR are not counted, since no one expects them read."""
     return sorted(
-        entry.name
-        for entry in Path(path).iterdir()
-        if not entry.name.startswith(".")
-        and entry.name != DICOM_INDEX
-        and entry.is_file()
-        and not is_image_file(entry, suffixes)
+        photograph_name(entry, path if recursive else None)
+        for entry in folder_files(path, recursive)
+        if not entry.name.startswith(".") and entry.name != DICOM_INDEX and not is_image_file(entry, suffixes)
     )
 
 
@@ -112,15 +143,18 @@ def brief(names, shown=3):
     return ", ".join(list(names[:shown]) + (["..."] if len(names) > shown else []))
 
 
-def check_distinct_stems(files):
+def check_distinct_stems(files, root=None):
     """ValueError naming the first two files that share a stem (`eye.jpg` and `eye.png`): their
-    outputs are named after the stem, so the second would silently replace the first's."""
+    outputs are named after the stem (output_stem of photograph_name, with `root` as there), so
+    the second would silently replace the first's."""
     seen = {}
     for path in files:
-        other = seen.setdefault(path.stem, path)
+        stem = output_stem(photograph_name(path, root))
+        other = seen.setdefault(stem, path)
         if other != path:
             raise ValueError(
-                f"{other.name} and {path.name} share the name {path.stem!r}, so their outputs would collide. "
+                f"{photograph_name(other, root)} and {photograph_name(path, root)} share the name {stem!r}, "
+                "so their outputs would collide. "
                 "Rename one, or give each its own folder."
             )
 
