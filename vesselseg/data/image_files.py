@@ -35,10 +35,13 @@ DICOM_INDEX = "DICOMDIR"
 
 
 def is_dicom(path):
-    """True when `path` ends in .dcm or .dicom, or its bytes 128-131 read "DICM"."""
+    """True when `path` ends in .dcm or .dicom, or, ending in no other image suffix, its bytes
+    128-131 read "DICM"."""
     path = Path(path)
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return False
     try:
         with open(path, "rb") as file:
             return file.read(DICOM_PREAMBLE + len(DICOM_MAGIC))[DICOM_PREAMBLE:] == DICOM_MAGIC
