@@ -91,7 +91,10 @@ def test_a_photograph_in_one_channel_reads_as_grey_and_colour_stays_colour(tmp_p
 
 def test_dicom_photographs_read_as_their_pixels(tmp_path):
     """DICOM files as archives export them: RGB, JPEG-compressed YCbCr, 12-bit grey, MONOCHROME1,
-    and without a suffix; a file of several frames is refused with one line."""
+    and without a suffix; a file of several frames, or of a compression that cannot be decoded here,
+    is refused with one line."""
+    import pydicom
+
     rows, columns = np.mgrid[0:48, 0:64]
     rgb = np.dstack([150 + rows, 60 + columns, np.full_like(rows, 30)]).astype(np.uint8)
     grey12 = (rows * 64 + columns).astype(np.uint16)  # at most 3,071 of 4,095
@@ -111,12 +114,19 @@ def test_dicom_photographs_read_as_their_pixels(tmp_path):
     np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "inverted.dcm"), 1 - expected_grey, atol=1e-4)
     with pytest.raises(ValueError, match="stereo.dcm: it holds 2 frames"):
         image_reading.read_rgb_image(tmp_path / "stereo.dcm")
+    # A compression that pydicom cannot decode here (JPEG lossless) is one line that says so.
+    lossless = pydicom.dcmread(tmp_path / "jpeg.dcm")
+    lossless.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.70"
+    lossless.save_as(tmp_path / "lossless.dcm")
+    with pytest.raises(ValueError, match="lossless.dcm: its pixel data cannot be decoded") as refused:
+        image_reading.read_rgb_image(tmp_path / "lossless.dcm")
+    assert "\n" not in str(refused.value)
 
     # A folder lists the suffixless DICOM file and leaves out DICOMDIR and other files.
     (tmp_path / "DICOMDIR").write_bytes((tmp_path / "IM000001").read_bytes())
     (tmp_path / "notes").write_text("not a photograph")
     names = [path.name for path in image_files.list_images(tmp_path)]
-    assert names == ["IM000001", "grey12.dcm", "inverted.dcm", "jpeg.dcm", "rgb.dcm", "stereo.dcm"]
+    assert names == ["IM000001", "grey12.dcm", "inverted.dcm", "jpeg.dcm", "lossless.dcm", "rgb.dcm", "stereo.dcm"]
 
 
 def test_webp_jpeg_2000_and_floating_point_rgb_tiff_are_read(tmp_path):

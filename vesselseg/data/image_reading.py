@@ -97,7 +97,9 @@ def read_dicom_pixels(path):
     try:
         pixels = dataset.pixel_array
     except Exception as error:  # a missing decoder (JPEG lossless, JPEG-LS) or damaged pixel data.
-        raise ValueError(f"Cannot read {path}: its pixel data cannot be decoded ({error}).") from error
+        # pydicom lists the missing decoders on several lines; the manifest and stderr take one.
+        reason = " ".join(str(error).split())
+        raise ValueError(f"Cannot read {path}: its pixel data cannot be decoded ({reason}).") from error
     interpretation = dataset.get("PhotometricInterpretation", "")
     bits = int(dataset.get("BitsStored", pixels.itemsize * 8))
     if interpretation == "PALETTE COLOR":
