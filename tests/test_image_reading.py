@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -114,6 +116,20 @@ def test_dicom_photographs_read_as_their_pixels(tmp_path):
     np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / "inverted.dcm"), 1 - expected_grey, atol=1e-4)
     with pytest.raises(ValueError, match="stereo.dcm: it holds 2 frames"):
         image_reading.read_rgb_image(tmp_path / "stereo.dcm")
+    # RLE and JPEG 2000, lossless both, give the pixels back exactly.
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    compressed = pydicom.dcmread(tmp_path / "rgb.dcm")
+    compressed.compress(RLELossless)
+    compressed.save_as(tmp_path / "rle.dcm")
+    codestream = io.BytesIO()
+    Image.fromarray(rgb).save(codestream, format="JPEG2000", irreversible=False, no_jp2=True)
+    compressed.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    compressed.PixelData, compressed.PhotometricInterpretation = encapsulate([codestream.getvalue()]), "YBR_RCT"
+    compressed.save_as(tmp_path / "j2k.dcm")
+    for name in ("rle.dcm", "j2k.dcm"):
+        np.testing.assert_allclose(image_reading.read_rgb_image(tmp_path / name), rgb / 255.0, atol=1e-6, err_msg=name)
     # A compression that pydicom cannot decode here (JPEG lossless) is one line that says so.
     lossless = pydicom.dcmread(tmp_path / "jpeg.dcm")
     lossless.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.70"
@@ -126,7 +142,17 @@ def test_dicom_photographs_read_as_their_pixels(tmp_path):
     (tmp_path / "DICOMDIR").write_bytes((tmp_path / "IM000001").read_bytes())
     (tmp_path / "notes").write_text("not a photograph")
     names = [path.name for path in image_files.list_images(tmp_path)]
-    assert names == ["IM000001", "grey12.dcm", "inverted.dcm", "jpeg.dcm", "lossless.dcm", "rgb.dcm", "stereo.dcm"]
+    assert names == [
+        "IM000001",
+        "grey12.dcm",
+        "inverted.dcm",
+        "j2k.dcm",
+        "jpeg.dcm",
+        "lossless.dcm",
+        "rgb.dcm",
+        "rle.dcm",
+        "stereo.dcm",
+    ]
 
 
 def test_webp_jpeg_2000_and_floating_point_rgb_tiff_are_read(tmp_path):
