@@ -113,8 +113,8 @@ def output_stem(name):
 
 
 def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
-    """The names of the folder `path`'s subfolders that hold files with one of `suffixes`, sorted;
-    list_images does not read them."""
+    """The names of the folder `path`'s subfolders (hidden ones aside) that hold files with one of
+    `suffixes`, sorted; list_images does not read them without `recursive`."""
     names = []
     with os.scandir(path) as entries:
         for entry in entries:
