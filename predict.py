@@ -432,10 +432,10 @@ def photograph_files(args):
             f"segmenting scikit-image's sample retina {sample} instead."
         )
         return [sample]
-    folder = Path(args.images).is_dir()
-    recursive = args.recursive and folder
+    folder, root = Path(args.images).is_dir(), images_root(args)
+    recursive = root is not None
     files = list_images(args.images, recursive=recursive, recursive_flag="--recursive")
-    check_distinct_stems(files, args.images if recursive else None)
+    check_distinct_stems(files, root)
     nested = subfolders_with_images(args.images) if folder and not recursive else []
     if nested:
         print(
