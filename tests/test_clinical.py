@@ -802,6 +802,19 @@ def test_width_labels_that_would_overlap_a_wider_one_are_left_out():
     assert separate_boxes([]) == []
 
 
+def test_the_clinical_figures_key_is_wrapped_to_the_photographs_width():
+    from PIL import Image, ImageDraw
+
+    from vesselseg.figures import wrap_text
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    key = "red artery, blue vein; widths in um. CRAE 184.8, CRVE 267.5, AVR 0.69; 4 venules in zone B, fewer than 6"
+    lines = wrap_text(draw, key, 200, 11)
+    assert len(lines) > 1 and " ".join(lines) == key
+    assert all(draw.textlength(line, font_size=11) <= 200 for line in lines)
+    assert wrap_text(draw, "unbreakable" * 10, 50, 11) == ["unbreakable" * 10]
+
+
 def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_drives():
     fov = np.ones((540, 540), dtype=bool)
     drive_sized = Disc(True, (270.0, 270.0), artery_vein.DRIVE_DISC_DIAMETER_PX)

@@ -214,13 +214,23 @@ def save_clinical_figure(path, image, classes, row):
     height, width = classes.shape
     # Text grows with the photograph, so that a 1620-px figure reads as well as a 565-px one.
     text_size = max(11, width // 90)
-    key_height = max(24, int(text_size * 1.8))
+    micrometres = row["pixel_size_um"]
+    unit = "um" if np.isfinite(micrometres) else "px"
+    crae = row["crae_um"] if unit == "um" else row["crae_px"]
+    crve = row["crve_um"] if unit == "um" else row["crve_px"]
+    key = (
+        f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
+        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
+    )
+    # The key is wrapped to the photograph's width: on a DRIVE-size photograph its flags run past it.
+    key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, text_size)
+    line_height = int(text_size * 1.3)
+    key_height = max(24, int(text_size * 1.8) + line_height * (len(key_lines) - 1))
     canvas = Image.new("RGB", (width, height + key_height), "black")
     canvas.paste(Image.fromarray(base), (0, 0))
     draw = ImageDraw.Draw(canvas)
     line = max(1, width // 400)
     x, y, diameter = row["disc_x"], row["disc_y"], row["disc_diameter_px"]
-    micrometres = row["pixel_size_um"]
     if np.isfinite(x) and np.isfinite(diameter):
         for radius, colour in (
             (diameter / 2, "white"),
@@ -249,15 +259,21 @@ def save_clinical_figure(path, image, classes, row):
         for index in separate_boxes(boxes):
             corner, text, colour = labels[index]
             draw.text(corner, text, fill=colour, font_size=text_size)
-    unit = "um" if np.isfinite(micrometres) else "px"
-    crae = row["crae_um"] if unit == "um" else row["crae_px"]
-    crve = row["crve_um"] if unit == "um" else row["crve_px"]
-    key = (
-        f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
-        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
-    )
-    draw.text((5, height + key_height // 6), key, fill="white", font_size=text_size)
+    for index, text in enumerate(key_lines):
+        draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font_size=text_size)
     canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
+
+
+def wrap_text(draw, text, width, font_size):
+    """`text` as lines no wider than `width` pixels at `font_size` in `draw`'s font, broken between
+    words (a word wider than `width` keeps a line of its own)."""
+    lines = []
+    for word in text.split(" "):
+        if lines and draw.textlength(f"{lines[-1]} {word}", font_size=font_size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 # How the Bland-Altman panels name the clinical.csv columns they plot.
