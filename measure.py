@@ -5,6 +5,7 @@ fractal dimension, one CSV row per map (vessel_measures.py says how each is meas
     python measure.py ../shared/DRIVE/test/1st_manual --masks ../shared/DRIVE/test/mask --output /tmp/m.csv
     python measure.py my_map.png --pixel-size-um 12.5 --images photos/ --output my_map.csv
     python measure.py ../shared/RITE/test/av --masks ../shared/DRIVE/test/mask   # artery/vein labels
+    python measure.py output/unet_soup60/cohort --recursive --threshold 0.5   # predict.py --recursive's output
 
 Artery/vein maps (RITE's coding: 0 background, 1 artery, 2 vein, 3 uncertain; or predict.py's
 red and blue <stem>_av.png) are recognised as such, and also get the clinical measures of
@@ -30,6 +31,7 @@ skeleton coloured by local width over the map, or over the photograph found in -
 """
 
 import argparse
+import collections
 import shutil
 import sys
 from pathlib import Path
@@ -38,7 +40,7 @@ import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
 from vesselseg.cli import add_disc_flags
-from vesselseg.data.image_files import match_companion
+from vesselseg.data.image_files import match_companion, photograph_name
 from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
@@ -63,6 +65,13 @@ def get_args(argv=None):
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("maps", help="a vessel map file, or a folder of them")
+    parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help="read the maps of MAPS' subfolders too (predict.py --images --recursive's output); rows "
+        "are named by their paths under MAPS, figures mirror the subfolders, and --masks and "
+        "--images hold the same subfolders",
+    )
     parser.add_argument("--masks", help="folder of FOV masks, matched by file stem or DRIVE id (default: whole image)")
     parser.add_argument(
         "--threshold",
@@ -80,25 +89,35 @@ def get_args(argv=None):
     return parser.parse_args(argv)
 
 
-def measure_file(path, args, figures_dir, siblings=frozenset()):
+def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
     """Measure one map file; returns its CSV row and, for an artery/vein map, its clinical.csv row.
     `siblings`: the image stems of the maps measured together, whose masks and photographs no
-    other map takes by DRIVE's number (match_companion)."""
+    other map takes by DRIVE's number (match_companion). With `root` (--recursive) the map is named
+    by its path under it, and its masks, photograph and figures lie in the same subfolder."""
+    name = photograph_name(path, root)
+    subfolder = path.parent.relative_to(root) if root else Path()
+    masks, images = (Path(folder) / subfolder if folder else None for folder in (args.masks, args.images))
+    figures_dir = figures_dir / subfolder
+    figures_dir.mkdir(parents=True, exist_ok=True)
     classes = read_av_labels(path) if is_av_map(path) else None
     vessels = classes != BACKGROUND if classes is not None else read_map(path, args.threshold)
-    mask_path = match_companion(args.masks, map_stem(path), by_leading_id=True, siblings=siblings)
-    if args.masks and mask_path is None:
-        raise FileNotFoundError(f"no FOV mask for {path.name} in {args.masks}")
+    mask_path = None
+    if masks and masks.is_dir():
+        mask_path = match_companion(masks, map_stem(path), by_leading_id=True, siblings=siblings)
+    if masks and mask_path is None:
+        raise FileNotFoundError(f"no FOV mask for {name} in {masks}")
     # predict.py --images saves the FOV it used beside each map, so that both count the same pixels.
     saved_fov = path.with_name(f"{map_stem(path)}_fov.png")
     if mask_path is None and saved_fov.is_file():
         mask_path = saved_fov
     fov = read_map(mask_path, None) if mask_path else None
     if not vessel_measures.inside_fov(vessels, fov).any():
-        print(f"note: {path.name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
-        return empty_row(path.name), None
+        print(f"note: {name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
+        return empty_row(name), None
     values = vessel_measures.measure(vessels, fov)
-    photograph_path = match_companion(args.images, map_stem(path), by_leading_id=True, siblings=siblings)
+    photograph_path = None
+    if images and images.is_dir():
+        photograph_path = match_companion(images, map_stem(path), by_leading_id=True, siblings=siblings)
     background = read_rgb_image(photograph_path) if photograph_path else None
     if background is not None and background.shape[:2] != vessels.shape:
         raise ValueError(f"{photograph_path} is not the size of its map {path}.")
@@ -106,12 +125,12 @@ def measure_file(path, args, figures_dir, siblings=frozenset()):
         figures_dir / f"{map_stem(path)}_widths.png",
         vessel_measures.inside_fov(vessels, fov),
         background,
-        f"{path.name}: skeleton by width, mean {values['mean_width_px']:.2f} px",
+        f"{name}: skeleton by width, mean {values['mean_width_px']:.2f} px",
     )
     clinical = None
     if classes is not None:
         clinical = measure_photograph(
-            path.name,
+            name,
             classes,
             fov,
             image=background,
@@ -121,9 +140,9 @@ def measure_file(path, args, figures_dir, siblings=frozenset()):
         )
         picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
         save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)
-    row = measurement_row(path.name, values, args.pixel_size_um)
+    row = measurement_row(name, values, args.pixel_size_um)
     if NOTE_COLUMN in row:
-        print(f"warning: {path.name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
+        print(f"warning: {name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
     return row, clinical
 
 
@@ -145,7 +164,8 @@ def main(args):
     for flag in ("masks", "images"):
         if getattr(args, flag) and not Path(getattr(args, flag)).is_dir():
             raise FileNotFoundError(f"--{flag} {getattr(args, flag)} is not a folder.")
-    files = list_maps(args.maps)
+    root = args.maps if args.recursive and Path(args.maps).is_dir() else None
+    files = list_maps(args.maps, recursive=root is not None)
     output = Path(args.output) if args.output else OUTPUT_DIR / "measure" / f"{Path(args.maps).stem}.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
     figures_dir = output.with_name(f"{output.stem}_figures")
@@ -154,10 +174,12 @@ def main(args):
     created = not figures_dir.exists()
     figures_dir.mkdir(parents=True, exist_ok=True)
     rows, clinical_rows = [], []
-    stems = {map_stem(path) for path in files}
+    stems = collections.defaultdict(set)
+    for path in files:
+        stems[path.parent].add(map_stem(path))
     for number, path in enumerate(files, start=1):
         try:
-            row, clinical = measure_file(path, args, figures_dir, stems)
+            row, clinical = measure_file(path, args, figures_dir, stems[path.parent], root)
             rows.append(row)
             if clinical is not None:
                 clinical_rows.append(clinical)
@@ -167,7 +189,7 @@ def main(args):
                 shutil.rmtree(figures_dir)
             raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from error
         if len(files) > 1:
-            progress(number, len(files), path.name)
+            progress(number, len(files), photograph_name(path, root))
     write_csv(output, rows, args.pixel_size_um)
     print(f"Wrote {len(rows)} row(s) to {output} and figures to {figures_dir}")
     if clinical_rows:

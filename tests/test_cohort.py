@@ -1,5 +1,6 @@
 """Cohorts: the manifest and resume, atomic files, streaming scores, the quality check, a cluster."""
 
+import csv
 import errno
 import json
 import os
@@ -317,6 +318,18 @@ def test_a_recursive_run_mirrors_the_subfolders_and_resumes(tmp_path, weights_fi
 
     again = run_predict(*flags, "--output-dir", tmp_path / "out")
     assert again.returncode == 0 and "3 of 3 photographs already done" in again.stdout
+    # measure.py --recursive reads the tree back and counts the FOV that predict.py saved.
+    import measure
+
+    measure.main(measure.get_args([str(out), "--recursive", "--threshold", "0.5", "--output", str(tmp_path / "m.csv")]))
+    with open(tmp_path / "m.csv") as file:
+        measured = {row["image"]: float(row["vessel_fraction"]) for row in csv.DictReader(file)}
+    with open(out / "vessel_fractions.csv") as file:
+        predicted = {row["image"]: float(row["vessel_fraction"]) for row in csv.DictReader(file)}
+    assert {name.replace("_prob.npy", ".png"): fraction for name, fraction in measured.items()} == pytest.approx(
+        predicted, abs=1e-5
+    )
+    assert (tmp_path / "m_figures" / "P1" / "v2" / "eye_widths.png").is_file()
     inside = run_predict(*flags, "--output-dir", photos / "results")
     assert inside.returncode != 0 and "lies inside --images" in inside.stderr
 

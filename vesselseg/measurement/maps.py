@@ -30,11 +30,11 @@ MAP_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png", "_fov.png")
 
 
-def list_maps(path):
-    """Map files: every image or .npy file, except that in a folder of predict.py's output only
-    its probability maps are maps: *_prob.npy, or *_prob.png where it wrote no arrays
-    (--no-probability-arrays)."""
-    files = list_images(path, MAP_SUFFIXES, flag="MAPS")
+def list_maps(path, recursive=False):
+    """Map files: every image or .npy file (with `recursive`, in the subfolders too), except that in
+    a folder of predict.py's output only its probability maps are maps: *_prob.npy, or *_prob.png
+    where it wrote no arrays (--no-probability-arrays)."""
+    files = list_images(path, MAP_SUFFIXES, flag="MAPS", recursive=recursive, recursive_flag="--recursive")
     for suffix in ("_prob.npy", "_prob.png"):
         if any(file.name.endswith(suffix) for file in files):
             return [file for file in files if file.name.endswith(suffix)]
