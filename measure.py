@@ -40,7 +40,7 @@ import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
 from vesselseg.cli import add_disc_flags
-from vesselseg.data.image_files import match_companion, photograph_name
+from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
 from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
@@ -164,7 +164,7 @@ def main(args):
     for flag in ("masks", "images"):
         if getattr(args, flag) and not Path(getattr(args, flag)).is_dir():
             raise FileNotFoundError(f"--{flag} {getattr(args, flag)} is not a folder.")
-    root = args.maps if args.recursive and Path(args.maps).is_dir() else None
+    root = recursive_root(args.maps, args.recursive)
     files = list_maps(args.maps, recursive=root is not None)
     output = Path(args.output) if args.output else OUTPUT_DIR / "measure" / f"{Path(args.maps).stem}.csv"
     output.parent.mkdir(parents=True, exist_ok=True)

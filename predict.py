@@ -70,6 +70,7 @@ from vesselseg.data.image_files import (
     brief,
     check_distinct_stems,
     list_images,
+    recursive_root,
     subfolders_with_images,
     unread_files,
 )
@@ -575,7 +576,7 @@ def artery_vein_settings():
 
 def images_root(args):
     """The folder that photographs' names are relative to with --recursive (work.Options), else None."""
-    return args.images if args.recursive and args.images and Path(args.images).is_dir() else None
+    return recursive_root(args.images, args.recursive)
 
 
 def check_output_outside(out_dir, args):

@@ -98,6 +98,12 @@ def folder_files(path, recursive=False):
     return files
 
 
+def recursive_root(path, recursive):
+    """The folder that files' names are relative to (photograph_name): `path` when `recursive` and
+    it is a folder, else None (a file, or subfolders not read)."""
+    return path if recursive and path and Path(path).is_dir() else None
+
+
 def photograph_name(path, root=None):
     """A photograph's name in the manifest and tables: its file name, or with `root` (--recursive)
     its path relative to `root`, "/"-separated ("P001/visit1/IM000001.dcm")."""
