@@ -33,7 +33,7 @@ from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.cohort.work import Companions
-from vesselseg.data.image_files import match_companion
+from vesselseg.data.image_files import image_stem, match_companion
 from vesselseg.data.image_reading import read_binary_map, read_rgb_image
 from vesselseg.inference.segment import estimate_fov
 from vesselseg.measurement.maps import list_maps, read_map
@@ -220,6 +220,7 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
     Image.fromarray(image[..., 0]).save(folder / "grey.png")
     Image.fromarray(np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])).save(folder / "rgba.png")
     write_dicom(folder / "IM000001", image)
+    write_dicom(folder / "1.2.826.0.1.3680043.9.7", image)  # named by its UID, as storage servers do
     write_dicom(folder / "stereo.dcm", image, frames=2)
     flags = ["--images", folder, "--weights", weights_file, *CHEAP, "--quiet"]
 
@@ -235,6 +236,7 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
         "grey.png": "done",
         "rgba.png": "done",
         "IM000001": "done",
+        "1.2.826.0.1.3680043.9.7": "done",
         "stereo.dcm": "failed",
     }
     assert "at least 64 pixels" in records["tiny.png"]["reason"]
@@ -255,10 +257,10 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
     lines = manifest_of(out)
     # Each photograph done once; the failures are tried again by the rerun.
     done = [record["image"] for record in lines if record["status"] == "done"]
-    assert sorted(done) == sorted(set(done)) and len(done) == 13
+    assert sorted(done) == sorted(set(done)) and len(done) == 14
     assert comparable(latest(lines)) == records
     for name in done:
-        stem = Path(name).stem
+        stem = image_stem(name)
         np.testing.assert_allclose(
             np.load(out / f"{stem}_prob.npy"), np.load(reference / f"{stem}_prob.npy"), atol=1e-6
         )

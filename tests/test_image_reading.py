@@ -198,6 +198,29 @@ def test_a_file_that_is_not_a_photograph_is_refused_by_name(tmp_path):
     assert image_files.list_images(tmp_path / "IM000001") == [tmp_path / "IM000001"]
 
 
+def test_dicom_files_named_by_their_uid_are_read_and_kept_apart(tmp_path):
+    """A storage server names each file by its SOP Instance UID, without a suffix: two photographs
+    of one study differ in the UID's last part, which is not a suffix to drop. Another file with a
+    numeric ending is left out and named."""
+    first, second = "1.2.826.0.1.3680043.9.7", "1.2.826.0.1.3680043.9.8"
+    for value, name in ((0, first), (255, second)):
+        write_dicom(tmp_path / name, np.full((8, 8), value, np.uint8), photometric="MONOCHROME2")
+    (tmp_path / "notes.2023").write_text("not a photograph")
+    files = image_files.list_images(tmp_path)
+    assert [path.name for path in files] == [first, second]
+    assert image_files.unread_files(tmp_path) == ["notes.2023"]
+    assert image_reading.read_rgb_image(tmp_path / second).min() == 1.0
+    assert [image_files.image_stem(path) for path in files] == [first, second]
+    assert image_files.image_stem("eye.JPG") == "eye" and image_files.output_stem("P1/eye.JPG") == "P1/eye"
+    assert image_files.output_stem(f"P1/{first}") == f"P1/{first}"
+    image_files.check_distinct_stems(files)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.new("L", (8, 8)).save(masks / f"{first}_mask.png")
+    assert image_files.match_companion(masks, first) == masks / f"{first}_mask.png"
+    assert image_files.match_companion(masks, second) is None
+
+
 def test_a_dicom_photograph_states_its_pixel_size_only_where_calibrated(tmp_path):
     """Pixel Spacing in mm becomes micrometres per pixel; absent, or of pixels not square, none."""
     pixels = np.zeros((8, 8), np.uint8)

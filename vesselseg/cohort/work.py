@@ -29,7 +29,7 @@ from vesselseg import artery_vein
 from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
-from vesselseg.data.image_files import belongs_to, claimed, is_image_file, output_stem, photograph_name
+from vesselseg.data.image_files import belongs_to, claimed, image_stem, is_image_file, output_stem, photograph_name
 from vesselseg.data.image_reading import check_same_size, dicom_pixel_size_um, read_binary_map, read_rgb_image
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
@@ -109,7 +109,7 @@ class Companions:
     def __init__(self, folder):
         self.folder = folder
         files = sorted(Path(folder).iterdir()) if folder else []
-        self.files = sorted((path.stem, path) for path in files if is_image_file(path))
+        self.files = sorted((image_stem(path), path) for path in files if is_image_file(path))
         self.stems = [stem for stem, _ in self.files]
         self.photograph_stems = {}
 
@@ -128,21 +128,24 @@ class Companions:
         """The stems of the photographs in `folder`, listed once."""
         if folder not in self.photograph_stems:
             photographs = folder.iterdir() if folder.is_dir() else []
-            self.photograph_stems[folder] = {path.stem for path in photographs if is_image_file(path)}
+            self.photograph_stems[folder] = {image_stem(path) for path in photographs if is_image_file(path)}
         return self.photograph_stems[folder]
 
     def find(self, photograph):
         """The file that belongs to the photograph at path `photograph`, or None; ValueError when
         several do."""
         photograph = Path(photograph)
-        candidates = self.starting_with(photograph.stem)
-        number = re.match(r"\d+", photograph.stem)
+        stem = image_stem(photograph)
+        candidates = self.starting_with(stem)
+        number = re.match(r"\d+", stem)
         if not candidates and number:
             siblings = self.photographs_in(photograph.parent)
-            candidates = [path for path in self.starting_with(number.group()) if not claimed(path.stem, siblings)]
+            candidates = [
+                path for path in self.starting_with(number.group()) if not claimed(image_stem(path), siblings)
+            ]
         if len(candidates) > 1:
             names = ", ".join(path.name for path in candidates)
-            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {photograph.stem}: {names}.")
+            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {stem}: {names}.")
         return candidates[0] if candidates else None
 
 
@@ -195,7 +198,7 @@ def prepare(path, options, normalisations, masks, labels):
     started = time.perf_counter()
     label_path = labels.find(path)
     if options.labels and label_path is None:
-        raise ValueError(f"no annotation for {path.stem} in {options.labels}")
+        raise ValueError(f"no annotation for {image_stem(path)} in {options.labels}")
     image = read_rgb_image(path)
     if min(image.shape[:2]) < segment.MIN_IMAGE_SIZE:
         raise ValueError(

@@ -3,6 +3,7 @@
 files = list_images("photos/")                          # sorted image files of a folder
 files = list_images("cohort/", recursive=True)          # and of its subfolders, at any depth
 name = photograph_name(files[0], "cohort/")             # "P001/visit1/IM000001.dcm"
+stem = image_stem("eye.png")                             # "eye"; "1.2.840.10008.7" stays whole
 mask = match_companion("masks/", "Image_01L")            # Image_01L.png or Image_01L_mask.gif
 mask = match_companion("DRIVE/test/mask", "01_manual1", by_leading_id=True)  # 01_test_mask.gif
 """
@@ -34,13 +35,30 @@ ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"}
 DICOM_INDEX = "DICOMDIR"
 
 
+def may_be_dicom(path):
+    """True for a file name that an archive may give a DICOM file: no suffix (IM000001, as DICOM
+    media name them) or a numeric one, the last part of a UID (1.2.840.113619.2.55.3.7, as
+    storage servers name them by the photograph's SOP Instance UID)."""
+    suffix = Path(path).suffix
+    return not suffix or suffix[1:].isdigit()
+
+
+def image_stem(path):
+    """The name that a photograph's outputs and companions are named after: its file name less
+    an image suffix ("eye.png" -> "eye"), or its whole name when it has none (IM000001, or a
+    UID, "1.2.840.113619.2.55.3.7", whose last part is not a suffix: two photographs of one
+    study differ there alone)."""
+    path = Path(path)
+    return path.stem if path.suffix.lower() in IMAGE_SUFFIXES else path.name
+
+
 def is_dicom(path):
-    """True when `path` ends in .dcm or .dicom, or, ending in no other image suffix, its bytes
-    128-131 read "DICM"."""
+    """True when `path` ends in .dcm or .dicom, or, named as an archive may name a DICOM file
+    (may_be_dicom), its bytes 128-131 read "DICM"."""
     path = Path(path)
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if not may_be_dicom(path):
         return False
     try:
         with open(path, "rb") as file:
@@ -51,11 +69,18 @@ def is_dicom(path):
 
 def is_image_file(path, suffixes=IMAGE_SUFFIXES):
     """True for a file whose name ends in one of `suffixes`, or, where those include DICOM's, for
-    a DICOM file whose name has no suffix (IM000001), as archives export them; never DICOMDIR."""
+    a DICOM file named without a suffix (IM000001) or by its UID (may_be_dicom), as archives
+    export them; never DICOMDIR."""
     path = Path(path)
-    if path.suffix:
-        return path.suffix.lower() in suffixes
-    return bool(suffixes & DICOM_SUFFIXES) and path.name != DICOM_INDEX and path.is_file() and is_dicom(path)
+    if path.suffix.lower() in suffixes:
+        return True
+    return (
+        bool(suffixes & DICOM_SUFFIXES)
+        and may_be_dicom(path)
+        and path.name != DICOM_INDEX
+        and path.is_file()
+        and is_dicom(path)
+    )
 
 
 def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images", recursive=False, recursive_flag=None):
@@ -113,9 +138,10 @@ def photograph_name(path, root=None):
 
 
 def output_stem(name):
-    """What a photograph's outputs are named after: its name (photograph_name) less the suffix of
-    its last part ("P001/eye.png" -> "P001/eye"), as Path.stem takes it."""
-    return str(PurePosixPath(name).with_suffix("")) if PurePosixPath(name).suffix else name
+    """What a photograph's outputs are named after: its name (photograph_name) with its last
+    part's image_stem ("P001/eye.png" -> "P001/eye", "P001/1.2.840.7" as it is)."""
+    name = PurePosixPath(name)
+    return str(name.with_name(image_stem(name)))
 
 
 def subfolders_with_images(path, suffixes=IMAGE_SUFFIXES):
@@ -192,11 +218,13 @@ def match_companion(folder, stem, by_leading_id=False, siblings=frozenset()):
     if folder is None:
         return None
     files = [path for path in sorted(Path(folder).iterdir()) if is_image_file(path)]
-    candidates = [path for path in files if belongs_to(path.stem, stem)]
+    candidates = [path for path in files if belongs_to(image_stem(path), stem)]
     leading_id = re.match(r"\d+", stem)
     if not candidates and by_leading_id and leading_id:
         candidates = [
-            path for path in files if belongs_to(path.stem, leading_id.group()) and not claimed(path.stem, siblings)
+            path
+            for path in files
+            if belongs_to(image_stem(path), leading_id.group()) and not claimed(image_stem(path), siblings)
         ]
     if len(candidates) > 1:
         names = ", ".join(path.name for path in candidates)
