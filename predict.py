@@ -60,6 +60,7 @@ from vesselseg import (
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
 from vesselseg.cli import HelpFormatter, add_disc_flags, summary
+from vesselseg.cohort import cluster
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
@@ -469,6 +470,8 @@ def main(args):
             "--no-probability-arrays cannot go with --labels: a resumed run reads the pooled scores of the "
             "photographs done before back from their <stem>_prob.npy."
         )
+    if args.cluster:
+        cluster.check_address(args.cluster)
     if not 0 <= args.min_quality <= 1:
         raise ValueError(f"--min-quality must lie between 0 and 1, got {args.min_quality:g}.")
     for flag in ("disc_diameter", "pixel_size_um"):

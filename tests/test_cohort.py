@@ -20,7 +20,7 @@ from scipy import ndimage
 
 import predict
 from conftest import PROJECT_DIR, synthetic_sample, write_dicom
-from vesselseg.cohort import quality, run
+from vesselseg.cohort import cluster, quality, run
 from vesselseg.cohort.manifest import (
     REPAIR_CHUNK,
     Manifest,
@@ -506,6 +506,12 @@ def test_cluster_flags_are_checked():
         predict.main(predict.get_args(["--cluster", "local:2"]))
     with pytest.raises(ValueError, match="--min-quality"):
         predict.main(predict.get_args(["--images", "x.png", "--min-quality", "2"]))
+    # A mistyped address is one line before any work, not Dask's error midway.
+    for address in ("badaddress", "tcp://scheduler", "local:0", "local:two"):
+        with pytest.raises(ValueError, match="--cluster"):
+            predict.main(predict.get_args(["--images", "x.png", "--cluster", address]))
+    for address in ("local:2", "tcp://scheduler:8786", "scheduler:8786", "tls://10.0.0.1:8786"):
+        cluster.check_address(address)
 
 
 def test_photographs_are_segmented_under_jax_without_tensorflow(tmp_path, weights_file):

@@ -48,22 +48,41 @@ def segment_chunk(paths, spec, options, out_dir, batch_size):
     return records, scores
 
 
-def connect(address):
-    """A Dask client: of a new local cluster for "local:N" (N worker processes), else of the
-    scheduler at `address`."""
-    from dask.distributed import Client, LocalCluster
-
+def check_address(address):
+    """ValueError unless `address` is "local:N" with N at least 1, or a scheduler's address with
+    its port ("tcp://scheduler:8786", "scheduler:8786"), so that a mistyped --cluster is one line
+    before any work starts rather than Dask's error midway."""
     if address.startswith("local:"):
         count = address.removeprefix("local:")
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--cluster local:N needs a number of workers N of at least 1, not {count!r}.")
+        return
+    port = address.rsplit(":", 1)[-1] if ":" in address.split("://", 1)[-1] else ""
+    if not port.isdigit():
+        raise ValueError(
+            f"--cluster {address} is neither local:N (N workers on this machine) nor a scheduler's "
+            "address with its port, such as tcp://scheduler:8786."
+        )
+
+
+def connect(address):
+    """A Dask client: of a new local cluster for "local:N" (N worker processes), else of the
+    scheduler at `address` (check_address's forms)."""
+    from dask.distributed import Client, LocalCluster
+
+    check_address(address)
+    if address.startswith("local:"):
         cluster = LocalCluster(
-            n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0
+            n_workers=int(address.removeprefix("local:")),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=0,
         )
         return Client(cluster)
     try:
         return Client(address, timeout=30)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
         raise ValueError(f"cannot reach the Dask scheduler at {address}: {error}") from None
 
 
