@@ -447,7 +447,8 @@ def photograph_files(args):
     if unread:
         print(
             f"note: {len(unread)} file(s) of {args.images} are not read ({brief(unread)}): "
-            f"photographs are read from {', '.join(sorted(IMAGE_SUFFIXES))} files and suffixless DICOM."
+            f"photographs are read from {', '.join(sorted(IMAGE_SUFFIXES))} files, and from DICOM files named "
+            "without a suffix or by their UID."
         )
     return files
 
