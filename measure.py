@@ -10,9 +10,10 @@ fractal dimension, one CSV row per map (vessel_measures.py says how each is meas
 Artery/vein maps (RITE's coding: 0 background, 1 artery, 2 vein, 3 uncertain; or predict.py's
 red and blue <stem>_av.png) are recognised as such, and also get the clinical measures of
 vesselseg/measurement/calibre.py (CRAE, CRVE, AVR and the rest, one row each in <csv
-stem>_clinical.csv) and a figure <stem>_clinical.png; the disc is estimated from the photograph in
---images, else from the vessel map, unless --disc-centre and --disc-diameter give it. From the
-vessel map alone the disc is often misplaced (DRIVE test 01 by about 200 px): give --images.
+stem>_clinical.csv, and each zone B and C vessel's width in <csv stem>_zone_vessels.csv) and a
+figure <stem>_clinical.png; the disc is estimated from the photograph in --images, else from the
+vessel map, unless --disc-centre and --disc-diameter give it. From the vessel map alone the disc
+is often misplaced (DRIVE test 01 by about 200 px): give --images.
 The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
 vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
 
@@ -44,7 +45,13 @@ from vesselseg.data.image_files import match_companion, photograph_name, recursi
 from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
-from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv
+from vesselseg.measurement.clinical import (
+    ZONE_VESSEL_COLUMNS,
+    measure_photograph,
+    write_clinical_csv,
+    write_rows,
+    zone_vessel_rows,
+)
 from vesselseg.measurement.maps import (
     NOTE_COLUMN,
     empty_row,
@@ -195,7 +202,16 @@ def main(args):
     if clinical_rows:
         clinical_path = output.with_name(f"{output.stem}_clinical.csv")
         write_clinical_csv(clinical_path, clinical_rows)
-        print(f"Wrote the clinical measures of {len(clinical_rows)} artery/vein map(s) to {clinical_path}")
+        vessels_path = output.with_name(f"{output.stem}_zone_vessels.csv")
+        write_rows(
+            vessels_path,
+            [row for clinical in clinical_rows for row in zone_vessel_rows(clinical)],
+            ZONE_VESSEL_COLUMNS,
+        )
+        print(
+            f"Wrote the clinical measures of {len(clinical_rows)} artery/vein map(s) to {clinical_path}, "
+            f"and each zone B and C vessel's width to {vessels_path}"
+        )
 
 
 if __name__ == "__main__":

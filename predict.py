@@ -37,6 +37,7 @@ measured vessel's width); for the folder manifest.jsonl (one line per photograph
 or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
 fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
 vesselseg/measurement/calibre.py; widths read from the vessel probability under the classes),
+zone_vessels.csv (each vessel measured in zones B and C: class, width, place, whether summarised),
 and with --labels the scores and a difference grid. The same command run again resumes: it
 skips the photographs done and does the rest; other settings on the same folder are refused
 unless --overwrite. Without DRIVE and without --images it runs on scikit-image's sample retina.
@@ -240,10 +241,11 @@ def get_args(argv=None):
         "--zone-b-scale",
         choices=calibre.ZONE_B_SCALES,
         metavar="{photograph,network}",
-        help="with --images: where zone B is measured on a photograph whose FOV is wider than the network's "
-        "540 px: 'network', on the maps resampled to the network's scale, takes most of the rise of CRAE with "
-        "resolution away but moves CRVE by a few per cent the other way (docs/results/artery_vein.md, the same "
-        "photograph at higher resolution); for comparing cameras of different resolutions (default: photograph)",
+        help="with --images: where zone B (and zone C alike) is measured on a photograph whose FOV is wider "
+        "than the network's 540 px: 'network', on the maps resampled to the network's scale, takes most of "
+        "the rise of CRAE with resolution away but moves CRVE by a few per cent the other way "
+        "(docs/results/artery_vein.md, the same photograph at higher resolution); for comparing cameras of "
+        "different resolutions (default: photograph)",
     )
     parser.add_argument(
         "--min-quality",

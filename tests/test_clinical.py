@@ -1,5 +1,7 @@
 """Clinical measures on synthetic maps with known answers: calibre, CRAE/CRVE/AVR, the disc, RITE's coding."""
 
+import csv
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,6 +10,7 @@ from vesselseg import artery_vein
 from vesselseg.data.image_reading import read_binary_map
 from vesselseg.measurement import calibre, junctions
 from vesselseg.measurement.agreement import agreement_row, exchanged_widths, matched_pairs
+from vesselseg.measurement.clinical import measure_photograph, zone_vessel_rows
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
 from vesselseg.paths import dataset_dir
 
@@ -55,6 +58,37 @@ def test_six_vessels_of_each_class_give_the_formula_of_their_widths():
         summary["pixel_size_um"] == pytest.approx(1800 / DIAMETER) and "disc diameter" in summary["pixel_size_source"]
     )
     assert summary["crae_um"] == pytest.approx(summary["crae_px"] * 1800 / DIAMETER)
+
+
+def test_each_measured_vessel_is_a_row_ranked_by_width_with_the_summarised_six_marked():
+    arteries, veins = [9, 8, 7, 6, 5, 4, 3], [12, 11, 10, 9, 8]
+    classes = radial_map({artery_vein.ARTERY: arteries, artery_vein.VEIN: veins})
+    row = measure_photograph("eye.png", classes, None, disc_centre=CENTRE, disc_diameter=DIAMETER)
+    rows = zone_vessel_rows(row)
+    assert {vessel["image"] for vessel in rows} == {"eye.png"}
+    for zone, (inner, outer) in (("B", calibre.ZONE_B), ("C", calibre.ZONE_C)):
+        suffix = "" if zone == "B" else "_zone_c"
+        arterioles = [vessel for vessel in rows if (vessel["zone"], vessel["vessel_class"]) == (zone, "arteriole")]
+        venules = [vessel for vessel in rows if (vessel["zone"], vessel["vessel_class"]) == (zone, "venule")]
+        assert len(arterioles) == 7 and len(venules) == 5, zone
+        assert (row[f"arterioles{suffix}"], row[f"venules{suffix}"]) == (7, 5)
+        assert [vessel["rank"] for vessel in arterioles] == list(range(1, 8))
+        assert [vessel["width_px"] for vessel in arterioles] == pytest.approx(arteries, abs=0.5)
+        assert [vessel["summarised"] for vessel in arterioles] == ["yes"] * 6 + ["no"]
+        assert [vessel["summarised"] for vessel in venules] == ["yes"] * 5
+        # Each zone's CRAE summarises exactly the rows marked so, and follows the known widths.
+        summarised = [vessel["width_px"] for vessel in arterioles if vessel["summarised"] == "yes"]
+        assert row[f"crae{suffix}_px"] == pytest.approx(calibre.knudtson(summarised, 0.88))
+        assert row[f"crae{suffix}_px"] == pytest.approx(calibre.knudtson(arteries[:6], 0.88), rel=0.02)
+        assert row[f"crve{suffix}_px"] == pytest.approx(calibre.knudtson(veins, 0.95), rel=0.02)
+        assert arterioles[0]["width_um"] == pytest.approx(arterioles[0]["width_px"] * 1800 / DIAMETER)
+        # Each row's label point lies in its zone; zone B's are where the clinical figure writes them.
+        for vessel in arterioles + venules:
+            distance = np.hypot(vessel["x"] - CENTRE[0], vessel["y"] - CENTRE[1])
+            assert inner * DIAMETER <= distance <= outer * DIAMETER
+    assert row["avr_zone_c"] == pytest.approx(row["crae_zone_c_px"] / row["crve_zone_c_px"])
+    # A manifest keeps a pixel size that could not be had as null: the micrometres are left empty.
+    assert np.isnan(zone_vessel_rows({**row, "pixel_size_um": None})[0]["width_um"])
 
 
 def test_knudtson_pairs_the_widest_with_the_narrowest_and_carries_the_middle():
@@ -259,7 +293,8 @@ def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph
     monkeypatch.setattr(calibre, "zone_vessels", recorded)
     large = calibre.clinical_summary(classes, fov, disc, probability=probability, zone_b_scale="network")
     monkeypatch.undo()
-    assert measured_at == [(600, 600), (600, 600)]
+    # Zones B and C of each class, all at the network's scale.
+    assert measured_at == [(600, 600)] * 4
     assert (large["arterioles"], large["venules"]) == (small["arterioles"], small["venules"]) == (4, 4)
     # Widths and label points come back in the large photograph's pixels.
     assert large["crae_px"] == pytest.approx(3 * small["crae_px"], rel=0.03)
@@ -461,7 +496,6 @@ def write_synthetic_rite(root, drive_dir, split="training", ids=(21, 22, 23)):
 
 
 def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
-    import csv
     import json
     import subprocess
     import sys
@@ -520,6 +554,14 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
     assert (folder / "01_test_av.png").is_file() and (folder / "01_test_clinical.png").is_file()
     rows = (folder / "clinical.csv").read_text().splitlines()
     assert rows[0].startswith("image,disc_x,disc_y,disc_diameter_px") and len(rows) == 3
+    with open(folder / "clinical.csv") as file:
+        measured = sum(
+            int(row[f"arterioles{suffix}"]) + int(row[f"venules{suffix}"])
+            for row in csv.DictReader(file)
+            for suffix in ("", "_zone_c")
+        )
+    with open(folder / "zone_vessels.csv") as file:
+        assert len(list(csv.DictReader(file))) == measured
     picture = np.asarray(Image.open(folder / "01_test_av.png"))
     assert picture.shape[:2] == (96, 80)
     assert {tuple(colour) for colour in picture.reshape(-1, 3)} <= {(0, 0, 0), (255, 0, 0), (0, 0, 255)}
@@ -556,7 +598,6 @@ def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path
         [str(maps), "--output", str(output), "--disc-centre", "300", "300", "--disc-diameter", "80"]
     )
     measure.main(args)
-    import csv
 
     with open(tmp_path / "m_clinical.csv") as file:
         reader = csv.DictReader(file)
@@ -565,6 +606,10 @@ def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path
     assert row["disc_source"] == "given centre, given diameter"
     assert float(row["crae_px"]) == pytest.approx(calibre.knudtson([9, 8, 7, 6, 5, 4], 0.88), rel=0.02)
     assert row["arterioles"] == "6" and (tmp_path / "m_figures" / "01_test_clinical.png").is_file()
+    with open(tmp_path / "m_zone_vessels.csv") as file:
+        vessels = list(csv.DictReader(file))
+    assert len(vessels) == 24 and {vessel["image"] for vessel in vessels} == {"01_test_av.png"}
+    assert [vessel["zone"] for vessel in vessels] == ["B"] * 12 + ["C"] * 12
 
 
 def test_one_class_per_vessel_segment():

@@ -18,7 +18,8 @@ its default widths and TTA) and prints:
   diameter, on LES-AV at the disc estimated from the photograph and the model's map. Pearson r,
   the ICC(A,1) (two-way random effects, absolute agreement, single measurement; McGraw and
   Wong 1996, Shrout and Fleiss' ICC(2,1)), the mean difference (model minus manual) with its 95%
-  limits of agreement, and the bias as a share of the manual mean;
+  limits of agreement, and the bias as a share of the manual mean; and the same for zone C's
+  CRAE, CRVE and AVR (0.5 to 2 DD from the disc's margin);
 - the widths vessel by vessel: each zone B vessel of the model's map is matched to the manual
   vessel of its class whose label point lies within MATCH_TOLERANCE_DD disc diameters (one to
   one), and the model-minus-manual widths of the matched vessels are summarised;
@@ -73,6 +74,8 @@ SETS = ("rite", "lesav", "validation", "training")
 # "training" is 21-36, which the model learnt from, for fitting what may be fitted there.
 DEFAULT_SETS = ("rite", "lesav")
 MEASURES = ("crae_px", "crve_px", "avr")
+# Zone C's figures, rows of the same table below zone B's, not judged by any rule here.
+ZONE_C_MEASURES = ("crae_zone_c_px", "crve_zone_c_px", "avr_zone_c")
 # Each set's name in the printed tables and on its Bland-Altman figure.
 SET_LABELS = {
     "rite": "RITE test (DRIVE 01-20), disc at the zone B rings' centres",
@@ -411,7 +414,7 @@ def tables(name, pooled, disc_errors, model_rows, manual_rows, matched):
         "| measure | mean manual | mean model | Pearson r | ICC(A,1) | mean difference (95% limits) | bias |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for measure in MEASURES:
+    for measure in MEASURES + ZONE_C_MEASURES:
         model = np.array([row[measure] for row in model_rows], dtype=float)
         manual = np.array([row[measure] for row in manual_rows], dtype=float)
         row = agreement_row(model, manual)

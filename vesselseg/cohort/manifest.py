@@ -51,6 +51,7 @@ FOLDER_FILES = (
     "vessel_fractions.csv",
     "measurements.csv",
     "clinical.csv",
+    "zone_vessels.csv",
     "metrics.json",
     "per_image.csv",
     "difference_grid.png",

@@ -3,7 +3,8 @@
     write_tables(out_dir, manifest, options, scores, settings)
 
 vessel_fractions.csv, measurements.csv and clinical.csv hold one row per photograph done, in the
-order the photographs first appear in the manifest. They are written as its lines are read back
+order the photographs first appear in the manifest, and zone_vessels.csv one row per vessel
+that zone B's and zone C's CRAE and CRVE were measured on. They are written as its lines are read back
 one at a time, so that a cohort's records are never held together, only each photograph's name
 and place in the manifest. With --labels, per_image.csv, metrics.json and (with figures)
 difference_grid.png. The manifest holds every figure as each photograph ends, so a killed
@@ -53,10 +54,10 @@ def fractions_writer(file):
 
 
 def write_row_tables(out_dir, manifest):
-    """vessel_fractions.csv, measurements.csv and clinical.csv (where a photograph has clinical
-    measures), one row per photograph done, in one pass over the manifest's latest records, read
-    one at a time: only each photograph's name and place in the manifest are held
-    (Manifest.latest). Returns the image, path and scores of the photographs scored against
+    """vessel_fractions.csv, measurements.csv, clinical.csv and zone_vessels.csv (where a
+    photograph has clinical measures), one row per photograph done (per measured vessel in the
+    last), in one pass over the manifest's latest records, read one at a time: only each
+    photograph's name and place in the manifest are held (Manifest.latest). Returns the image, path and scores of the photographs scored against
     labels (with --labels), for the tables of scores."""
     scored = []
     with contextlib.ExitStack() as stack:
@@ -69,7 +70,7 @@ def write_row_tables(out_dir, manifest):
 
         write_fraction = fractions_writer(open_table("vessel_fractions.csv"))
         write_measurements = maps.row_writer(open_table("measurements.csv"), pixel_size_um=None)
-        write_clinical = None
+        write_clinical = write_vessel = None
         for record in manifest.latest():
             if record["status"] != "done":
                 continue
@@ -78,7 +79,10 @@ def write_row_tables(out_dir, manifest):
             if record.get("clinical"):
                 if write_clinical is None:
                     write_clinical = clinical.row_writer(open_table("clinical.csv"), clinical.CLINICAL_COLUMNS)
+                    write_vessel = clinical.row_writer(open_table("zone_vessels.csv"), clinical.ZONE_VESSEL_COLUMNS)
                 write_clinical(record["clinical"])
+                for row in clinical.zone_vessel_rows(record["clinical"]):
+                    write_vessel(row)
             if record.get("scores"):
                 scored.append({key: record[key] for key in ("image", "path", "scores")})
     return scored

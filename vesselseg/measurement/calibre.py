@@ -5,16 +5,18 @@ the clinical literature: zone B lies 0.5 to 1 DD from the margin (1 to 1.5 DD fr
 zone C 0.5 to 2 DD from it (1 to 2.5 DD from the centre).
 
 Each class map (arteries, veins) is skeletonised once and its skeleton cut at branch points into
-segments, which serve the widths and the tortuosity alike. A segment with at least MIN_ZONE_PIXELS skeleton pixels in zone B is one measured vessel,
-counted once however often it leaves and re-enters the zone. At each of its skeleton pixels in the
-zone the width is read across the vessel, perpendicular to the centreline (the direction of the
-skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated map crosses 0.5;
-widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profiles read along
-the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest.
-A model's map can bring the vessel probability that drew it: the profiles are then read from
-that probability, the other class's pixels set to 0, as WIDTH_SOURCE says (cross_section_widths,
-calibrated), and its zone B can be measured at the network's scale on a photograph larger than
-it, as MODEL_ZONE_B_SCALE says (zone_vessels_at_scale).
+segments, which serve the widths and the tortuosity alike. A segment with at least MIN_ZONE_PIXELS
+skeleton pixels in the zone is one measured vessel, counted once however often it leaves and
+re-enters the zone. Zone B gives CRAE and CRVE; zone C gives them too, as SIVA reports them beside
+zone B's, from more of each vessel's length and more branches. At each of its skeleton pixels in
+the zone the width is read across the vessel, perpendicular to the centreline (the direction of
+the skeleton over DIRECTION_SPAN pixels each way), where the bilinearly interpolated map crosses
+0.5; widths more than WIDTH_SLACK times the vessel's inscribed diameter there (profiles read along
+the vessel or into a neighbour) are dropped, and the vessel's width is the median of the rest. A
+model's map can bring the vessel probability that drew it: the profiles are then read from that
+probability, the other class's pixels set to 0, as WIDTH_SOURCE says (cross_section_widths,
+calibrated), and its zones B and C can be measured at the network's scale on a photograph larger
+than it, as MODEL_ZONE_B_SCALE says (zone_vessels_at_scale).
 
 CRAE and CRVE follow the revised Knudtson formulas (Knudtson et al., Curr Eye Res 2003) over the
 six widest arterioles and venules: the widest is paired with the narrowest, w = k sqrt(w1^2 + w2^2)
@@ -23,7 +25,7 @@ odd, and the pairing repeated until one width is left. With fewer than six vesse
 of them are summarised the same way and the row is flagged; with none, the figure is NaN.
 
     summary = clinical_summary(classes, fov, disc, pixel_size_um=None)   # classes in RITE's coding
-    summary["crae_px"], summary["avr"], summary["flags"]
+    summary["crae_px"], summary["avr"], summary["flags"], summary["crae_zone_c_px"]
 """
 
 from dataclasses import dataclass
@@ -39,9 +41,12 @@ from vesselseg.measurement import vessel_measures
 
 ZONE_B = (1.0, 1.5)
 ZONE_C = (1.0, 2.5)
+# The zones whose vessels are measured: their names, and the suffixes of their figures' keys and
+# clinical.csv's columns (zone B's crae_px and the rest, zone C's crae_zone_c_px and the rest).
+CALIBRE_ZONES = {"B": ("", ZONE_B), "C": ("_zone_c", ZONE_C)}
 KNUDTSON_FACTORS = {"artery": 0.88, "vein": 0.95}
 VESSELS_SUMMARISED = 6
-# A segment needs this many skeleton pixels in zone B to be measured: fewer are a vessel that only
+# A segment needs this many skeleton pixels in the zone to be measured: fewer are a vessel that only
 # grazes the ring, or skeleton noise.
 MIN_ZONE_PIXELS = 5
 # The centreline's direction at a skeleton pixel is taken over this many pixels each way.
@@ -168,7 +173,7 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     if not (np.isfinite(centre).all() and np.isfinite(diameter_px) and diameter_px > 0):
         return []
     if paths is None:
-        paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+        paths = class_paths(class_map)
     reach = max(3.0, PROFILE_REACH * diameter_px)
     # Everything the widths read lies in a window around the zone: its outer ring, a profile's
     # reach beyond it, and as much again for the distance transform to find a vessel's edge. On a
@@ -216,12 +221,17 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     return sorted(vessels, key=lambda vessel: -vessel["width_px"])
 
 
-def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None):
+def class_paths(class_map):
+    """The traced segments of a class map's skeleton, cut at branch points (vessel_measures)."""
+    return vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+
+
+def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None, zones=(ZONE_B,)):
     """zone_vessels of both classes of a model's RITE-coded map (H, W), with its FOV (H, W) bool and
     its vessel `probability` (VesselProbability), measured on all three resampled by `factor` (at
     most 1; the maps linearly, anti-aliased, and cut at 0.5) with the disc (optic_disc.Disc) scaled
-    alike: {"artery": vessels, "vein": vessels}, the widths and label points given back in the
-    photograph's pixels."""
+    alike: for each of `zones`, {"artery": vessels, "vein": vessels}, the widths and label points
+    given back in the photograph's pixels."""
     shape = rescaled_shape(classes.shape, factor)
     # Each axis's own factor, since the shape is rounded to whole pixels.
     row_factor, column_factor = shape[0] / classes.shape[0], shape[1] / classes.shape[1]
@@ -236,22 +246,27 @@ def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None):
     )
     # Pixel centres map as (x + 0.5) * factor - 0.5, as resize_linear samples them.
     centre = ((disc.centre[0] + 0.5) * column_factor - 0.5, (disc.centre[1] + 0.5) * row_factor - 0.5)
-    measured = {}
+    measured = [{} for _ in zones]
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
-        vessels = zone_vessels(
-            smaller((classes == code) & fov) >= 0.5,
-            centre,
-            disc.diameter_px * mean_factor,
-            ZONE_B,
-            small_fov,
-            probability=small_probability,
-            source=source,
-        )
-        for vessel in vessels:
-            vessel["width_px"] /= mean_factor
-            vessel["x"] = (vessel["x"] + 0.5) / column_factor - 0.5
-            vessel["y"] = (vessel["y"] + 0.5) / row_factor - 0.5
-        measured[name] = vessels
+        class_map = smaller((classes == code) & fov) >= 0.5
+        # One skeleton serves every zone.
+        paths = class_paths(vessel_measures.inside_fov(class_map, small_fov))
+        for zone, found in zip(zones, measured):
+            vessels = zone_vessels(
+                class_map,
+                centre,
+                disc.diameter_px * mean_factor,
+                zone,
+                small_fov,
+                paths,
+                probability=small_probability,
+                source=source,
+            )
+            for vessel in vessels:
+                vessel["width_px"] /= mean_factor
+                vessel["x"] = (vessel["x"] + 0.5) / column_factor - 0.5
+                vessel["y"] = (vessel["y"] + 0.5) / row_factor - 0.5
+            found[name] = vessels
     return measured
 
 
@@ -334,9 +349,10 @@ def clinical_summary(
     that `zone_b_scale` (default MODEL_ZONE_B_SCALE) names (zone_vessels_at_scale).
 
     As a dict: the disc, the pixel size and its source, CRAE and CRVE in pixels and micrometres,
-    AVR, the counts of measured vessels, per class the tortuosity, fractal dimension and density in
-    zone C and over the FOV, the measured vessels (for the figure) and flags, a "; "-joined list of
-    what makes the figures unreliable."""
+    AVR and the counts of measured vessels, of zone B and (keys ending in _zone_c) of zone C; per
+    class the tortuosity, fractal dimension and density in zone C and over the FOV; the measured
+    vessels of zone B ("vessels", for the figure) and of zone C ("vessels_zone_c"); and flags, a
+    "; "-joined list of what makes zone B's figures unreliable."""
     classes = np.asarray(classes)
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
     flags = []
@@ -368,19 +384,22 @@ def clinical_summary(
     if zone_b_scale not in ZONE_B_SCALES:
         raise ValueError(f"The zone B scale must be one of {', '.join(ZONE_B_SCALES)}, not {zone_b_scale!r}.")
     factor = classes_scale(fov) if probability is not None and zone_b_scale == "network" else 1.0
-    measured = {"artery": [], "vein": []}
+    measured = {suffix: {"artery": [], "vein": []} for suffix, _ in CALIBRE_ZONES.values()}
     if usable and factor < 1:
-        measured = zone_vessels_at_scale(classes, fov, disc, factor, probability, width_source)
+        rings = [zone for _, zone in CALIBRE_ZONES.values()]
+        found = zone_vessels_at_scale(classes, fov, disc, factor, probability, width_source, rings)
+        measured = dict(zip(measured, found))
     zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
-        paths = vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+        paths = class_paths(class_map)
         ratios = vessel_measures.path_tortuosities(paths)
         if usable and factor == 1:
-            measured[name] = zone_vessels(
-                class_map, disc.centre, disc.diameter_px, ZONE_B, fov, paths, probability, width_source
-            )
+            for suffix, zone in CALIBRE_ZONES.values():
+                measured[suffix][name] = zone_vessels(
+                    class_map, disc.centre, disc.diameter_px, zone, fov, paths, probability, width_source
+                )
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):
             values = (
                 class_measures(class_map, region, paths, ratios)
@@ -389,15 +408,27 @@ def clinical_summary(
             )
             for key, value in values.items():
                 row[f"{name}_{key}_{region_name}"] = value
-    widths = {name: [vessel["width_px"] for vessel in vessels] for name, vessels in measured.items()}
-    row["crae_px"] = central_equivalent(widths["artery"], "artery")
-    row["crve_px"] = central_equivalent(widths["vein"], "vein")
-    row["crae_um"], row["crve_um"] = row["crae_px"] * micrometres, row["crve_px"] * micrometres
-    row["avr"] = row["crae_px"] / row["crve_px"] if row["crve_px"] > 0 else float("nan")
-    row["arterioles"], row["venules"] = len(measured["artery"]), len(measured["vein"])
+    for suffix, vessels in measured.items():
+        row.update(equivalents(vessels, micrometres, suffix))
+        row[f"vessels{suffix}"] = vessels
     for name, plural in (("artery", "arterioles"), ("vein", "venules")):
-        if len(measured[name]) < VESSELS_SUMMARISED:
-            flags.append(f"{len(measured[name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
+        if len(measured[""][name]) < VESSELS_SUMMARISED:
+            flags.append(f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
     row["flags"] = "; ".join(flags)
-    row["vessels"] = measured
     return row
+
+
+def equivalents(vessels, micrometres, suffix=""):
+    """CRAE, CRVE (in pixels and at `micrometres` per pixel), AVR and the counts of one zone's
+    measured `vessels` ({"artery": [...], "vein": [...]}), as a dict whose keys end in `suffix`."""
+    crae = central_equivalent([vessel["width_px"] for vessel in vessels["artery"]], "artery")
+    crve = central_equivalent([vessel["width_px"] for vessel in vessels["vein"]], "vein")
+    return {
+        f"crae{suffix}_px": crae,
+        f"crve{suffix}_px": crve,
+        f"crae{suffix}_um": crae * micrometres,
+        f"crve{suffix}_um": crve * micrometres,
+        f"avr{suffix}": crae / crve if crve > 0 else float("nan"),
+        f"arterioles{suffix}": len(vessels["artery"]),
+        f"venules{suffix}": len(vessels["vein"]),
+    }

@@ -1,10 +1,12 @@
-"""The clinical measures of one photograph's artery/vein map, and clinical.csv, one row per photograph.
+"""The clinical measures of one photograph's artery/vein map: clinical.csv, one row per
+photograph, and zone_vessels.csv, one row per vessel measured in zone B or zone C.
 
 predict.py --images and measure.py both come here, so that a model's maps and manual labels are
 measured by the same code:
 
     row = measure_photograph("01.png", classes, fov, image=photograph, disc_centre=None, disc_diameter=None)
     write_clinical_csv("clinical.csv", [row])
+    write_rows("zone_vessels.csv", zone_vessel_rows(row), ZONE_VESSEL_COLUMNS)
 
 The disc is estimated from the photograph when there is one, else from the vessel map alone
 (optic_disc.py), unless --disc-centre and --disc-diameter give it.
@@ -16,7 +18,7 @@ import math
 import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
-from vesselseg.measurement.calibre import clinical_summary
+from vesselseg.measurement.calibre import CALIBRE_ZONES, VESSELS_SUMMARISED, clinical_summary
 from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER, given_disc, locate_disc
 
 # clinical.csv's columns, in order. Positions and lengths are in the photograph's own pixels.
@@ -35,6 +37,13 @@ CLINICAL_COLUMNS = (
     "avr",
     "arterioles",
     "venules",
+    "crae_zone_c_px",
+    "crve_zone_c_px",
+    "crae_zone_c_um",
+    "crve_zone_c_um",
+    "avr_zone_c",
+    "arterioles_zone_c",
+    "venules_zone_c",
     "artery_tortuosity_zone_c",
     "vein_tortuosity_zone_c",
     "artery_tortuosity_fov",
@@ -48,6 +57,20 @@ CLINICAL_COLUMNS = (
     "artery_density_fov",
     "vein_density_fov",
     "flags",
+)
+# One row per vessel measured in zone B or C, so that a grader can check each width against the
+# clinical figure's labels and a study can summarise the widths its own way.
+ZONE_VESSEL_COLUMNS = (
+    "image",
+    "zone",
+    "vessel_class",
+    "rank",
+    "width_px",
+    "width_um",
+    "x",
+    "y",
+    "widths_read",
+    "summarised",
 )
 
 
@@ -120,6 +143,38 @@ def write_rows(path, rows, columns):
         write = row_writer(file, columns)
         for row in rows:
             write(row)
+
+
+def zone_vessel_rows(row):
+    """The zone_vessels.csv rows (ZONE_VESSEL_COLUMNS) of one clinical row (measure_photograph's,
+    or a manifest's copy of it): per vessel measured in zone B, then zone C, the zone ("B" or
+    "C"), its class (arteriole or venule), its rank by width within the zone and class (1 the
+    widest), its width in pixels and in micrometres at the row's pixel size, its label point
+    (x, y) in the photograph's pixels, the number of across-vessel widths whose median it is,
+    and whether that zone's CRAE or CRVE summarises it ("yes" for the VESSELS_SUMMARISED
+    widest)."""
+    # A manifest stores a pixel size that could not be had (no disc) as null.
+    size = row["pixel_size_um"] if row["pixel_size_um"] is not None else math.nan
+    rows = []
+    for zone, (suffix, _) in CALIBRE_ZONES.items():
+        for name, vessel_class in (("artery", "arteriole"), ("vein", "venule")):
+            widest_first = sorted(row[f"vessels{suffix}"][name], key=lambda vessel: -vessel["width_px"])
+            for rank, vessel in enumerate(widest_first, start=1):
+                rows.append(
+                    {
+                        "image": row["image"],
+                        "zone": zone,
+                        "vessel_class": vessel_class,
+                        "rank": rank,
+                        "width_px": vessel["width_px"],
+                        "width_um": vessel["width_px"] * size,
+                        "x": vessel["x"],
+                        "y": vessel["y"],
+                        "widths_read": vessel["points"],
+                        "summarised": "yes" if rank <= VESSELS_SUMMARISED else "no",
+                    }
+                )
+    return rows
 
 
 def write_clinical_csv(path, rows):
