@@ -45,13 +45,7 @@ from vesselseg.data.image_files import match_companion, photograph_name, recursi
 from vesselseg.data.image_reading import read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
-from vesselseg.measurement.clinical import (
-    ZONE_VESSEL_COLUMNS,
-    measure_photograph,
-    write_clinical_csv,
-    write_rows,
-    zone_vessel_rows,
-)
+from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv, write_zone_vessels_csv
 from vesselseg.measurement.maps import (
     NOTE_COLUMN,
     empty_row,
@@ -203,11 +197,7 @@ def main(args):
         clinical_path = output.with_name(f"{output.stem}_clinical.csv")
         write_clinical_csv(clinical_path, clinical_rows)
         vessels_path = output.with_name(f"{output.stem}_zone_vessels.csv")
-        write_rows(
-            vessels_path,
-            [row for clinical in clinical_rows for row in zone_vessel_rows(clinical)],
-            ZONE_VESSEL_COLUMNS,
-        )
+        write_zone_vessels_csv(vessels_path, clinical_rows)
         print(
             f"Wrote the clinical measures of {len(clinical_rows)} artery/vein map(s) to {clinical_path}, "
             f"and each zone B and C vessel's width to {vessels_path}"

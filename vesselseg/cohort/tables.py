@@ -3,8 +3,8 @@
     write_tables(out_dir, manifest, options, scores, settings)
 
 vessel_fractions.csv, measurements.csv and clinical.csv hold one row per photograph done, in the
-order the photographs first appear in the manifest, and zone_vessels.csv one row per vessel
-that zone B's and zone C's CRAE and CRVE were measured on. They are written as its lines are read back
+order the photographs first appear in the manifest, and zone_vessels.csv one row per vessel that
+zone B's and zone C's CRAE and CRVE were measured on. They are written as its lines are read back
 one at a time, so that a cohort's records are never held together, only each photograph's name
 and place in the manifest. With --labels, per_image.csv, metrics.json and (with figures)
 difference_grid.png. The manifest holds every figure as each photograph ends, so a killed
@@ -57,8 +57,9 @@ def write_row_tables(out_dir, manifest):
     """vessel_fractions.csv, measurements.csv, clinical.csv and zone_vessels.csv (where a
     photograph has clinical measures), one row per photograph done (per measured vessel in the
     last), in one pass over the manifest's latest records, read one at a time: only each
-    photograph's name and place in the manifest are held (Manifest.latest). Returns the image, path and scores of the photographs scored against
-    labels (with --labels), for the tables of scores."""
+    photograph's name and place in the manifest are held (Manifest.latest). Returns the image,
+    path and scores of the photographs scored against labels (with --labels), for the tables of
+    scores."""
     scored = []
     with contextlib.ExitStack() as stack:
 

@@ -6,7 +6,7 @@ measured by the same code:
 
     row = measure_photograph("01.png", classes, fov, image=photograph, disc_centre=None, disc_diameter=None)
     write_clinical_csv("clinical.csv", [row])
-    write_rows("zone_vessels.csv", zone_vessel_rows(row), ZONE_VESSEL_COLUMNS)
+    write_zone_vessels_csv("zone_vessels.csv", [row])
 
 The disc is estimated from the photograph when there is one, else from the vessel map alone
 (optic_disc.py), unless --disc-centre and --disc-diameter give it.
@@ -180,3 +180,9 @@ def zone_vessel_rows(row):
 def write_clinical_csv(path, rows):
     """clinical.csv: one row per photograph, CLINICAL_COLUMNS (write_rows)."""
     write_rows(path, rows, CLINICAL_COLUMNS)
+
+
+def write_zone_vessels_csv(path, rows):
+    """zone_vessels.csv of the clinical `rows` (measure_photograph's): one row per measured vessel,
+    ZONE_VESSEL_COLUMNS (zone_vessel_rows)."""
+    write_rows(path, [vessel for row in rows for vessel in zone_vessel_rows(row)], ZONE_VESSEL_COLUMNS)
