@@ -27,8 +27,9 @@ saved beside a map is its FOV, and otherwise the whole image counts.
 
 Writes the CSV (default output/measure/<MAPS name>.csv), with the columns image,
 vessel_fraction, skeleton_length_px, mean_width_px, branch_points, end_points, tortuosity,
-fractal_dimension (and skeleton_length_mm, mean_width_um with --pixel-size-um), and beside it a folder <csv stem>_figures/ with one figure per map: the
-skeleton coloured by local width over the map, or over the photograph found in --images.
+fractal_dimension (and skeleton_length_mm, mean_width_um with --pixel-size-um), and beside it a
+folder <csv stem>_figures/ with one figure per map: the skeleton coloured by local width over the
+map, or over the photograph found in --images.
 """
 
 import argparse
@@ -61,7 +62,7 @@ from vesselseg.paths import OUTPUT_DIR
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
+        description=__doc__.split("\n\n", 1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
