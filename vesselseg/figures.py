@@ -216,11 +216,11 @@ def save_clinical_figure(path, image, classes, row):
     text_size = max(11, width // 90)
     micrometres = row["pixel_size_um"]
     unit = "um" if np.isfinite(micrometres) else "px"
-    crae = row["crae_um"] if unit == "um" else row["crae_px"]
-    crve = row["crve_um"] if unit == "um" else row["crve_px"]
+    crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
     key = (
         f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
-        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f}" + (f"; {row['flags']}" if row["flags"] else "")
+        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
+        f"(zone C: {crae_c:.1f}, {crve_c:.1f}, {row['avr_zone_c']:.2f})" + (f"; {row['flags']}" if row["flags"] else "")
     )
     # The key is wrapped to the photograph's width: on a DRIVE-size photograph its flags run past it.
     key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, text_size)
