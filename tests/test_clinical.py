@@ -940,6 +940,9 @@ def test_the_agreement_report_summarises_the_matched_widths():
             "crae_px": 8.0 + index,
             "crve_px": 12.0 - index,
             "avr": 0.6 + index / 50,
+            "crae_zone_c_px": 9.0 + index,
+            "crve_zone_c_px": 13.0 - index,
+            "avr_zone_c": 0.65 + index / 50,
             "disc_diameter_px": 80.0,
             "vessels": {"artery": [], "vein": []},
         }
@@ -957,6 +960,10 @@ def test_the_agreement_report_summarises_the_matched_widths():
     ]
     lines = artery_vein_agreement.tables("validation", pooled, None, rows, rows, matched)
     report = "\n".join(lines)
+    # Zone C's figures are rows of the same table, below zone B's.
+    assert (
+        report.index("| avr |") < report.index("| crae_zone_c_px | 10.500 | 10.500 |") < report.index("| avr_zone_c |")
+    )
     assert "3 (1 arterioles, 2 venules)" in report
     # Differences +1, -1 and +4 px: +4/3 px on average, +(1 - 1 + 2)/3 network pixels; SD of (1, -1, 4).
     assert "+1.33 px on average (+0.667 of the network's pixels)" in report
