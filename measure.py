@@ -16,6 +16,8 @@ vessel map, unless --disc-centre and --disc-diameter give it. From the vessel ma
 is often misplaced (DRIVE test 01 by about 200 px): give --images.
 The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
 vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
+Micrometres come from --pixel-size-um, else, as in predict.py, from the Pixel Spacing of a
+calibrated DICOM photograph in --images, else from the disc's diameter taken as 1,800 um.
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
@@ -43,10 +45,15 @@ import numpy as np
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
 from vesselseg.cli import add_disc_flags
 from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
-from vesselseg.data.image_reading import read_rgb_image
+from vesselseg.data.image_reading import dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
-from vesselseg.measurement.clinical import measure_photograph, write_clinical_csv, write_zone_vessels_csv
+from vesselseg.measurement.clinical import (
+    measure_photograph,
+    pixel_size_arguments,
+    write_clinical_csv,
+    write_zone_vessels_csv,
+)
 from vesselseg.measurement.maps import (
     NOTE_COLUMN,
     empty_row,
@@ -82,9 +89,15 @@ def get_args(argv=None):
         "(required for them; binary maps need none)",
     )
     parser.add_argument(
-        "--pixel-size-um", type=float, help="pixel size in micrometres; adds millimetre and micrometre columns"
+        "--pixel-size-um",
+        type=float,
+        help="pixel size in micrometres; adds millimetre and micrometre columns (the clinical measures' "
+        "micrometres otherwise come from a calibrated DICOM photograph in --images, else from the disc)",
     )
-    parser.add_argument("--images", help="folder of the photographs, matched by stem, to draw the skeleton over")
+    parser.add_argument(
+        "--images",
+        help="folder of the photographs, matched by stem, to draw the skeleton over and to find the disc in",
+    )
     parser.add_argument("--output", help="CSV file to write (default: output/measure/<MAPS name>.csv)")
     add_disc_flags(parser, "the map's")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV and its figures")
@@ -138,7 +151,9 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
             image=background,
             disc_centre=args.disc_centre,
             disc_diameter=args.disc_diameter,
-            pixel_size_um=args.pixel_size_um,
+            **pixel_size_arguments(
+                args.pixel_size_um, dicom_pixel_size_um(photograph_path) if photograph_path else None
+            ),
         )
         picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
         save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)

@@ -611,6 +611,23 @@ def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path
     assert len(vessels) == 24 and {vessel["image"] for vessel in vessels} == {"01_test_av.png"}
     assert [vessel["zone"] for vessel in vessels] == ["B"] * 12 + ["C"] * 12
 
+    # The map's photograph in --images, a calibrated DICOM file, gives the micrometres, as it does
+    # in predict.py; --pixel-size-um still comes first.
+    from conftest import write_dicom
+
+    photographs = tmp_path / "photographs"
+    photographs.mkdir()
+    write_dicom(photographs / "01_test.dcm", np.zeros((*classes.shape, 3), np.uint8), spacing=(0.0125, 0.0125))
+    disc = ["--disc-centre", "300", "300", "--disc-diameter", "80"]
+    for extra, expected in (([], (12.5, "DICOM Pixel Spacing")), (["--pixel-size-um", "9"], (9.0, "--pixel-size-um"))):
+        calibrated = tmp_path / f"calibrated{len(extra)}.csv"
+        measure.main(
+            measure.get_args([str(maps), "--output", str(calibrated), "--images", str(photographs), *disc, *extra])
+        )
+        with open(tmp_path / f"calibrated{len(extra)}_clinical.csv") as file:
+            row = next(csv.DictReader(file))
+        assert (float(row["pixel_size_um"]), row["pixel_size_source"]) == expected
+
 
 def test_one_class_per_vessel_segment():
     probabilities = np.zeros((50, 60, 3))

@@ -34,7 +34,7 @@ from vesselseg.data.image_reading import check_same_size, dicom_pixel_size_um, r
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
-from vesselseg.measurement.clinical import measure_photograph
+from vesselseg.measurement.clinical import measure_photograph, pixel_size_arguments
 from vesselseg.measurement.maps import empty_row, measurement_row
 from vesselseg.measurement.optic_disc import given_disc, locate_disc
 
@@ -42,8 +42,6 @@ from vesselseg.measurement.optic_disc import given_disc, locate_disc
 KEY_HEIGHT = 28
 # The network inputs of one photograph with TTA: its four flips (views).
 TTA_VIEWS = 4
-# clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
-DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,20 +356,12 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         disc=disc,
         probability=under,
         zone_b_scale=options.zone_b_scale,
-        **photograph_pixel_size(photograph, options),
+        **pixel_size_arguments(options.pixel_size_um, photograph.pixel_size_um),
     )
     if options.figures:
         with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:
             save_clinical_figure(temporary, photograph.image, classes, row)
     return row
-
-
-def photograph_pixel_size(photograph, options):
-    """measure_photograph's pixel size arguments: the user's --pixel-size-um, else the one that a
-    calibrated DICOM photograph states, else none (the disc's diameter then gives it)."""
-    if options.pixel_size_um is None and photograph.pixel_size_um is not None:
-        return {"pixel_size_um": photograph.pixel_size_um, "pixel_size_source": DICOM_PIXEL_SIZE_SOURCE}
-    return {"pixel_size_um": options.pixel_size_um}
 
 
 def measure_map(name, vessels, fov):

@@ -21,6 +21,8 @@ from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
 from vesselseg.measurement.calibre import CALIBRE_ZONES, VESSELS_SUMMARISED, clinical_summary
 from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER, given_disc, locate_disc
 
+# clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
+DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
 # clinical.csv's columns, in order. Positions and lengths are in the photograph's own pixels.
 CLINICAL_COLUMNS = (
     "image",
@@ -102,6 +104,15 @@ def measure_photograph(
         classes, fov, disc, pixel_size_um, probability, width_source, zone_b_scale, pixel_size_source
     )
     return {"image": name, **summary}
+
+
+def pixel_size_arguments(user_pixel_size_um, stated_pixel_size_um):
+    """measure_photograph's pixel size arguments: the user's --pixel-size-um, else the one that a
+    calibrated DICOM photograph states (image_reading.dicom_pixel_size_um), else none, and the
+    disc's diameter gives it. predict.py and measure.py both take it so."""
+    if user_pixel_size_um is None and stated_pixel_size_um is not None:
+        return {"pixel_size_um": stated_pixel_size_um, "pixel_size_source": DICOM_PIXEL_SIZE_SOURCE}
+    return {"pixel_size_um": user_pixel_size_um}
 
 
 def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
