@@ -5,9 +5,9 @@
 
 Times (a) vessel_measures.measure on the 20 DRIVE test annotations (1st_manual, inside their FOV)
 and (b) the clinical measures of a photograph beyond its segmentation, as predict.py --images
-runs them: the optic disc located in the photograph, calibre in zone B, CRAE, CRVE, AVR and the
-per-class measures, on RITE's artery/vein labels of the 20 DRIVE training photographs, and the
-clinical figure. As predict.py reads a model's widths from its vessel probability, (b) reads them
+runs them: the optic disc located in the photograph, calibre in zones B and C, CRAE, CRVE, AVR
+and the per-class measures, on RITE's artery/vein labels of the 20 DRIVE training photographs,
+and the clinical figure. As predict.py reads a model's widths from its vessel probability, (b) reads them
 from a stand-in, the labels' vessels blurred by a Gaussian of one pixel (calibre.WIDTH_SOURCE).
 With --enlarge N, (b) runs on the photographs and labels enlarged N times (bicubic, the labels
 and FOV by repeating pixels), as a camera of N times DRIVE's resolution would give them. Prints the
