@@ -89,6 +89,10 @@ def test_each_measured_vessel_is_a_row_ranked_by_width_with_the_summarised_six_m
     assert row["avr_zone_c"] == pytest.approx(row["crae_zone_c_px"] / row["crve_zone_c_px"])
     # A manifest keeps a pixel size that could not be had as null: the micrometres are left empty.
     assert np.isnan(zone_vessel_rows({**row, "pixel_size_um": None})[0]["width_um"])
+    # A manifest line of a version that measured zone B alone, in a cohort resumed after an
+    # upgrade, gives zone B's rows.
+    older = {key: value for key, value in row.items() if key != "vessels_zone_c"}
+    assert [vessel["zone"] for vessel in zone_vessel_rows(older)] == ["B"] * 12
 
 
 def test_knudtson_pairs_the_widest_with_the_narrowest_and_carries_the_middle():

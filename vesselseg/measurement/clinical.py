@@ -168,8 +168,11 @@ def zone_vessel_rows(row):
     size = row["pixel_size_um"] if row["pixel_size_um"] is not None else math.nan
     rows = []
     for zone, (suffix, _) in CALIBRE_ZONES.items():
+        # A record of a version that measured zone B alone (a cohort resumed after an upgrade)
+        # holds no zone C vessels: its rows are zone B's.
+        measured = row.get(f"vessels{suffix}", {"artery": [], "vein": []})
         for name, vessel_class in (("artery", "arteriole"), ("vein", "venule")):
-            widest_first = sorted(row[f"vessels{suffix}"][name], key=lambda vessel: -vessel["width_px"])
+            widest_first = sorted(measured[name], key=lambda vessel: -vessel["width_px"])
             for rank, vessel in enumerate(widest_first, start=1):
                 rows.append(
                     {
