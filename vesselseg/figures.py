@@ -202,8 +202,8 @@ def save_clinical_figure(path, image, classes, row):
     """The photograph at its own size with arteries red and veins blue over it, the optic disc, the
     zone B ring and each zone B vessel labelled with its width (widest first; a label that would
     overlap a wider vessel's is left out), and a key under it with zone B's CRAE, CRVE and AVR and,
-    in brackets, zone C's. Drawn with PIL: a matplotlib
-    figure of a large photograph took most of a second."""
+    in brackets, zone C's. Drawn with PIL: a matplotlib figure of a large photograph took most of a
+    second."""
     from PIL import Image, ImageDraw
 
     from vesselseg.artery_vein import ARTERY, ARTERY_COLOUR, VEIN, VEIN_COLOUR
@@ -221,7 +221,8 @@ def save_clinical_figure(path, image, classes, row):
     key = (
         f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
-        f"(zone C: {crae_c:.1f}, {crve_c:.1f}, {row['avr_zone_c']:.2f})" + (f"; {row['flags']}" if row["flags"] else "")
+        f"(zone C: CRAE {crae_c:.1f}, CRVE {crve_c:.1f}, AVR {row['avr_zone_c']:.2f})"
+        + (f"; {row['flags']}" if row["flags"] else "")
     )
     # The key is wrapped to the photograph's width: on a DRIVE-size photograph its flags run past it.
     key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, text_size)
