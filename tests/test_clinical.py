@@ -881,6 +881,33 @@ def test_the_clinical_figures_key_is_wrapped_to_the_photographs_width():
     assert wrap_text(draw, "unbreakable" * 10, 50, 11) == ["unbreakable" * 10]
 
 
+def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tmp_path):
+    from scipy import ndimage
+
+    from vesselseg.figures import save_clinical_figure
+    from vesselseg.measurement.calibre import ZONE_B, ZONE_C
+
+    row = {"pixel_size_um": np.nan, "avr": 0.7, "avr_zone_c": 0.6, "flags": "", "vessels": {"artery": [], "vein": []}}
+    row.update(crae_px=10.0, crve_px=14.0, crae_zone_c_px=9.0, crve_zone_c_px=15.0)
+    row.update(disc_x=200.0, disc_y=200.0, disc_diameter_px=60.0)
+    photograph = np.zeros((400, 400, 3), dtype=np.float32)
+    save_clinical_figure(tmp_path / "figure.png", photograph, np.zeros((400, 400), dtype=np.uint8), row)
+    figure = np.asarray(Image.open(tmp_path / "figure.png").convert("RGB"))
+    # Widened by a pixel, since the rings are a pixel wide and sampled at rounded points.
+    yellow = ndimage.binary_dilation((figure[..., 0] > 200) & (figure[..., 1] > 200) & (figure[..., 2] < 100))
+    angles = np.radians(np.arange(0, 360, 0.5))
+
+    def share_drawn(radius):
+        """The share of the ring of `radius` about the disc's centre drawn yellow."""
+        rows = np.round(200 + radius * np.sin(angles)).astype(int)
+        columns = np.round(200 + radius * np.cos(angles)).astype(int)
+        return yellow[rows, columns].mean()
+
+    assert share_drawn(ZONE_B[0] * 60) > 0.95 and share_drawn(ZONE_B[1] * 60) > 0.95
+    assert 0.3 < share_drawn(ZONE_C[1] * 60) < 0.7
+    assert share_drawn(2.0 * 60) == 0
+
+
 def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_drives():
     fov = np.ones((540, 540), dtype=bool)
     drive_sized = Disc(True, (270.0, 270.0), artery_vein.DRIVE_DISC_DIAMETER_PX)

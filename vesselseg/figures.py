@@ -28,6 +28,8 @@ WIDTH_SCALE_MAX = 12
 # PNG is lossless at every level and PIL's default level takes several times as long for files a
 # little smaller.
 PNG_COMPRESS_LEVEL = 1
+# Zone C's outer edge in the clinical figure: dashes and gaps of this many degrees of arc.
+ZONE_C_DASH_DEGREES = 4
 
 
 def difference_map(probabilities, truth, fov, threshold):
@@ -200,14 +202,14 @@ def separate_boxes(boxes):
 
 def save_clinical_figure(path, image, classes, row):
     """The photograph at its own size with arteries red and veins blue over it, the optic disc, the
-    zone B ring and each zone B vessel labelled with its width (widest first; a label that would
-    overlap a wider vessel's is left out), and a key under it with zone B's CRAE, CRVE and AVR and,
-    in brackets, zone C's. Drawn with PIL: a matplotlib figure of a large photograph took most of a
-    second."""
+    zone B ring, zone C's outer edge dashed, and each zone B vessel labelled with its width (widest
+    first; a label that would overlap a wider vessel's is left out), and a key under it with zone
+    B's CRAE, CRVE and AVR and, in brackets, zone C's. Drawn with PIL: a matplotlib figure of a
+    large photograph took most of a second."""
     from PIL import Image, ImageDraw
 
     from vesselseg.artery_vein import ARTERY, ARTERY_COLOUR, VEIN, VEIN_COLOUR
-    from vesselseg.measurement.calibre import ZONE_B
+    from vesselseg.measurement.calibre import ZONE_B, ZONE_C
 
     base = (np.asarray(image, dtype=np.float32) * 0.6 * 255).astype(np.uint8)
     base[classes == ARTERY] = ARTERY_COLOUR
@@ -219,7 +221,7 @@ def save_clinical_figure(path, image, classes, row):
     unit = "um" if np.isfinite(micrometres) else "px"
     crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
     key = (
-        f"red artery, blue vein; white disc, yellow zone B; widths in {unit}. "
+        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {unit}. "
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
         f"(zone C: CRAE {crae_c:.1f}, CRVE {crve_c:.1f}, AVR {row['avr_zone_c']:.2f})"
         + (f"; {row['flags']}" if row["flags"] else "")
@@ -240,6 +242,18 @@ def save_clinical_figure(path, image, classes, row):
             (ZONE_B[1] * diameter, "yellow"),
         ):
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=colour, width=line)
+        # Zone C begins at zone B's inner ring, so only its outer edge is new. It is dashed, and its
+        # vessels are not labelled, so that zone B's widths stay the figure's subject; zone C's
+        # vessels and their places are in zone_vessels.csv.
+        radius = ZONE_C[1] * diameter
+        for start in range(0, 360, ZONE_C_DASH_DEGREES * 2):
+            draw.arc(
+                [x - radius, y - radius, x + radius, y + radius],
+                start,
+                start + ZONE_C_DASH_DEGREES,
+                fill="yellow",
+                width=line,
+            )
         colours = {"artery": (255, 150, 150), "vein": (150, 180, 255)}
         # Widest first, and a label that would overlap one already drawn is left out: where narrow
         # branches crowd zone B, the widths that CRAE and CRVE use stay legible.
