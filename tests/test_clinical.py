@@ -364,7 +364,9 @@ def test_an_estimated_disc_over_a_third_of_the_fov_is_flagged():
     fov = np.zeros(classes.shape, dtype=bool)
     fov[50:550, 50:550] = True
     wide = calibre.clinical_summary(classes, fov, Disc(True, CENTRE, 170.0))
-    assert "disc 170 px across, over a third of the FOV" in wide["flags"]
+    assert "disc 170 px across, over a third of the FOV: check it or give --disc-diameter" in wide["flags"]
+    # The flag names a 45-degree camera's disc, 80 px at DRIVE's 540-px FOV, here 500 px across.
+    assert "(a seventh of the FOV, a 45-degree camera's disc, is 74 px)" in wide["flags"]
     assert "over a third" not in calibre.clinical_summary(classes, fov, Disc(True, CENTRE, 160.0))["flags"]
     # A diameter that the user gave is taken as meant.
     given = given_disc(None, 170.0, Disc(True, CENTRE, 150.0))

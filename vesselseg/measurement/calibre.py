@@ -38,6 +38,7 @@ from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
 from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement import vessel_measures
+from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER
 
 ZONE_B = (1.0, 1.5)
 ZONE_C = (1.0, 2.5)
@@ -377,8 +378,12 @@ def clinical_summary(
     ):
         flags.append("disc outside the FOV")
     if usable and not disc.diameter_given and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
+        # The flag names the diameter to try, since the user's --disc-diameter is in this
+        # photograph's pixels; it is not taken, which its rule's run showed no ground for.
+        seventh = TYPICAL_DISC_DIAMETER * fov_diameter(fov) / WORKING_FOV_DIAMETER
         flags.append(
-            f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter"
+            f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter "
+            f"(a seventh of the FOV, a 45-degree camera's disc, is {seventh:.0f} px)"
         )
     zone_b_scale = MODEL_ZONE_B_SCALE if zone_b_scale is None else zone_b_scale
     if zone_b_scale not in ZONE_B_SCALES:
