@@ -17,7 +17,8 @@ is often misplaced (DRIVE test 01 by about 200 px): give --images.
 The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
 vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
 Micrometres come from --pixel-size-um, else, as in predict.py, from the Pixel Spacing of a
-calibrated DICOM photograph in --images, else from the disc's diameter taken as 1,800 um.
+calibrated DICOM photograph in --images, else from the camera's field (--field-degrees, over the
+map's FOV), else from the disc's diameter taken as 1,800 um.
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
@@ -43,12 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
-from vesselseg.cli import add_disc_flags
+from vesselseg.cli import add_disc_flags, add_field_degrees_flag
 from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
 from vesselseg.data.image_reading import dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import (
+    check_field_degrees,
     measure_photograph,
     pixel_size_arguments,
     write_clinical_csv,
@@ -92,8 +94,10 @@ def get_args(argv=None):
         "--pixel-size-um",
         type=float,
         help="pixel size in micrometres; adds millimetre and micrometre columns (the clinical measures' "
-        "micrometres otherwise come from a calibrated DICOM photograph in --images, else from the disc)",
+        "micrometres otherwise come from a calibrated DICOM photograph in --images, else from "
+        "--field-degrees, else from the disc)",
     )
+    add_field_degrees_flag(parser)
     parser.add_argument(
         "--images",
         help="folder of the photographs, matched by stem, to draw the skeleton over and to find the disc in",
@@ -143,6 +147,11 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
         f"{name}: skeleton by width, mean {values['mean_width_px']:.2f} px",
     )
     clinical = None
+    if classes is not None and args.field_degrees is not None and fov is None:
+        raise ValueError(
+            f"--field-degrees needs the FOV of {name}, whose width the field spans: give --masks, or measure "
+            "the folder that predict.py wrote, which keeps each photograph's FOV."
+        )
     if classes is not None:
         clinical = measure_photograph(
             name,
@@ -152,7 +161,10 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
             disc_centre=args.disc_centre,
             disc_diameter=args.disc_diameter,
             **pixel_size_arguments(
-                args.pixel_size_um, dicom_pixel_size_um(photograph_path) if photograph_path else None
+                args.pixel_size_um,
+                dicom_pixel_size_um(photograph_path) if photograph_path else None,
+                args.field_degrees,
+                fov,
             ),
         )
         picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
@@ -178,6 +190,7 @@ def main(args):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {args.threshold:g}.")
     if args.pixel_size_um is not None and args.pixel_size_um <= 0:
         raise ValueError(f"--pixel-size-um must be positive, got {args.pixel_size_um:g}.")
+    check_field_degrees(args.field_degrees, args.pixel_size_um)
     for flag in ("masks", "images"):
         if getattr(args, flag) and not Path(getattr(args, flag)).is_dir():
             raise FileNotFoundError(f"--{flag} {getattr(args, flag)} is not a folder.")

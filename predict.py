@@ -8,6 +8,7 @@
     python predict.py --weights a.weights.h5 b.weights.h5   # an ensemble: the two models' maps averaged
     python predict.py --images photos/                  # your own photographs (weights/unet_soup60): vessels, A/V, CRAE/CRVE/AVR
     python predict.py --images DIR --disc-centre 480 290 --disc-diameter 80 --pixel-size-um 12
+    python predict.py --images DIR --field-degrees 45        # micrometres from the camera's field, not the disc
     python predict.py --images DIR --labels DIR --masks DIR   # and scored, e.g. CHASE_DB1 as it ships
     python predict.py --images DIR --fov-diameters 540 450 380   # a camera with a narrower field (30 degrees)
     python predict.py --images DIR --fov-diameters auto # the widths chosen from the folder's optic discs
@@ -32,7 +33,7 @@ leaves out the figures (the PNGs but NN_prob.png) in both modes.
 --images mode (vesselseg/cohort/) writes output/<name>/<the photographs' folder name>/ (with its
 parent's name before it for a folder named images): per photograph a probability map, a binary
 vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical, the default),
-<stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zone B and each
+<stem>_av.png (artery red, vein blue) and <stem>_clinical.png (the disc, zones B and C and each
 measured vessel's width); for the folder manifest.jsonl (one line per photograph: done, skipped
 or failed, why, its quality, figures and seconds), settings.json, each photograph's vessel
 fraction and vessel measurements, clinical.csv (disc, CRAE, CRVE, AVR and the rest,
@@ -60,7 +61,7 @@ from vesselseg import (
     figures,
     quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 )
-from vesselseg.cli import HelpFormatter, add_disc_flags, summary
+from vesselseg.cli import HelpFormatter, add_disc_flags, add_field_degrees_flag, summary
 from vesselseg.cohort import cluster
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
@@ -86,6 +87,7 @@ from vesselseg.inference.models import (
     resolve_models,
 )
 from vesselseg.measurement import calibre, optic_disc
+from vesselseg.measurement.clinical import check_field_degrees
 from vesselseg.paths import OUTPUT_DIR
 from vesselseg.results_table import write_results_table
 from vesselseg.training import devices
@@ -235,8 +237,10 @@ def get_args(argv=None):
         type=float,
         metavar="UM",
         help="micrometres per pixel, for the clinical measures' micrometre columns (default: a "
-        "calibrated DICOM photograph's Pixel Spacing, else the disc diameter taken as 1,800 um)",
+        "calibrated DICOM photograph's Pixel Spacing, else --field-degrees, else the disc diameter "
+        "taken as 1,800 um)",
     )
+    add_field_degrees_flag(parser)
     parser.add_argument(
         "--zone-b-scale",
         choices=calibre.ZONE_B_SCALES,
@@ -480,6 +484,7 @@ def main(args):
     for flag in ("disc_diameter", "pixel_size_um"):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag):g}.")
+    check_field_degrees(args.field_degrees, args.pixel_size_um)
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
     if not drive_dir:
         return predict_images(args)
@@ -553,6 +558,7 @@ def image_settings(args, files, choices, spec):
         "disc_centre": args.disc_centre,
         "disc_diameter": args.disc_diameter,
         "pixel_size_um": args.pixel_size_um,
+        "field_degrees": args.field_degrees,
         "zone_b_scale": args.zone_b_scale,
         "min_quality": args.min_quality,
         # None, not True, for the arrays written, so that folders begun before the flag resume.
@@ -651,6 +657,7 @@ def predict_images(args):
         disc_centre=tuple(args.disc_centre) if args.disc_centre else None,
         disc_diameter=args.disc_diameter,
         pixel_size_um=args.pixel_size_um,
+        field_degrees=args.field_degrees,
         zone_b_scale=args.zone_b_scale,
         min_quality=args.min_quality,
         probability_arrays=args.probability_arrays is not False,

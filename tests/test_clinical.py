@@ -8,7 +8,7 @@ from PIL import Image
 
 from vesselseg import artery_vein
 from vesselseg.data.image_reading import read_binary_map
-from vesselseg.measurement import calibre, junctions
+from vesselseg.measurement import calibre, clinical, junctions
 from vesselseg.measurement.agreement import agreement_row, exchanged_widths, matched_pairs
 from vesselseg.measurement.clinical import measure_photograph, zone_vessel_rows
 from vesselseg.measurement.optic_disc import Disc, given_disc, locate_disc, refine_centre
@@ -590,6 +590,47 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
         with open(output / f"dicom{len(extra)}" / "dicom" / "clinical.csv") as file:
             row = next(csv.DictReader(file))
         assert (float(row["pixel_size_um"]), row["pixel_size_source"]) == expected
+    # --field-degrees: the field's width on the retina over each photograph's FOV, as saved beside its maps.
+    result = subprocess.run(
+        [*predict_command, "--name", "field", "--field-degrees", "45"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(output / "field" / "test_images" / "clinical.csv") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        fov = read_binary_map(output / "field" / "test_images" / f"{row['image'].rsplit('.', 1)[0]}_fov.png").astype(
+            bool
+        )
+        width = max(np.ptp(np.flatnonzero(fov.any(axis=0))), np.ptp(np.flatnonzero(fov.any(axis=1)))) + 1
+        assert float(row["pixel_size_um"]) == pytest.approx(45 * 288 / width, rel=1e-5)
+        assert row["pixel_size_source"] == f"45-degree field over the FOV's {width} px, 288 um a degree"
+
+
+def test_the_cameras_field_gives_each_photographs_micrometres_after_the_users_and_dicoms():
+    fov = np.zeros((300, 400), dtype=bool)
+    rows, columns = np.indices(fov.shape)
+    fov[np.hypot(rows - 150, columns - 200) <= 120] = True
+    assert clinical.field_pixel_size(45, fov) == (pytest.approx(45 * 288 / 241), 241)
+    field = clinical.pixel_size_arguments(None, None, 45, fov)
+    assert field == {
+        "pixel_size_um": pytest.approx(53.776, abs=1e-3),
+        "pixel_size_source": "45-degree field over the FOV's 241 px, 288 um a degree",
+    }
+    assert clinical.pixel_size_arguments(None, 12.5, 45, fov)["pixel_size_source"] == "DICOM Pixel Spacing"
+    assert clinical.pixel_size_arguments(9.0, None, None, fov) == {"pixel_size_um": 9.0}
+    assert clinical.pixel_size_arguments(None, None, None, fov) == {"pixel_size_um": None}
+    # The row takes it, and its micrometres follow: CRAE in um is CRAE in px times the pixel size.
+    classes = radial_map({artery_vein.ARTERY: [8, 7, 6, 5, 4, 3], artery_vein.VEIN: [10, 9, 8, 7, 6, 5]})
+    row = measure_photograph("eye.png", classes, None, disc_centre=CENTRE, disc_diameter=DIAMETER, **field)
+    assert row["crae_um"] == pytest.approx(row["crae_px"] * field["pixel_size_um"])
+    clinical.check_field_degrees(45)
+    for degrees, pixel_size, words in (
+        (200, None, "between 10 and 60"),
+        (45, 9.0, "not both"),
+        (5, None, "wide-field"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            clinical.check_field_degrees(degrees, pixel_size)
 
 
 def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path):
@@ -633,6 +674,21 @@ def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path
         with open(tmp_path / f"calibrated{len(extra)}_clinical.csv") as file:
             row = next(csv.DictReader(file))
         assert (float(row["pixel_size_um"]), row["pixel_size_source"]) == expected
+
+    # --field-degrees takes the field's width over the map's FOV, so it needs --masks or a saved FOV.
+    with pytest.raises(ValueError, match="needs the FOV of 01_test_av.png"):
+        measure.main(measure.get_args([str(maps), "--output", str(tmp_path / "f.csv"), *disc, "--field-degrees", "45"]))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(np.pad(np.full((500, 500), 255, np.uint8), 50)).save(masks / "01_test_mask.png")
+    measure.main(
+        measure.get_args(
+            [str(maps), "--output", str(tmp_path / "f.csv"), "--masks", str(masks), *disc, "--field-degrees", "30"]
+        )
+    )
+    with open(tmp_path / "f_clinical.csv") as file:
+        row = next(csv.DictReader(file))
+    assert float(row["pixel_size_um"]) == pytest.approx(30 * 288 / 500)
 
 
 def test_one_class_per_vessel_segment():

@@ -1,4 +1,4 @@
-"""What every script's command line shares: its --help formatting."""
+"""What the scripts' command lines share: the --help formatting, and the clinical measures' flags."""
 
 import argparse
 
@@ -32,4 +32,19 @@ def add_disc_flags(parser, whose):
         type=float,
         metavar="PX",
         help=f"the optic disc's diameter in {whose} pixels, instead of the estimate",
+    )
+
+
+def add_field_degrees_flag(parser):
+    """--field-degrees: the camera's field of view, from which the clinical measures' micrometres
+    are taken per photograph (clinical.field_pixel_size)."""
+    parser.add_argument(
+        "--field-degrees",
+        type=float,
+        metavar="DEGREES",
+        help="the camera's field of view in degrees (45 for most fundus cameras, 30 or 50 for others): "
+        "the clinical measures' micrometres are then the field's width on the retina, 288 um a degree, "
+        "over each photograph's FOV in pixels, rather than the disc taken as 1,800 um, whose estimate "
+        "varies from photograph to photograph; 10 to 60 degrees (a calibrated DICOM's Pixel Spacing "
+        "still comes first)",
     )

@@ -58,6 +58,7 @@ class Options:
     disc_centre: tuple = None
     disc_diameter: float = None
     pixel_size_um: float = None
+    field_degrees: float = None
     zone_b_scale: str = None
     min_quality: float = 0.0
     probability_arrays: bool = True
@@ -356,7 +357,7 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         disc=disc,
         probability=under,
         zone_b_scale=options.zone_b_scale,
-        **pixel_size_arguments(options.pixel_size_um, photograph.pixel_size_um),
+        **pixel_size_arguments(options.pixel_size_um, photograph.pixel_size_um, options.field_degrees, photograph.fov),
     )
     if options.figures:
         with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:

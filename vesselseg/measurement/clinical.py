@@ -18,11 +18,20 @@ import math
 import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
+from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement.calibre import CALIBRE_ZONES, VESSELS_SUMMARISED, clinical_summary
 from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER, given_disc, locate_disc
 
 # clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
 DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
+# Micrometres of retina a degree of the camera's field spans near the posterior pole, in the
+# schematic emmetropic eye (Drasdo and Fowler, Br J Ophthalmol 58, 1974: 0.288 mm a degree). An
+# eye's length moves it by about a tenth, as real discs differ from DISC_DIAMETER_UM by about a
+# tenth; unlike the disc it does not carry the locator's error into each photograph's figure.
+MICROMETRES_PER_DEGREE = 288.0
+# --field-degrees is taken for conventional cameras only: beyond about 60 degrees the retina's
+# curvature makes micrometres a degree vary across the field.
+FIELD_DEGREES_RANGE = (10.0, 60.0)
 # clinical.csv's columns, in order. Positions and lengths are in the photograph's own pixels.
 CLINICAL_COLUMNS = (
     "image",
@@ -106,13 +115,42 @@ def measure_photograph(
     return {"image": name, **summary}
 
 
-def pixel_size_arguments(user_pixel_size_um, stated_pixel_size_um):
+def pixel_size_arguments(user_pixel_size_um, stated_pixel_size_um, field_degrees=None, fov=None):
     """measure_photograph's pixel size arguments: the user's --pixel-size-um, else the one that a
-    calibrated DICOM photograph states (image_reading.dicom_pixel_size_um), else none, and the
-    disc's diameter gives it. predict.py and measure.py both take it so."""
+    calibrated DICOM photograph states (image_reading.dicom_pixel_size_um), else the one that the
+    camera's field of view `field_degrees` (--field-degrees) gives over the photograph's FOV (H, W)
+    bool (field_pixel_size), else none, and the disc's diameter gives it. predict.py and
+    measure.py both take it so."""
     if user_pixel_size_um is None and stated_pixel_size_um is not None:
         return {"pixel_size_um": stated_pixel_size_um, "pixel_size_source": DICOM_PIXEL_SIZE_SOURCE}
+    if user_pixel_size_um is None and field_degrees is not None and fov is not None and np.any(fov):
+        size, width = field_pixel_size(field_degrees, fov)
+        source = f"{field_degrees:g}-degree field over the FOV's {width} px, {MICROMETRES_PER_DEGREE:g} um a degree"
+        return {"pixel_size_um": size, "pixel_size_source": source}
     return {"pixel_size_um": user_pixel_size_um}
+
+
+def field_pixel_size(field_degrees, fov):
+    """(micrometres per pixel, the FOV's width in pixels) of a photograph whose camera's field of
+    view spans `field_degrees` across its FOV (H, W) bool, not empty: the field's width on the
+    retina over the FOV's widest extent, across or down. A FOV cut by the frame on every side reads
+    narrower than the camera's circle, and its pixels larger than they are."""
+    width = fov_diameter(np.asarray(fov, dtype=bool))
+    return field_degrees * MICROMETRES_PER_DEGREE / width, int(width)
+
+
+def check_field_degrees(field_degrees, pixel_size_um=None):
+    """A ValueError for a --field-degrees outside FIELD_DEGREES_RANGE, or beside --pixel-size-um."""
+    if field_degrees is None:
+        return
+    if pixel_size_um is not None:
+        raise ValueError("give --pixel-size-um or --field-degrees, not both: each sets the micrometres.")
+    low, high = FIELD_DEGREES_RANGE
+    if not low <= field_degrees <= high:
+        raise ValueError(
+            f"--field-degrees must lie between {low:g} and {high:g} (a conventional fundus camera), got "
+            f"{field_degrees:g}; for a wide-field camera give --pixel-size-um."
+        )
 
 
 def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
