@@ -625,9 +625,9 @@ def test_the_cameras_field_gives_each_photographs_micrometres_after_the_users_an
     assert row["crae_um"] == pytest.approx(row["crae_px"] * field["pixel_size_um"])
     clinical.check_field_degrees(45)
     for degrees, pixel_size, words in (
-        (200, None, "between 10 and 60"),
+        (200, None, "between 10 and 60.*wide-field camera"),
         (45, 9.0, "not both"),
-        (5, None, "wide-field"),
+        (5, None, r"between 10 and 60 \(a conventional fundus camera\), got 5\.$"),
     ):
         with pytest.raises(ValueError, match=words):
             clinical.check_field_degrees(degrees, pixel_size)

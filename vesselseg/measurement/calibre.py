@@ -378,8 +378,9 @@ def clinical_summary(
     ):
         flags.append("disc outside the FOV")
     if usable and not disc.diameter_given and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
-        # The flag names the diameter to try, since the user's --disc-diameter is in this
-        # photograph's pixels; it is not taken, which its rule's run showed no ground for.
+        # The flag names the diameter to try, since --disc-diameter is in this photograph's pixels.
+        # It is not taken in the estimate's place: the rule that tried that found no ground for it
+        # (docs/results/artery_vein.md).
         seventh = TYPICAL_DISC_DIAMETER * fov_diameter(fov) / WORKING_FOV_DIAMETER
         flags.append(
             f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter "

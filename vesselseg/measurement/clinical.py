@@ -147,9 +147,10 @@ def check_field_degrees(field_degrees, pixel_size_um=None):
         raise ValueError("give --pixel-size-um or --field-degrees, not both: each sets the micrometres.")
     low, high = FIELD_DEGREES_RANGE
     if not low <= field_degrees <= high:
+        wide = "; for a wide-field camera give --pixel-size-um" if field_degrees > high else ""
         raise ValueError(
             f"--field-degrees must lie between {low:g} and {high:g} (a conventional fundus camera), got "
-            f"{field_degrees:g}; for a wide-field camera give --pixel-size-um."
+            f"{field_degrees:g}{wide}."
         )
 
 
