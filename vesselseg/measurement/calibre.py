@@ -38,7 +38,7 @@ from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
 from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement import vessel_measures
-from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER
+from vesselseg.measurement.optic_disc import typical_diameter
 
 ZONE_B = (1.0, 1.5)
 ZONE_C = (1.0, 2.5)
@@ -381,7 +381,7 @@ def clinical_summary(
         # The flag names the diameter to try, since --disc-diameter is in this photograph's pixels.
         # It is not taken in the estimate's place: the rule that tried that found no ground for it
         # (docs/results/artery_vein.md).
-        seventh = TYPICAL_DISC_DIAMETER * fov_diameter(fov) / WORKING_FOV_DIAMETER
+        seventh = typical_diameter(fov)
         flags.append(
             f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter "
             f"(a seventh of the FOV, a 45-degree camera's disc, is {seventh:.0f} px)"

@@ -20,7 +20,7 @@ import numpy as np
 from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement.calibre import CALIBRE_ZONES, VESSELS_SUMMARISED, clinical_summary
-from vesselseg.measurement.optic_disc import TYPICAL_DISC_DIAMETER, WORKING_FOV_DIAMETER, given_disc, locate_disc
+from vesselseg.measurement.optic_disc import given_disc, locate_disc, typical_diameter
 
 # clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
 DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
@@ -165,9 +165,7 @@ def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
         if image is None:
             # Without the photograph there is no rim to see: the diameter is that of a 45-degree
             # camera's disc, a seventh of the FOV's width, as DRIVE's zone B rings assume.
-            columns = np.flatnonzero(fov.any(axis=0))
-            width = columns[-1] - columns[0] + 1 if columns.size else classes.shape[1]
-            estimate.diameter_px = width * TYPICAL_DISC_DIAMETER / WORKING_FOV_DIAMETER
+            estimate.diameter_px = typical_diameter(fov if fov.any() else np.ones_like(fov))
             estimate.source = "centre from the vessel map, diameter a seventh of the FOV"
     return given_disc(disc_centre, disc_diameter, estimate)
 

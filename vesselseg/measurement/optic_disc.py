@@ -192,6 +192,13 @@ def working_scale(fov):
     return network_scale(fov, WORKING_FOV_DIAMETER)
 
 
+def typical_diameter(fov):
+    """A 45-degree camera's disc in the pixels of a photograph whose FOV is `fov` (H, W) bool:
+    TYPICAL_DISC_DIAMETER at the working scale, a seventh of the FOV's width; NaN for an empty FOV."""
+    fov = np.asarray(fov, dtype=bool)
+    return TYPICAL_DISC_DIAMETER / working_scale(fov) if fov.any() else float("nan")
+
+
 def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     """The optic disc of a photograph (H, W, 3) in [0, 1] with its FOV (H, W) bool and, when known,
     its vessel map (H, W) bool, which sharpens the centre; `centre_method` refines the centre
