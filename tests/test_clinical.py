@@ -964,6 +964,12 @@ def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tm
     assert share_drawn(ZONE_B[0] * 60) > 0.95 and share_drawn(ZONE_B[1] * 60) > 0.95
     assert 0.3 < share_drawn(ZONE_C[1] * 60) < 0.7
     assert share_drawn(2.0 * 60) == 0
+    # A ring that reaches past the photograph's lower edge stops there, short of the key under it.
+    row.update(disc_y=380.0)
+    save_clinical_figure(tmp_path / "low.png", photograph, np.zeros((400, 400), dtype=np.uint8), row)
+    low = np.asarray(Image.open(tmp_path / "low.png").convert("RGB"))
+    ring = (low[..., 0] > 200) & (low[..., 1] > 200) & (low[..., 2] < 100)
+    assert low.shape[0] > 400 and ring[:400].any() and not ring[400:].any()
 
 
 def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_drives():

@@ -230,9 +230,10 @@ def save_clinical_figure(path, image, classes, row):
     key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, text_size)
     line_height = int(text_size * 1.3)
     key_height = max(24, int(text_size * 1.8) + line_height * (len(key_lines) - 1))
-    canvas = Image.new("RGB", (width, height + key_height), "black")
-    canvas.paste(Image.fromarray(base), (0, 0))
-    draw = ImageDraw.Draw(canvas)
+    # The rings and labels are drawn on the photograph alone, so that a ring reaching past its
+    # lower edge, as zone C's does around a disc-centred photograph's disc, stops short of the key.
+    picture = Image.fromarray(base)
+    draw = ImageDraw.Draw(picture)
     line = max(1, width // 400)
     x, y, diameter = row["disc_x"], row["disc_y"], row["disc_diameter_px"]
     if np.isfinite(x) and np.isfinite(diameter):
@@ -275,6 +276,9 @@ def save_clinical_figure(path, image, classes, row):
         for index in separate_boxes(boxes):
             corner, text, colour = labels[index]
             draw.text(corner, text, fill=colour, font_size=text_size)
+    canvas = Image.new("RGB", (width, height + key_height), "black")
+    canvas.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(canvas)
     for index, text in enumerate(key_lines):
         draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font_size=text_size)
     canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
