@@ -117,6 +117,15 @@ def zone_mask(shape, centre, diameter_px, zone):
     return in_zone(rows, columns, centre, diameter_px, zone)
 
 
+def zone_in_fov(fov, centre, diameter_px, zone):
+    """The share (0-1) of the ring `zone` around `centre` (x, y), for a disc `diameter_px` pixels
+    across, that lies inside `fov` (H, W) bool: its FOV pixels over the whole ring's area, so that a
+    part beyond the photograph's edge counts as outside, as a part beyond the FOV's does."""
+    inner, outer = (radius * diameter_px for radius in zone)
+    inside = np.count_nonzero(zone_mask(fov.shape, centre, diameter_px, zone) & fov)
+    return min(1.0, inside / (np.pi * (outer**2 - inner**2)))
+
+
 def path_directions(path, span=DIRECTION_SPAN):
     """Unit tangents (K, 2) in (row, column) along an ordered path (K, 2): at each pixel, the
     direction from `span` pixels before it to `span` pixels after it."""
@@ -350,7 +359,8 @@ def clinical_summary(
     that `zone_b_scale` (default MODEL_ZONE_B_SCALE) names (zone_vessels_at_scale).
 
     As a dict: the disc, the pixel size and its source, CRAE and CRVE in pixels and micrometres,
-    AVR and the counts of measured vessels, of zone B and (keys ending in _zone_c) of zone C; per
+    AVR and the counts of measured vessels, of zone B and (keys ending in _zone_c) of zone C, and
+    the share of each zone inside the FOV (zone_b_in_fov, zone_c_in_fov; zone_in_fov); per
     class the tortuosity, fractal dimension and density in zone C and over the FOV; the measured
     vessels of zone B ("vessels", for the figure) and of zone C ("vessels_zone_c"); and flags, a
     "; "-joined list of what makes zone B's figures unreliable."""
@@ -417,6 +427,11 @@ def clinical_summary(
     for suffix, vessels in measured.items():
         row.update(equivalents(vessels, micrometres, suffix))
         row[f"vessels{suffix}"] = vessels
+    # How much of each zone the FOV holds: a disc near the FOV's edge, or a disc-centred
+    # photograph's zone C, leaves part of a zone unseen, and its figures come from the rest.
+    for letter, (_, zone) in CALIBRE_ZONES.items():
+        share = zone_in_fov(fov, disc.centre, disc.diameter_px, zone) if usable else float("nan")
+        row[f"zone_{letter.lower()}_in_fov"] = share
     for name, plural in (("artery", "arterioles"), ("vein", "venules")):
         if len(measured[""][name]) < VESSELS_SUMMARISED:
             flags.append(f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
