@@ -164,6 +164,20 @@ def test_changed_settings_are_refused_and_overwrite_removes_only_outputs(tmp_pat
         OutputFolder(tmp_path / "a_file" / "out", {})
 
 
+def test_the_same_weights_from_another_checkout_resume_a_folder_and_other_weights_do_not(tmp_path):
+    out = tmp_path / "out"
+    weights = [{"path": "/home/a/project/weights/m.h5", "bytes": 10, "sha256": "ab"}]
+    OutputFolder(out, {"weights": weights, "images": "/data/cohort"}).close()
+    moved = [{"path": "/shared/project/weights/m.h5", "bytes": 10, "sha256": "ab"}]
+    OutputFolder(out, {"weights": moved, "images": "/data/cohort"}).close()
+    retrained = [{"path": "/shared/project/weights/m.h5", "bytes": 10, "sha256": "cd"}]
+    with pytest.raises(FileExistsError, match="'sha256': 'ab'}] then, .*'sha256': 'cd'}] now"):
+        OutputFolder(out, {"weights": retrained, "images": "/data/cohort"})
+    # A path that is not a file's identity still counts: other photographs are another run.
+    with pytest.raises(FileExistsError, match="images: '/data/cohort' then, '/data/other' now"):
+        OutputFolder(out, {"weights": moved, "images": "/data/other"})
+
+
 def test_a_second_run_on_a_folder_in_use_is_refused_until_the_first_ends(tmp_path):
     first = OutputFolder(tmp_path / "out", {"tta": True})
     with pytest.raises(FileExistsError, match=rf"another run \(pid {os.getpid()} on .*\) is writing to"):

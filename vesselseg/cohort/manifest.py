@@ -197,6 +197,19 @@ class Manifest:
             raise OutputWriteError.writing(self.path, error) from error
 
 
+def without_file_paths(value):
+    """Settings as a run compares them: a file known by its digest (a dict with a "sha256", such as
+    a weights file's identity) without its "path", so that the same weights from another checkout
+    of the project, or a moved one, resume a folder rather than being taken for other weights."""
+    if isinstance(value, dict):
+        return {
+            key: without_file_paths(item) for key, item in value.items() if not (key == "path" and "sha256" in value)
+        }
+    if isinstance(value, list):
+        return [without_file_paths(item) for item in value]
+    return value
+
+
 def read_settings(folder):
     """The settings.json of an --images output folder, as a dict; None when it has none."""
     path = Path(folder) / SETTINGS
@@ -277,11 +290,10 @@ class OutputFolder:
             self.lock = None
 
     def check_settings(self, previous):
-        changed = sorted(
-            key for key in set(previous) | set(self.settings) if previous.get(key) != self.settings.get(key)
-        )
+        previous, settings = without_file_paths(previous), without_file_paths(self.settings)
+        changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
         if changed:
-            details = "; ".join(f"{key}: {previous.get(key)!r} then, {self.settings.get(key)!r} now" for key in changed)
+            details = "; ".join(f"{key}: {previous.get(key)!r} then, {settings.get(key)!r} now" for key in changed)
             raise FileExistsError(
                 f"{self.folder} holds a run with other settings ({details}). Run the same command to "
                 "resume it, pass --overwrite to start again, or choose another --name."
