@@ -377,16 +377,17 @@ def test_an_estimated_disc_over_a_third_of_the_fov_is_flagged():
 def test_each_zones_share_inside_the_fov_counts_what_lies_beyond_it_or_the_photograph_as_outside():
     fov = np.zeros((SIZE, SIZE), dtype=bool)
     fov[:, : SIZE // 2] = True
-    # Rings of 80-120 px (zone B) and 80-200 px (zone C) about the centre: half of each is inside.
-    half = {
-        zone: calibre.zone_in_fov(fov, (SIZE / 2, SIZE / 2), DIAMETER, zone)
-        for zone in (calibre.ZONE_B, calibre.ZONE_C)
-    }
-    assert half[calibre.ZONE_B] == pytest.approx(0.5, abs=0.01) and half[calibre.ZONE_C] == pytest.approx(0.5, abs=0.01)
     whole = np.ones((SIZE, SIZE), dtype=bool)
-    assert calibre.zone_in_fov(whole, CENTRE, DIAMETER, calibre.ZONE_C) == pytest.approx(1.0, abs=0.01)
+
+    def share(fov, centre, zone):
+        return calibre.zone_in_fov(calibre.zone_mask(fov.shape, centre, DIAMETER, zone) & fov, DIAMETER, zone)
+
+    # Rings of 80-120 px (zone B) and 80-200 px (zone C) about the centre: half of each is inside.
+    assert share(fov, CENTRE, calibre.ZONE_B) == pytest.approx(0.5, abs=0.01)
+    assert share(fov, CENTRE, calibre.ZONE_C) == pytest.approx(0.5, abs=0.01)
+    assert share(whole, CENTRE, calibre.ZONE_C) == pytest.approx(1.0, abs=0.01)
     # At the photograph's corner three quarters of each ring lie beyond its edges.
-    assert calibre.zone_in_fov(whole, (0.0, 0.0), DIAMETER, calibre.ZONE_B) == pytest.approx(0.25, abs=0.01)
+    assert share(whole, (0.0, 0.0), calibre.ZONE_B) == pytest.approx(0.25, abs=0.01)
     classes = radial_map({artery_vein.ARTERY: [8, 6], artery_vein.VEIN: [10, 9, 8]})
     summary = calibre.clinical_summary(classes, fov, Disc(True, CENTRE, DIAMETER))
     assert summary["zone_b_in_fov"] == pytest.approx(0.5, abs=0.01)

@@ -117,13 +117,13 @@ def zone_mask(shape, centre, diameter_px, zone):
     return in_zone(rows, columns, centre, diameter_px, zone)
 
 
-def zone_in_fov(fov, centre, diameter_px, zone):
-    """The share (0-1) of the ring `zone` around `centre` (x, y), for a disc `diameter_px` pixels
-    across, that lies inside `fov` (H, W) bool: its FOV pixels over the whole ring's area, so that a
-    part beyond the photograph's edge counts as outside, as a part beyond the FOV's does."""
+def zone_in_fov(seen, diameter_px, zone):
+    """The share (0-1) of the ring `zone`, for a disc `diameter_px` pixels across, that `seen`
+    (H, W) bool, the ring's pixels inside the FOV (zone_mask & fov), holds: their count over the
+    whole ring's area, so that a part beyond the photograph's edge counts as unseen, as a part
+    beyond the FOV's does."""
     inner, outer = (radius * diameter_px for radius in zone)
-    inside = np.count_nonzero(zone_mask(fov.shape, centre, diameter_px, zone) & fov)
-    return min(1.0, inside / (np.pi * (outer**2 - inner**2)))
+    return min(1.0, np.count_nonzero(seen) / (np.pi * (outer**2 - inner**2)))
 
 
 def path_directions(path, span=DIRECTION_SPAN):
@@ -405,7 +405,13 @@ def clinical_summary(
         rings = [zone for _, zone in CALIBRE_ZONES.values()]
         found = zone_vessels_at_scale(classes, fov, disc, factor, probability, width_source, rings)
         measured = dict(zip(measured, found))
-    zone_c = zone_mask(classes.shape, disc.centre, disc.diameter_px, ZONE_C) & fov if usable else None
+    # Each zone's pixels inside the FOV: zone C's are where its class measures are read, and both
+    # give the share of their zone that the FOV holds.
+    seen = {
+        letter: zone_mask(classes.shape, disc.centre, disc.diameter_px, zone) & fov if usable else None
+        for letter, (_, zone) in CALIBRE_ZONES.items()
+    }
+    zone_c = seen["C"]
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = (classes == code) & fov
         # One skeleton and one tracing per class serve the widths, and the tortuosity of both regions.
@@ -430,7 +436,7 @@ def clinical_summary(
     # How much of each zone the FOV holds: a disc near the FOV's edge, or a disc-centred
     # photograph's zone C, leaves part of a zone unseen, and its figures come from the rest.
     for letter, (_, zone) in CALIBRE_ZONES.items():
-        share = zone_in_fov(fov, disc.centre, disc.diameter_px, zone) if usable else float("nan")
+        share = zone_in_fov(seen[letter], disc.diameter_px, zone) if usable else float("nan")
         row[f"zone_{letter.lower()}_in_fov"] = share
     for name, plural in (("artery", "arterioles"), ("vein", "venules")):
         if len(measured[""][name]) < VESSELS_SUMMARISED:
