@@ -17,8 +17,9 @@ is often misplaced (DRIVE test 01 by about 200 px): give --images.
 The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
 vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
 Micrometres come from --pixel-size-um, else, as in predict.py, from the Pixel Spacing of a
-calibrated DICOM photograph in --images, else from the camera's field (--field-degrees, over the
-map's FOV), else from the disc's diameter taken as 1,800 um.
+calibrated DICOM photograph in --images, else from the camera's field over the map's FOV (the
+DICOM photograph's Horizontal Field of View, else --field-degrees), else from the disc's diameter
+taken as 1,800 um.
 
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
@@ -46,7 +47,7 @@ import numpy as np
 from vesselseg.artery_vein import BACKGROUND, read_av_labels
 from vesselseg.cli import add_disc_flags, add_field_degrees_flag
 from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
-from vesselseg.data.image_reading import dicom_pixel_size_um, read_rgb_image
+from vesselseg.data.image_reading import dicom_field_degrees, dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import (
@@ -165,6 +166,7 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
                 dicom_pixel_size_um(photograph_path) if photograph_path else None,
                 args.field_degrees,
                 fov,
+                dicom_field_degrees(photograph_path) if photograph_path else None,
             ),
         )
         picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)

@@ -237,8 +237,8 @@ def get_args(argv=None):
         type=float,
         metavar="UM",
         help="micrometres per pixel, for the clinical measures' micrometre columns (default: a "
-        "calibrated DICOM photograph's Pixel Spacing, else --field-degrees, else the disc diameter "
-        "taken as 1,800 um)",
+        "calibrated DICOM photograph's Pixel Spacing, else its Horizontal Field of View, else "
+        "--field-degrees, else the disc diameter taken as 1,800 um)",
     )
     add_field_degrees_flag(parser)
     parser.add_argument(

@@ -55,10 +55,12 @@ def save_binary_gif(path, array, one_value=255):
     image.save(path)
 
 
-def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, frames=1, preamble=True, spacing=None):
+def write_dicom(
+    path, pixels, photometric="RGB", bits_stored=8, jpeg=False, frames=1, preamble=True, spacing=None, field=None
+):
     """A DICOM ophthalmic photograph of `pixels` (H, W[, 3]); with jpeg, its pixel data in JPEG
     baseline (YCbCr), as cameras' archives export them; with frames, that many copies; with
-    spacing (rows, columns in mm), a Pixel Spacing."""
+    spacing (rows, columns in mm), a Pixel Spacing; with field (degrees), a Horizontal Field of View."""
     import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.encaps import encapsulate
@@ -85,6 +87,8 @@ def write_dicom(path, pixels, photometric="RGB", bits_stored=8, jpeg=False, fram
         dataset.set_pixel_data(stack, photometric, bits_stored)
     if spacing is not None:
         dataset.PixelSpacing = list(spacing)
+    if field is not None:
+        dataset.HorizontalFieldOfView = field
     dataset.save_as(path, enforce_file_format=preamble)
 
 

@@ -598,6 +598,8 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
     dicom_folder.mkdir()
     photograph = np.asarray(Image.open(drive / "test" / "images" / "01_test.tif").convert("RGB"))
     write_dicom(dicom_folder / "IM000001", photograph, spacing=(0.0125, 0.0125))
+    # A second states its camera's field only: the micrometres come from it over the photograph's FOV.
+    write_dicom(dicom_folder / "IM000002", photograph, field=45.0)
     for extra, expected in (([], (12.5, "DICOM Pixel Spacing")), (["--pixel-size-um", "9"], (9.0, "--pixel-size-um"))):
         command = [
             *predict_command[:3],
@@ -610,8 +612,14 @@ def test_the_artery_vein_model_trains_resumes_and_predicts(tmp_path):
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
         with open(output / f"dicom{len(extra)}" / "dicom" / "clinical.csv") as file:
-            row = next(csv.DictReader(file))
+            rows = {row["image"]: row for row in csv.DictReader(file)}
+        row = rows["IM000001"]
         assert (float(row["pixel_size_um"]), row["pixel_size_source"]) == expected
+        if not extra:
+            fov = read_binary_map(output / "dicom0" / "dicom" / "IM000002_fov.png").astype(bool)
+            width = max(np.ptp(np.flatnonzero(fov.any(axis=0))), np.ptp(np.flatnonzero(fov.any(axis=1)))) + 1
+            assert float(rows["IM000002"]["pixel_size_um"]) == pytest.approx(45 * 288 / width, rel=1e-5)
+            assert rows["IM000002"]["pixel_size_source"].startswith("DICOM Horizontal Field of View: 45-degree")
     # --field-degrees: the field's width on the retina over each photograph's FOV, as saved beside its maps.
     result = subprocess.run(
         [*predict_command, "--name", "field", "--field-degrees", "45"], capture_output=True, text=True
@@ -639,6 +647,17 @@ def test_the_cameras_field_gives_each_photographs_micrometres_after_the_users_an
         "pixel_size_source": "45-degree field over the FOV's 241 px, 288 um a degree",
     }
     assert clinical.pixel_size_arguments(None, 12.5, 45, fov)["pixel_size_source"] == "DICOM Pixel Spacing"
+    # A DICOM photograph's own field comes before the folder's flag, but not a wide-field camera's.
+    stated = clinical.pixel_size_arguments(None, None, 45, fov, stated_field_degrees=30)
+    assert stated == {
+        "pixel_size_um": pytest.approx(30 * 288 / 241),
+        "pixel_size_source": "DICOM Horizontal Field of View: 30-degree field over the FOV's 241 px, 288 um a degree",
+    }
+    assert clinical.pixel_size_arguments(None, None, 45, fov, stated_field_degrees=200) == field
+    assert clinical.pixel_size_arguments(None, None, None, fov, stated_field_degrees=200) == {"pixel_size_um": None}
+    assert clinical.pixel_size_arguments(None, 12.5, None, fov, stated_field_degrees=30)["pixel_size_um"] == 12.5
+    assert clinical.pixel_size_arguments(9.0, None, None, fov, stated_field_degrees=30) == {"pixel_size_um": 9.0}
+    assert clinical.pixel_size_arguments(None, None, None, None, stated_field_degrees=30) == {"pixel_size_um": None}
     assert clinical.pixel_size_arguments(9.0, None, None, fov) == {"pixel_size_um": 9.0}
     assert clinical.pixel_size_arguments(None, None, None, fov) == {"pixel_size_um": None}
     # The row takes it, and its micrometres follow: CRAE in um is CRAE in px times the pixel size.
@@ -711,6 +730,20 @@ def test_measure_reads_artery_vein_labels_and_writes_the_clinical_table(tmp_path
     with open(tmp_path / "f_clinical.csv") as file:
         row = next(csv.DictReader(file))
     assert float(row["pixel_size_um"]) == pytest.approx(30 * 288 / 500)
+    # A DICOM photograph that states its camera's field gives it, before the folder's flag.
+    stating = tmp_path / "stating"
+    stating.mkdir()
+    write_dicom(stating / "01_test.dcm", np.zeros((*classes.shape, 3), np.uint8), field=45.0)
+    measure.main(
+        measure.get_args(
+            [str(maps), "--output", str(tmp_path / "s.csv"), "--masks", str(masks), "--images", str(stating), *disc]
+            + ["--field-degrees", "30"]
+        )
+    )
+    with open(tmp_path / "s_clinical.csv") as file:
+        row = next(csv.DictReader(file))
+    assert float(row["pixel_size_um"]) == pytest.approx(45 * 288 / 500)
+    assert row["pixel_size_source"].startswith("DICOM Horizontal Field of View: 45-degree field")
 
 
 def test_one_class_per_vessel_segment():

@@ -233,6 +233,17 @@ def test_a_dicom_photograph_states_its_pixel_size_only_where_calibrated(tmp_path
         assert image_reading.dicom_pixel_size_um(tmp_path / name) is None, name
 
 
+def test_a_dicom_photograph_states_its_cameras_field(tmp_path):
+    """Horizontal Field of View in degrees; absent or not positive, none."""
+    pixels = np.zeros((8, 8), np.uint8)
+    for name, field in {"field.dcm": 45.0, "zero.dcm": 0.0, "plain.dcm": None}.items():
+        write_dicom(tmp_path / name, pixels, photometric="MONOCHROME2", field=field)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    assert image_reading.dicom_field_degrees(tmp_path / "field.dcm") == pytest.approx(45.0)
+    for name in ("zero.dcm", "plain.dcm", "photo.png"):
+        assert image_reading.dicom_field_degrees(tmp_path / name) is None, name
+
+
 def test_a_recursive_listing_names_photographs_by_their_paths(tmp_path):
     """Subfolders at any depth, hidden ones aside; names relative to the folder; stems that would
     collide only within one subfolder."""

@@ -46,5 +46,5 @@ def add_field_degrees_flag(parser):
         "the clinical measures' micrometres are then the field's width on the retina, 288 um a degree, "
         "over each photograph's FOV in pixels, rather than the disc taken as 1,800 um, whose estimate "
         "varies from photograph to photograph; 10 to 60 degrees (a calibrated DICOM's Pixel Spacing "
-        "still comes first)",
+        "still comes first, and then a DICOM's own Horizontal Field of View)",
     )

@@ -30,7 +30,13 @@ from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
 from vesselseg.data.image_files import belongs_to, claimed, image_stem, is_image_file, output_stem, photograph_name
-from vesselseg.data.image_reading import check_same_size, dicom_pixel_size_um, read_binary_map, read_rgb_image
+from vesselseg.data.image_reading import (
+    check_same_size,
+    dicom_field_degrees,
+    dicom_pixel_size_um,
+    read_binary_map,
+    read_rgb_image,
+)
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
@@ -93,6 +99,8 @@ class Photograph:
     seconds: float = 0.0
     # Micrometres per pixel that the file itself states (a calibrated DICOM photograph), or None.
     pixel_size_um: float = None
+    # The camera's field of view in degrees that the file itself states (DICOM), or None.
+    field_degrees: float = None
 
 
 class Companions:
@@ -208,7 +216,17 @@ def prepare(path, options, normalisations, masks, labels):
     scales = segment.network_scales(fov, options.fov_diameters)
     checks = quality.photograph_checks(image, fov)
     score, _, weakest = quality.grade_quality(checks)
-    photograph = Photograph(path, image, fov, fov_source, label, checks, [], pixel_size_um=dicom_pixel_size_um(path))
+    photograph = Photograph(
+        path,
+        image,
+        fov,
+        fov_source,
+        label,
+        checks,
+        [],
+        pixel_size_um=dicom_pixel_size_um(path),
+        field_degrees=dicom_field_degrees(path),
+    )
     if score < options.min_quality:
         photograph.skip = quality_reason(score, weakest, options)
     else:
@@ -357,7 +375,13 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
         disc=disc,
         probability=under,
         zone_b_scale=options.zone_b_scale,
-        **pixel_size_arguments(options.pixel_size_um, photograph.pixel_size_um, options.field_degrees, photograph.fov),
+        **pixel_size_arguments(
+            options.pixel_size_um,
+            photograph.pixel_size_um,
+            options.field_degrees,
+            photograph.fov,
+            photograph.field_degrees,
+        ),
     )
     if options.figures:
         with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:

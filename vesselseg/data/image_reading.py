@@ -129,6 +129,24 @@ def dicom_pixel_size_um(path):
     return 1000.0 * (rows + columns) / 2
 
 
+def dicom_field_degrees(path):
+    """The camera's field of view in degrees that a DICOM file states in Horizontal Field of View
+    (0022,000C), as ophthalmic photographs may; None for any other file, or where the tag is
+    absent or not positive."""
+    if not is_dicom(path):
+        return None
+    import pydicom
+
+    try:
+        field = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["HorizontalFieldOfView"]).get(
+            "HorizontalFieldOfView"
+        )
+        degrees = float(field)
+    except Exception:  # an unreadable header, or the tag absent (None) or malformed: no stated field.
+        return None
+    return degrees if degrees > 0 else None
+
+
 def read_rgb_image(path):
     """Read a photograph as float32 RGB in [0, 1], shape (H, W, 3), from 8- or 16-bit files, and
     from floating-point ones (TIFF's mode F), whose full scale is taken as the smallest of 1, 255

@@ -24,6 +24,8 @@ from vesselseg.measurement.optic_disc import given_disc, locate_disc, typical_di
 
 # clinical.csv's pixel_size_source where a DICOM photograph states its pixel size.
 DICOM_PIXEL_SIZE_SOURCE = "DICOM Pixel Spacing"
+# ... and the words before the field's where a DICOM photograph states its camera's field.
+DICOM_FIELD_SOURCE = "DICOM Horizontal Field of View: "
 # Micrometres of retina a degree of the camera's field spans near the posterior pole, in the
 # schematic emmetropic eye (Drasdo and Fowler, Br J Ophthalmol 58, 1974: 0.288 mm a degree). An
 # eye's length moves it by about a tenth, as real discs differ from DISC_DIAMETER_UM by about a
@@ -117,19 +119,32 @@ def measure_photograph(
     return {"image": name, **summary}
 
 
-def pixel_size_arguments(user_pixel_size_um, stated_pixel_size_um, field_degrees=None, fov=None):
+def pixel_size_arguments(
+    user_pixel_size_um, stated_pixel_size_um, field_degrees=None, fov=None, stated_field_degrees=None
+):
     """measure_photograph's pixel size arguments: the user's --pixel-size-um, else the one that a
     calibrated DICOM photograph states (image_reading.dicom_pixel_size_um), else the one that the
-    camera's field of view `field_degrees` (--field-degrees) gives over the photograph's FOV (H, W)
-    bool (field_pixel_size), else none, and the disc's diameter gives it. predict.py and
-    measure.py both take it so."""
-    if user_pixel_size_um is None and stated_pixel_size_um is not None:
+    camera's field of view gives over the photograph's FOV (H, W) bool (field_pixel_size): the
+    field a DICOM photograph states (image_reading.dicom_field_degrees, `stated_field_degrees`),
+    where FIELD_DEGREES_RANGE holds it, else the user's `field_degrees` (--field-degrees); else
+    none, and the disc's diameter gives it. predict.py and measure.py both take it so."""
+    if user_pixel_size_um is not None:
+        return {"pixel_size_um": user_pixel_size_um}
+    if stated_pixel_size_um is not None:
         return {"pixel_size_um": stated_pixel_size_um, "pixel_size_source": DICOM_PIXEL_SIZE_SOURCE}
-    if user_pixel_size_um is None and field_degrees is not None and fov is not None and np.any(fov):
-        size, width = field_pixel_size(field_degrees, fov)
-        source = f"{field_degrees:g}-degree field over the FOV's {width} px, {MICROMETRES_PER_DEGREE:g} um a degree"
-        return {"pixel_size_um": size, "pixel_size_source": source}
-    return {"pixel_size_um": user_pixel_size_um}
+    if fov is None or not np.any(fov):
+        return {"pixel_size_um": None}
+    low, high = FIELD_DEGREES_RANGE
+    # A file's own field is this photograph's camera, where the flag is the folder's; a wide-field
+    # camera's stated field is passed over, as the flag refuses it.
+    for degrees, origin in ((stated_field_degrees, DICOM_FIELD_SOURCE), (field_degrees, "")):
+        if degrees is not None and low <= degrees <= high:
+            size, width = field_pixel_size(degrees, fov)
+            source = (
+                f"{origin}{degrees:g}-degree field over the FOV's {width} px, {MICROMETRES_PER_DEGREE:g} um a degree"
+            )
+            return {"pixel_size_um": size, "pixel_size_source": source}
+    return {"pixel_size_um": None}
 
 
 def field_pixel_size(field_degrees, fov):
