@@ -984,14 +984,17 @@ def test_width_labels_that_would_overlap_a_wider_one_are_left_out():
 def test_the_clinical_figures_key_is_wrapped_to_the_photographs_width():
     from PIL import Image, ImageDraw
 
-    from vesselseg.figures import wrap_text
+    from vesselseg.figures import text_font, wrap_text
 
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    key = "red artery, blue vein; widths in um. CRAE 184.8, CRVE 267.5, AVR 0.69; 4 venules in zone B, fewer than 6"
-    lines = wrap_text(draw, key, 200, 11)
+    font = text_font(11)
+    key = "red artery, blue vein; widths in µm. CRAE 184.8, CRVE 267.5, AVR 0.69; 4 venules in zone B, fewer than 6"
+    lines = wrap_text(draw, key, 200, font)
     assert len(lines) > 1 and " ".join(lines) == key
-    assert all(draw.textlength(line, font_size=11) <= 200 for line in lines)
-    assert wrap_text(draw, "unbreakable" * 10, 50, 11) == ["unbreakable" * 10]
+    assert all(draw.textlength(line, font=font) <= 200 for line in lines)
+    assert wrap_text(draw, "unbreakable" * 10, 50, font) == ["unbreakable" * 10]
+    # The font draws the micro sign, not the empty box of a glyph it lacks (a private-use character).
+    assert bytes(font.getmask("µ")) != bytes(font.getmask("\ue000"))
 
 
 def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tmp_path):

@@ -4,6 +4,9 @@ Colours are named defaults, so every figure reads the same way:
 difference maps show true positives white, false negatives blue, false positives red.
 """
 
+import functools
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # Files only: no display is needed, and none exists on servers.
@@ -30,6 +33,9 @@ WIDTH_SCALE_MAX = 12
 PNG_COMPRESS_LEVEL = 1
 # Zone C's outer edge in the clinical figure: dashes and gaps of this many degrees of arc.
 ZONE_C_DASH_DEGREES = 4
+# The clinical figure's text: matplotlib's DejaVu Sans, which has the micro sign that PIL's own
+# font draws as an empty box.
+TEXT_FONT_FILE = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
 def difference_map(probabilities, truth, fov, threshold):
@@ -217,17 +223,18 @@ def save_clinical_figure(path, image, classes, row):
     height, width = classes.shape
     # Text grows with the photograph, so that a 1620-px figure reads as well as a 565-px one.
     text_size = max(11, width // 90)
+    font = text_font(text_size)
     micrometres = row["pixel_size_um"]
     unit = "um" if np.isfinite(micrometres) else "px"
     crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
     key = (
-        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {unit}. "
+        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {unit.replace('u', 'µ')}. "
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
         f"(zone C: CRAE {crae_c:.1f}, CRVE {crve_c:.1f}, AVR {row['avr_zone_c']:.2f})"
         + (f"; {row['flags']}" if row["flags"] else "")
     )
     # The key is wrapped to the photograph's width: on a DRIVE-size photograph its flags run past it.
-    key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, text_size)
+    key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, font)
     line_height = int(text_size * 1.3)
     key_height = max(24, int(text_size * 1.8) + line_height * (len(key_lines) - 1))
     # The rings and labels are drawn on the photograph alone, so that a ring reaching past its
@@ -270,26 +277,34 @@ def save_clinical_figure(path, image, classes, row):
         # A quarter of the text's height around each label keeps neighbours from reading as one number.
         pad = text_size // 4
         boxes = [
-            np.add(draw.textbbox(corner, text, font_size=text_size), (-pad, -pad, pad, pad))
+            np.add(draw.textbbox(corner, text, font=font), (-pad, -pad, pad, pad))
             for corner, text, _ in labels
         ]
         for index in separate_boxes(boxes):
             corner, text, colour = labels[index]
-            draw.text(corner, text, fill=colour, font_size=text_size)
+            draw.text(corner, text, fill=colour, font=font)
     canvas = Image.new("RGB", (width, height + key_height), "black")
     canvas.paste(picture, (0, 0))
     draw = ImageDraw.Draw(canvas)
     for index, text in enumerate(key_lines):
-        draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font_size=text_size)
+        draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font=font)
     canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
 
 
-def wrap_text(draw, text, width, font_size):
-    """`text` as lines no wider than `width` pixels at `font_size` in `draw`'s font, broken between
+@functools.lru_cache(maxsize=8)
+def text_font(size):
+    """PIL's font for the clinical figure's text (TEXT_FONT_FILE), `size` pixels high."""
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(TEXT_FONT_FILE), size)
+
+
+def wrap_text(draw, text, width, font):
+    """`text` as lines no wider than `width` pixels in `font` (a PIL font) on `draw`, broken between
     words (a word wider than `width` keeps a line of its own)."""
     lines = []
     for word in text.split(" "):
-        if lines and draw.textlength(f"{lines[-1]} {word}", font_size=font_size) <= width:
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
