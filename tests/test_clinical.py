@@ -396,6 +396,24 @@ def test_each_zones_share_inside_the_fov_counts_what_lies_beyond_it_or_the_photo
     assert np.isnan(lost["zone_b_in_fov"]) and np.isnan(lost["zone_c_in_fov"])
 
 
+def test_a_zone_b_that_the_fov_cuts_below_the_share_is_flagged():
+    classes = radial_map({artery_vein.ARTERY: [8, 7, 6, 5, 4, 3], artery_vein.VEIN: [10, 9, 8, 7, 6, 5]})
+    columns = np.arange(SIZE)[None, :]
+    # A FOV whose edge passes beside the disc: 40 px from its centre it leaves 63% of zone B
+    # inside, 75 px from it 78%.
+    for edge, flagged in ((40, True), (75, False)):
+        fov = np.broadcast_to(columns <= CENTRE[0] + edge, (SIZE, SIZE))
+        summary = calibre.clinical_summary(classes, fov, Disc(True, CENTRE, DIAMETER))
+        words = (
+            f"{int(summary['zone_b_in_fov'] * 100)}% of zone B inside the FOV, under 70%: CRAE and CRVE may read low"
+        )
+        assert (words in summary["flags"]) == flagged, (edge, summary["zone_b_in_fov"], summary["flags"])
+        assert summary["zone_b_in_fov"] < calibre.MIN_ZONE_B_IN_FOV if flagged else summary["zone_b_in_fov"] > 0.7
+    # The whole zone inside: no such flag.
+    whole = calibre.clinical_summary(classes, np.ones((SIZE, SIZE), bool), Disc(True, CENTRE, DIAMETER))
+    assert "of zone B inside the FOV" not in whole["flags"]
+
+
 def test_fewer_than_six_vessels_and_no_disc_are_flagged():
     classes = radial_map({artery_vein.ARTERY: [8, 6], artery_vein.VEIN: [10, 9, 8]})
     summary = calibre.clinical_summary(classes, None, Disc(True, CENTRE, DIAMETER))

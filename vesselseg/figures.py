@@ -276,10 +276,7 @@ def save_clinical_figure(path, image, classes, row):
             labels.append((corner, f"{size:.0f}", colours[name]))
         # A quarter of the text's height around each label keeps neighbours from reading as one number.
         pad = text_size // 4
-        boxes = [
-            np.add(draw.textbbox(corner, text, font=font), (-pad, -pad, pad, pad))
-            for corner, text, _ in labels
-        ]
+        boxes = [np.add(draw.textbbox(corner, text, font=font), (-pad, -pad, pad, pad)) for corner, text, _ in labels]
         for index in separate_boxes(boxes):
             corner, text, colour = labels[index]
             draw.text(corner, text, fill=colour, font=font)

@@ -64,6 +64,11 @@ WIDTH_SLACK = 1.5
 # 45-degree camera shows the disc at about a seventh of its FOV and a 30-degree one at about a
 # fifth (docs/results/artery_vein.md, the disc's diameter against the FOV).
 MAX_DISC_FOV_SHARE = 1 / 3
+# A zone B of which the FOV holds less than this share is flagged: on manual maps cut by a FOV's
+# edge beside the disc, CRAE and CRVE stayed within 5% of the whole zone's in the median down to
+# this share and read low below it, since the widest vessels may lie in the unseen part
+# (docs/results/artery_vein.md, a flag for a zone B the FOV cuts).
+MIN_ZONE_B_IN_FOV = 0.7
 # When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
 DISC_DIAMETER_UM = 1800.0
 # What a model's widths are read from when its vessel probability is given: "binary", the class
@@ -438,6 +443,12 @@ def clinical_summary(
     for letter, (_, zone) in CALIBRE_ZONES.items():
         share = zone_in_fov(seen[letter], disc.diameter_px, zone) if usable else float("nan")
         row[f"zone_{letter.lower()}_in_fov"] = share
+    if row["zone_b_in_fov"] < MIN_ZONE_B_IN_FOV:
+        # The share is cut, not rounded, to whole percent, so that 69.7% does not read as 70%, under 70%.
+        flags.append(
+            f"{int(row['zone_b_in_fov'] * 100)}% of zone B inside the FOV, under {MIN_ZONE_B_IN_FOV:.0%}: CRAE "
+            "and CRVE may read low"
+        )
     for name, plural in (("artery", "arterioles"), ("vein", "venules")):
         if len(measured[""][name]) < VESSELS_SUMMARISED:
             flags.append(f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
