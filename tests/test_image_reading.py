@@ -234,13 +234,19 @@ def test_a_dicom_photograph_states_its_pixel_size_only_where_calibrated(tmp_path
 
 
 def test_a_dicom_photograph_states_its_cameras_field(tmp_path):
-    """Horizontal Field of View in degrees; absent or not positive, none."""
+    """Horizontal Field of View in degrees; absent, empty (the standard lets a camera leave it so)
+    or not positive, none."""
+    import pydicom
+
     pixels = np.zeros((8, 8), np.uint8)
-    for name, field in {"field.dcm": 45.0, "zero.dcm": 0.0, "plain.dcm": None}.items():
+    for name, field in {"field.dcm": 45.0, "zero.dcm": 0.0, "empty.dcm": 45.0, "plain.dcm": None}.items():
         write_dicom(tmp_path / name, pixels, photometric="MONOCHROME2", field=field)
+    emptied = pydicom.dcmread(tmp_path / "empty.dcm")
+    emptied.HorizontalFieldOfView = None
+    emptied.save_as(tmp_path / "empty.dcm")
     Image.fromarray(pixels).save(tmp_path / "photo.png")
     assert image_reading.dicom_field_degrees(tmp_path / "field.dcm") == pytest.approx(45.0)
-    for name in ("zero.dcm", "plain.dcm", "photo.png"):
+    for name in ("zero.dcm", "empty.dcm", "plain.dcm", "photo.png"):
         assert image_reading.dicom_field_degrees(tmp_path / name) is None, name
 
 
