@@ -455,6 +455,26 @@ def test_the_disc_is_found_where_a_bright_spot_meets_the_vessels():
     assert not flat.found
 
 
+def test_the_disc_is_found_from_the_vessel_map_alone_where_its_wide_vessels_converge():
+    fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
+    disc_centre = np.array([430.0, 280.0])
+    classes = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    # Wide vessels leave the disc in every direction, and narrow ones cross the rest of the FOV.
+    for index, angle in enumerate(np.linspace(0, 2 * np.pi, 8, endpoint=False)):
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        code = artery_vein.ARTERY if index % 2 else artery_vein.VEIN
+        bar(classes, disc_centre + 20 * direction, disc_centre + 250 * direction, 9.0, code)
+    for row in range(60, SIZE - 60, 70):
+        bar(classes, (80.0, float(row)), (330.0, float(row) + 40), 3.0, artery_vein.VEIN)
+    classes[~fov] = 0
+    disc = clinical.find_disc(classes, fov)
+    # Within the disc's radius (40 px here): the densest wide vessels lie beside the empty centre.
+    assert disc.found and np.hypot(*(np.array(disc.centre) - disc_centre)) < 40
+    assert disc.source == "centre from the vessel map, diameter a seventh of the FOV"
+    with pytest.raises(ValueError, match="a photograph or a vessel map"):
+        locate_disc(None, fov)
+
+
 def test_the_trunk_pulls_the_centre_from_the_bright_cup_towards_the_disc_s_centre():
     fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
     rows, columns = np.indices((SIZE, SIZE))

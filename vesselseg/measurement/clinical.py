@@ -177,8 +177,7 @@ def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
     vessels = (classes != BACKGROUND) & (classes != UNCERTAIN)
     estimate = None
     if disc_centre is None or disc_diameter is None:
-        background = image if image is not None else np.repeat(vessels[..., None] * 0.0 + 0.5, 3, axis=-1)
-        estimate = locate_disc(background, fov, vessels)
+        estimate = locate_disc(image, fov, vessels)
         if image is None:
             # Without the photograph there is no rim to see: the diameter is that of a 45-degree
             # camera's disc, a seventh of the FOV's width, as DRIVE's zone B rings assume.

@@ -131,7 +131,8 @@ def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
     (wide_vessels), serves "trunk" and "across" (without them, the centre is the brightest spot).
     The spot is sought within REFINE_RADIUS working pixels of `centre`: the vessel cue finds the
     trunk of the tree, which runs beside the disc's brightest part; the trunk's densest wide vessels
-    within the same reach."""
+    within the same reach. Without a photograph (`luminance` None) no spot is brighter than
+    another, and both are the trunk's peak, whatever the method."""
     if method not in CENTRE_METHODS:
         raise ValueError(f"unknown disc centre method {method!r}; choose from {', '.join(CENTRE_METHODS)}")
     top, left = (max(0, int(value) - REFINE_RADIUS - TYPICAL_DISC_DIAMETER) for value in centre)
@@ -139,13 +140,18 @@ def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
         slice(top, int(centre[0]) + REFINE_RADIUS + TYPICAL_DISC_DIAMETER),
         slice(left, int(centre[1]) + REFINE_RADIUS + TYPICAL_DISC_DIAMETER),
     )
-    rows, columns = np.indices(luminance[window].shape)
+    rows, columns = np.indices(fov[window].shape)
     near = (np.hypot(rows + top - centre[0], columns + left - centre[1]) <= REFINE_RADIUS) & fov[window]
 
     def peak(values):
         row, column = np.unravel_index(int(np.argmax(np.where(near, values, -np.inf))), values.shape)
         return (row + top, column + left)
 
+    if luminance is None:
+        if wide is None:
+            raise ValueError("the disc's centre needs a photograph or a vessel map")
+        trunk = peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
+        return trunk, trunk
     closed = close_vessels(luminance[window], CLOSING_PX)
     spot = peak(masked_smooth(closed, fov[window], TYPICAL_DISC_DIAMETER / 6))
     if method == "brightest" or wide is None:
@@ -202,12 +208,21 @@ def typical_diameter(fov):
 def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     """The optic disc of a photograph (H, W, 3) in [0, 1] with its FOV (H, W) bool and, when known,
     its vessel map (H, W) bool, which sharpens the centre; `centre_method` refines the centre
-    (refine_centre). Returns a Disc in the photograph's pixels."""
+    (refine_centre). Returns a Disc in the photograph's pixels. With `image` None, the vessel map
+    alone gives the centre (where its wide vessels are densest) and the diameter is NaN, since
+    there is no rim to see."""
     fov = np.asarray(fov, dtype=bool)
     if not fov.any():
         return Disc(False, (float("nan"), float("nan")), float("nan"))
+    if image is None and vessels is None:
+        raise ValueError("the optic disc needs a photograph or a vessel map")
     scale = working_scale(fov)
-    luminance = np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    # Without a photograph every pixel is as bright, so the brightness cue adds nothing.
+    luminance = (
+        np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+        if image is not None
+        else np.zeros(fov.shape)
+    )
     small = transform.rescale(luminance, scale, order=1, anti_aliasing=scale < 1)
     small_fov = transform.resize(fov.astype(float), small.shape, order=0) > 0.5
     inside = erode(small_fov, iterations=3)
@@ -221,8 +236,9 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     score = np.where(coarse_inside, score, -np.inf)
     coarse_peak = np.unravel_index(int(np.argmax(score)), score.shape)
     standing = float(standardise_inside(np.where(coarse_inside, score, 0.0), coarse_inside)[coarse_peak])
-    peak, spot = refine_centre(small, inside, [index / COARSE_FACTOR for index in coarse_peak], centre_method, wide)
-    radius = rim_radius(small, small_fov, spot)
+    coarse_centre = [index / COARSE_FACTOR for index in coarse_peak]
+    peak, spot = refine_centre(small if image is not None else None, inside, coarse_centre, centre_method, wide)
+    radius = rim_radius(small, small_fov, spot) if image is not None else float("nan")
     diameter = 2 * radius / scale if np.isfinite(radius) else float("nan")
     centre = ((peak[1] + 0.5) / scale - 0.5, (peak[0] + 0.5) / scale - 0.5)
     return Disc(standing >= MIN_SCORE, (float(centre[0]), float(centre[1])), float(diameter), standing)
