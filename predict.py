@@ -104,6 +104,20 @@ IMAGES_BATCH_SIZE_ACCELERATOR = 4
 SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
 # --fov-diameters auto: the widths are chosen from the folder's optic discs (field_width.py).
 AUTO = "auto"
+# The flags of --images' photographs and clinical measures, with their defaults. DRIVE mode (no
+# --images) scores the test images at DRIVE's own scale and measures no photograph, so it refuses
+# them rather than leave a user believing they acted.
+IMAGES_ONLY_DEFAULTS = {
+    "rim_fill": segment.RIM_FILL_PX,
+    "fov_diameters": tuple(segment.PHOTOGRAPH_FOV_DIAMETERS),
+    "av_weights": None,
+    "pixel_size_um": None,
+    "field_degrees": None,
+    "disc_centre": None,
+    "disc_diameter": None,
+    "zone_b_scale": None,
+    "min_quality": 0.0,
+}
 
 
 def images_batch_size(tta):
@@ -488,6 +502,13 @@ def main(args):
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
     if not drive_dir:
         return predict_images(args)
+    given = [name for name, default in IMAGES_ONLY_DEFAULTS.items() if getattr(args, name) != default]
+    if given:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise ValueError(
+            f"{flags} go with --images: without it predict.py scores DRIVE's test images at their own scale and "
+            "measures no photograph."
+        )
     choices = resolve_models(args.run, args.weights, args.encoder)
     name = output_name(args, "+".join(choice.name for choice in choices))
     out_dir = Path(args.output_dir) / name / "test"

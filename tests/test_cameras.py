@@ -248,6 +248,18 @@ def test_args_of_photographs_are_checked(tmp_path, weights_file):
         predict.main(predict.get_args(["--labels", str(tmp_path), "--weights", str(weights_file)]))
 
 
+def test_drive_mode_refuses_the_flags_of_photographs(synthetic_drive, weights_file):
+    """Without --images, the clinical and scale flags would be ignored; they are refused by name,
+    and their defaults given explicitly are not."""
+    drive = ["--data-dir", str(synthetic_drive), "--weights", str(weights_file)]
+    with pytest.raises(ValueError, match=r"^--field-degrees, --disc-diameter go with --images: without it"):
+        predict.main(predict.get_args([*drive, "--field-degrees", "45", "--disc-diameter", "80"]))
+    with pytest.raises(ValueError, match=r"^--fov-diameters, --min-quality go with --images"):
+        predict.main(predict.get_args([*drive, "--fov-diameters", "500", "540", "--min-quality", "0.4"]))
+    defaults = predict.get_args([*drive, "--fov-diameters", "540", "--rim-fill", "0"])
+    assert not [name for name, default in predict.IMAGES_ONLY_DEFAULTS.items() if getattr(defaults, name) != default]
+
+
 def test_fill_outside_copies_the_nearest_inside_pixel():
     image = np.arange(5 * 6 * 1, dtype=np.float32).reshape(5, 6, 1)
     inside = np.zeros((5, 6), dtype=bool)
