@@ -228,7 +228,7 @@ def save_clinical_figure(path, image, classes, row):
     unit = "um" if np.isfinite(micrometres) else "px"
     crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
     key = (
-        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {unit.replace('u', 'µ')}. "
+        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {'µm' if unit == 'um' else unit}. "
         f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
         f"(zone C: CRAE {crae_c:.1f}, CRVE {crve_c:.1f}, AVR {row['avr_zone_c']:.2f})"
         + (f"; {row['flags']}" if row["flags"] else "")

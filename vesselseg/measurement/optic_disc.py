@@ -217,7 +217,9 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     if image is None and vessels is None:
         raise ValueError("the optic disc needs a photograph or a vessel map")
     scale = working_scale(fov)
-    # Without a photograph every pixel is as bright, so the brightness cue adds nothing.
+    # Without a photograph the luminance is zero throughout, so that the brightness cue is exactly
+    # zero: a constant other than zero leaves rescaling's rounding in it, which the cue's
+    # standardisation over the FOV would blow up to outweigh the vessels.
     luminance = (
         np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
         if image is not None
