@@ -13,8 +13,9 @@ vesselseg/measurement/calibre.py (CRAE, CRVE, AVR and the rest, one row each in 
 stem>_clinical.csv, and each zone B and C vessel's width in <csv stem>_zone_vessels.csv) and a
 figure <stem>_clinical.png; the disc is estimated from the photograph in --images, else from the
 vessel map, unless --disc-centre and --disc-diameter give it. From the vessel map alone the disc
-is where the wide vessels are densest, on average 61 px from the disc's centre on DRIVE's training
-labels (a disc is 80 px across): give --images.
+is where the wide vessels, uncertain ones included, are densest: on average 40 px from the disc's
+centre on DRIVE's training labels (a disc is 80 px across), 9 px with their photographs: give
+--images.
 The widths are read from the binary map, as manual labels are; predict.py reads a model's from its
 vessel probability (calibre.WIDTH_SOURCE), so its clinical.csv differs a little from this one's.
 Micrometres come from --pixel-size-um, else, as in predict.py, from the Pixel Spacing of a

@@ -475,6 +475,24 @@ def test_the_disc_is_found_from_the_vessel_map_alone_where_its_wide_vessels_conv
         locate_disc(None, fov)
 
 
+def test_uncertain_vessels_count_as_vessels_for_the_disc():
+    """RITE labels many vessels on the disc uncertain; the map's disc is found among them, not at a
+    bundle of classed vessels elsewhere."""
+    fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
+    disc_centre = np.array([430.0, 280.0])
+    classes = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        bar(classes, disc_centre + 10 * direction, disc_centre + 90 * direction, 9.0, artery_vein.UNCERTAIN)
+        bar(classes, disc_centre + 90 * direction, disc_centre + 250 * direction, 5.0, artery_vein.VEIN)
+    # Three wide arteries side by side, far from the disc.
+    for column in (140.0, 155.0, 170.0):
+        bar(classes, (column, 150.0), (column, 330.0), 9.0, artery_vein.ARTERY)
+    classes[~fov] = 0
+    disc = clinical.find_disc(classes, fov)
+    assert np.hypot(*(np.array(disc.centre) - disc_centre)) < 40
+
+
 def test_the_trunk_pulls_the_centre_from_the_bright_cup_towards_the_disc_s_centre():
     fov = np.hypot(*(np.indices((SIZE, SIZE)) - SIZE / 2)) < SIZE / 2 - 5
     rows, columns = np.indices((SIZE, SIZE))

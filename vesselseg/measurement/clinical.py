@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from vesselseg.artery_vein import BACKGROUND, UNCERTAIN
+from vesselseg.artery_vein import BACKGROUND
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement.calibre import CALIBRE_ZONES, VESSELS_SUMMARISED, clinical_summary
 from vesselseg.measurement.optic_disc import given_disc, locate_disc, typical_diameter
@@ -174,10 +174,11 @@ def check_field_degrees(field_degrees, pixel_size_um=None):
 def find_disc(classes, fov, image=None, disc_centre=None, disc_diameter=None):
     """measure_photograph's disc (optic_disc.Disc) of a RITE-coded map (H, W) and its FOV (H, W)
     bool: located in `image` when given, else in the map, with the user's figures over it."""
-    vessels = (classes != BACKGROUND) & (classes != UNCERTAIN)
     estimate = None
     if disc_centre is None or disc_diameter is None:
-        estimate = locate_disc(image, fov, vessels)
+        # Every labelled vessel counts, uncertain ones too: RITE marks many of the vessels on the
+        # disc uncertain, and without them the tree's trunk, where it converges, goes missing.
+        estimate = locate_disc(image, fov, classes != BACKGROUND)
         if image is None:
             # Without the photograph there is no rim to see: the diameter is that of a 45-degree
             # camera's disc, a seventh of the FOV's width, as DRIVE's zone B rings assume.
