@@ -409,9 +409,10 @@ def test_a_zone_b_that_the_fov_cuts_below_the_share_is_flagged():
         )
         assert (words in summary["flags"]) == flagged, (edge, summary["zone_b_in_fov"], summary["flags"])
         assert summary["zone_b_in_fov"] < calibre.MIN_ZONE_B_IN_FOV if flagged else summary["zone_b_in_fov"] > 0.7
+        assert ("under 70% of zone B inside the FOV" in summary["flag_kinds"]) == flagged
     # The whole zone inside: no such flag.
     whole = calibre.clinical_summary(classes, np.ones((SIZE, SIZE), bool), Disc(True, CENTRE, DIAMETER))
-    assert "of zone B inside the FOV" not in whole["flags"]
+    assert "of zone B inside the FOV" not in whole["flags"] and whole["flag_kinds"] == []
 
 
 def test_fewer_than_six_vessels_and_no_disc_are_flagged():
@@ -419,9 +420,11 @@ def test_fewer_than_six_vessels_and_no_disc_are_flagged():
     summary = calibre.clinical_summary(classes, None, Disc(True, CENTRE, DIAMETER))
     assert summary["arterioles"] == 2 and summary["venules"] == 3
     assert "2 arterioles in zone B, fewer than 6" in summary["flags"] and "3 venules" in summary["flags"]
+    assert summary["flag_kinds"] == ["fewer than 6 arterioles", "fewer than 6 venules"]
     assert summary["crae_px"] == pytest.approx(calibre.knudtson([8, 6], 0.88), rel=0.03)
     lost = calibre.clinical_summary(classes, None, Disc(False, (float("nan"), float("nan")), float("nan")))
     assert "disc not found" in lost["flags"] and np.isnan(lost["crae_px"]) and lost["pixel_size_source"] == "none"
+    assert lost["flag_kinds"][0] == "disc not found"
     given = calibre.clinical_summary(classes, None, Disc(False, CENTRE, DIAMETER), pixel_size_um=10.0)
     assert given["pixel_size_um"] == 10.0 and given["pixel_size_source"] == "--pixel-size-um"
 

@@ -411,7 +411,19 @@ def test_quiet_leaves_the_clinical_notes_to_the_summary(tmp_path, capsys):
     manifest.append(record)
     manifest.append({**record, "image": "other.png", "clinical": {"flags": ""}})
     print_summary(manifest, {"done": 2, "skipped": 0, "failed": 0}, 2, tmp_path)
-    assert "1 photograph(s) carry a flag on their clinical measures" in capsys.readouterr().out
+    # A record written before the flags' kinds were kept is counted, its kind unknown.
+    assert "1 photograph(s) carry a flag on their clinical measures (clinical.csv's flags column): flagged 1." in (
+        capsys.readouterr().out
+    )
+    # The summary counts each kind of flag over the folder, the commonest first.
+    kinds = ["under 70% of zone B inside the FOV", "fewer than 6 venules"]
+    manifest.append({**record, "image": "third.png", "clinical": {"flags": "...", "flag_kinds": kinds}})
+    manifest.append({**record, "image": "fourth.png", "clinical": {"flags": "...", "flag_kinds": kinds[:1]}})
+    print_summary(manifest, {"done": 4, "skipped": 0, "failed": 0}, 4, tmp_path)
+    assert (
+        "3 photograph(s) carry a flag on their clinical measures (clinical.csv's flags column): under 70% of zone B "
+        "inside the FOV 2, flagged 1, fewer than 6 venules 1."
+    ) in capsys.readouterr().out
 
 
 def test_a_cohort_too_large_for_its_disk_is_told_early(tmp_path, weights_file, monkeypatch, capsys):

@@ -33,7 +33,9 @@ BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
 # The summary at the end names at most this many failed photographs.
 SUMMARY_FAILURES = 10
 # What the summary keeps of each photograph's last manifest line.
-SummaryLine = collections.namedtuple("SummaryLine", ("status", "reason", "vessel_fraction", "flagged"))
+# `flags`: the kinds of the clinical measures' flags (calibre.FLAG_KINDS), a tuple; a record of a
+# version before the kinds were kept gives ("flagged",) for any flag.
+SummaryLine = collections.namedtuple("SummaryLine", ("status", "reason", "vessel_fraction", "flags"))
 # Once this many photographs are done, the run weighs the disk that the rest will need against
 # the free space, so that a cohort too large for its disk is told within a minute, not when full.
 DISK_CHECK_AFTER = 8
@@ -171,6 +173,13 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
     return counts["failed"]
 
 
+def flag_kinds(clinical):
+    """The kinds of a clinical.csv row's flags, as a tuple (SummaryLine's flags)."""
+    if not clinical.get("flags"):
+        return ()
+    return tuple(clinical.get("flag_kinds") or ("flagged",))
+
+
 def print_summary(manifest, counts, total, out_dir):
     """This run's counts, and the folder's: done, skipped, failed, and the median vessel fraction."""
     # Of each photograph's last line, only what the summary prints, as a tuple: a cohort's records
@@ -180,7 +189,7 @@ def print_summary(manifest, counts, total, out_dir):
             record["status"],
             record.get("reason"),
             record.get("vessel_fraction"),
-            bool((record.get("clinical") or {}).get("flags")),
+            flag_kinds(record.get("clinical") or {}),
         )
         for record in manifest.records()
     }
@@ -193,9 +202,14 @@ def print_summary(manifest, counts, total, out_dir):
         f"{out_dir}: {status['done']} of {total} photographs done, {status['skipped']} skipped, "
         f"{status['failed']} failed{median}."
     )
-    flagged = sum(line.flagged for line in done)
+    flagged = sum(bool(line.flags) for line in done)
     if flagged:
-        print(f"{flagged} photograph(s) carry a flag on their clinical measures (clinical.csv's flags column).")
+        kinds = collections.Counter(kind for line in done for kind in line.flags)
+        breakdown = ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+        print(
+            f"{flagged} photograph(s) carry a flag on their clinical measures (clinical.csv's flags column): "
+            f"{breakdown}."
+        )
     failed = [(image, line.reason) for image, line in latest.items() if line.status == "failed"]
     for image, reason in failed[:SUMMARY_FAILURES]:
         print(f"  failed: {image}: {reason}", file=sys.stderr)

@@ -69,6 +69,15 @@ MAX_DISC_FOV_SHARE = 1 / 3
 # this share and read low below it, since the widest vessels may lie in the unseen part
 # (docs/results/artery_vein.md, a flag for a zone B the FOV cuts).
 MIN_ZONE_B_IN_FOV = 0.7
+# Each flag of clinical_summary, as a folder's summary counts it.
+FLAG_KINDS = {
+    "no_disc": "disc not found",
+    "disc_outside": "disc outside the FOV",
+    "large_disc": "disc over a third of the FOV",
+    "zone_b_cut": f"under {MIN_ZONE_B_IN_FOV:.0%} of zone B inside the FOV",
+    "few_arterioles": f"fewer than {VESSELS_SUMMARISED} arterioles",
+    "few_venules": f"fewer than {VESSELS_SUMMARISED} venules",
+}
 # When no --pixel-size-um is given, the disc diameter is taken as this many micrometres.
 DISC_DIAMETER_UM = 1800.0
 # What a model's widths are read from when its vessel probability is given: "binary", the class
@@ -368,10 +377,12 @@ def clinical_summary(
     the share of each zone inside the FOV (zone_b_in_fov, zone_c_in_fov; zone_in_fov); per
     class the tortuosity, fractal dimension and density in zone C and over the FOV; the measured
     vessels of zone B ("vessels", for the figure) and of zone C ("vessels_zone_c"); and flags, a
-    "; "-joined list of what makes zone B's figures unreliable."""
+    "; "-joined list of what makes zone B's figures unreliable, with their kinds (flag_kinds, a
+    list of FLAG_KINDS' values, for a folder's summary)."""
     classes = np.asarray(classes)
     fov = np.ones(classes.shape, dtype=bool) if fov is None else np.asarray(fov, dtype=bool)
-    flags = []
+    # {kind: the flag's words}, in the order the flags are raised.
+    flags = {}
     micrometres, source = pixel_size(disc, pixel_size_um, pixel_size_source)
     row = {
         "disc_x": disc.centre[0],
@@ -383,7 +394,7 @@ def clinical_summary(
     }
     usable = np.isfinite(disc.centre[0]) and np.isfinite(disc.diameter_px) and disc.diameter_px > 0
     if not disc.found:
-        flags.append("disc not found")
+        flags["no_disc"] = "disc not found"
     elif (
         usable
         and not fov[
@@ -391,13 +402,13 @@ def clinical_summary(
             int(np.clip(round(disc.centre[0]), 0, fov.shape[1] - 1)),
         ]
     ):
-        flags.append("disc outside the FOV")
+        flags["disc_outside"] = "disc outside the FOV"
     if usable and not disc.diameter_given and disc.diameter_px > MAX_DISC_FOV_SHARE * fov_diameter(fov):
         # The flag names the diameter to try, since --disc-diameter is in this photograph's pixels.
         # It is not taken in the estimate's place: the rule that tried that found no ground for it
         # (docs/results/artery_vein.md).
         seventh = typical_diameter(fov)
-        flags.append(
+        flags["large_disc"] = (
             f"disc {disc.diameter_px:.0f} px across, over a third of the FOV: check it or give --disc-diameter "
             f"(a seventh of the FOV, a 45-degree camera's disc, is {seventh:.0f} px)"
         )
@@ -445,14 +456,15 @@ def clinical_summary(
         row[f"zone_{letter.lower()}_in_fov"] = share
     if row["zone_b_in_fov"] < MIN_ZONE_B_IN_FOV:
         # The share is cut, not rounded, to whole percent, so that 69.7% does not read as 70%, under 70%.
-        flags.append(
+        flags["zone_b_cut"] = (
             f"{int(row['zone_b_in_fov'] * 100)}% of zone B inside the FOV, under {MIN_ZONE_B_IN_FOV:.0%}: CRAE "
             "and CRVE may read low"
         )
     for name, plural in (("artery", "arterioles"), ("vein", "venules")):
         if len(measured[""][name]) < VESSELS_SUMMARISED:
-            flags.append(f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}")
-    row["flags"] = "; ".join(flags)
+            flags[f"few_{plural}"] = f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}"
+    row["flags"] = "; ".join(flags.values())
+    row["flag_kinds"] = [FLAG_KINDS[kind] for kind in flags]
     return row
 
 
