@@ -104,20 +104,20 @@ IMAGES_BATCH_SIZE_ACCELERATOR = 4
 SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
 # --fov-diameters auto: the widths are chosen from the folder's optic discs (field_width.py).
 AUTO = "auto"
-# The flags of --images' photographs and clinical measures, with their defaults. DRIVE mode (no
-# --images) scores the test images at DRIVE's own scale and measures no photograph, so it refuses
-# them rather than leave a user believing they acted.
-IMAGES_ONLY_DEFAULTS = {
-    "rim_fill": segment.RIM_FILL_PX,
-    "fov_diameters": tuple(segment.PHOTOGRAPH_FOV_DIAMETERS),
-    "av_weights": None,
-    "pixel_size_um": None,
-    "field_degrees": None,
-    "disc_centre": None,
-    "disc_diameter": None,
-    "zone_b_scale": None,
-    "min_quality": 0.0,
-}
+# The flags of --images' photographs and clinical measures. DRIVE mode (no --images) scores the
+# test images at DRIVE's own scale and measures no photograph, so it refuses them, other than at
+# their defaults, rather than leave a user believing they acted.
+IMAGES_ONLY_FLAGS = (
+    "rim_fill",
+    "fov_diameters",
+    "av_weights",
+    "pixel_size_um",
+    "field_degrees",
+    "disc_centre",
+    "disc_diameter",
+    "zone_b_scale",
+    "min_quality",
+)
 
 
 def images_batch_size(tta):
@@ -502,11 +502,11 @@ def main(args):
     drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
     if not drive_dir:
         return predict_images(args)
-    given = [name for name, default in IMAGES_ONLY_DEFAULTS.items() if getattr(args, name) != default]
+    given = images_only_flags_given(args)
     if given:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         raise ValueError(
-            f"{flags} go with --images: without it predict.py scores DRIVE's test images at their own scale and "
+            f"{flags} {'goes' if len(given) == 1 else 'go'} with --images: without it predict.py scores DRIVE's test images at their own scale and "
             "measures no photograph."
         )
     choices = resolve_models(args.run, args.weights, args.encoder)
@@ -521,6 +521,12 @@ def main(args):
     write_results_table(Path(args.output_dir))
     print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
     return 0
+
+
+def images_only_flags_given(args):
+    """The IMAGES_ONLY_FLAGS that `args` sets to other than their defaults."""
+    defaults = get_args([])
+    return [name for name in IMAGES_ONLY_FLAGS if getattr(args, name) != getattr(defaults, name)]
 
 
 def describe_models(choices, precision):

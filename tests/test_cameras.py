@@ -257,7 +257,7 @@ def test_drive_mode_refuses_the_flags_of_photographs(synthetic_drive, weights_fi
     with pytest.raises(ValueError, match=r"^--fov-diameters, --min-quality go with --images"):
         predict.main(predict.get_args([*drive, "--fov-diameters", "500", "540", "--min-quality", "0.4"]))
     defaults = predict.get_args([*drive, "--fov-diameters", "540", "--rim-fill", "0"])
-    assert not [name for name, default in predict.IMAGES_ONLY_DEFAULTS.items() if getattr(defaults, name) != default]
+    assert not predict.images_only_flags_given(defaults)
 
 
 def test_fill_outside_copies_the_nearest_inside_pixel():

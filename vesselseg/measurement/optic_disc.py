@@ -147,16 +147,19 @@ def refine_centre(luminance, fov, centre, method=CENTRE_METHOD, wide=None):
         row, column = np.unravel_index(int(np.argmax(np.where(near, values, -np.inf))), values.shape)
         return (row + top, column + left)
 
+    trunk = (
+        None
+        if wide is None
+        else peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
+    )
     if luminance is None:
-        if wide is None:
+        if trunk is None:
             raise ValueError("the disc's centre needs a photograph or a vessel map")
-        trunk = peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
         return trunk, trunk
     closed = close_vessels(luminance[window], CLOSING_PX)
     spot = peak(masked_smooth(closed, fov[window], TYPICAL_DISC_DIAMETER / 6))
-    if method == "brightest" or wide is None:
+    if method == "brightest" or trunk is None:
         return spot, spot
-    trunk = peak(masked_smooth(wide[window].astype(float), fov[window], TYPICAL_DISC_DIAMETER / 6))
     if method == "trunk":
         return ((spot[0] + trunk[0]) / 2, (spot[1] + trunk[1]) / 2), spot
     if abs(spot[1] - trunk[1]) > ATROPHY_GAP:
@@ -217,9 +220,7 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     if image is None and vessels is None:
         raise ValueError("the optic disc needs a photograph or a vessel map")
     scale = working_scale(fov)
-    # Without a photograph the luminance is zero throughout, so that the brightness cue is exactly
-    # zero: a constant other than zero leaves rescaling's rounding in it, which the cue's
-    # standardisation over the FOV would blow up to outweigh the vessels.
+    # Without a photograph the zeros only give the working arrays their shapes.
     luminance = (
         np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
         if image is not None
@@ -230,7 +231,10 @@ def locate_disc(image, fov, vessels=None, centre_method=CENTRE_METHOD):
     inside = erode(small_fov, iterations=3)
     coarse = transform.rescale(small, COARSE_FACTOR, order=1, anti_aliasing=True)
     coarse_inside = transform.resize(inside.astype(float), coarse.shape, order=0) > 0.5
-    score = brightness_cue(coarse, coarse_inside, COARSE_FACTOR)
+    # Without a photograph there is no brightness to read, and the vessels alone score. (A grey
+    # picture in its place was not flat once rescaled, and the cue's standardisation over the FOV
+    # blew its rounding up to outweigh the vessels.)
+    score = brightness_cue(coarse, coarse_inside, COARSE_FACTOR) if image is not None else np.zeros(coarse.shape)
     wide = None
     if vessels is not None:
         wide = wide_vessels((transform.resize(np.asarray(vessels, dtype=float), small.shape, order=1) >= 0.5) & inside)
