@@ -111,18 +111,26 @@ def read_dicom_pixels(path):
     return pixels
 
 
-def dicom_pixel_size_um(path):
-    """The micrometres per pixel at the retina that a DICOM file states in Pixel Spacing (0028,0030),
-    which the ophthalmic photography standard requires of a calibrated photograph; None for any
-    other file, or where the tag is absent, not positive or of pixels not square."""
+def dicom_tag(path, keyword):
+    """The value of the header tag `keyword` (pydicom's keyword, "PixelSpacing") of a DICOM file;
+    None for any other file, an unreadable header or an absent tag."""
     if not is_dicom(path):
         return None
     import pydicom
 
     try:
-        spacing = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PixelSpacing"]).get("PixelSpacing")
-        rows, columns = (float(value) for value in spacing)
-    except Exception:  # an unreadable header or a malformed tag: the photograph has no stated scale.
+        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[keyword]).get(keyword)
+    except Exception:  # pydicom's InvalidDicomError and the OSErrors of a bad file alike.
+        return None
+
+
+def dicom_pixel_size_um(path):
+    """The micrometres per pixel at the retina that a DICOM file states in Pixel Spacing (0028,0030),
+    which the ophthalmic photography standard requires of a calibrated photograph; None for any
+    other file, or where the tag is absent, not positive or of pixels not square."""
+    try:
+        rows, columns = (float(value) for value in dicom_tag(path, "PixelSpacing"))
+    except (TypeError, ValueError):  # no tag, or a malformed one: the photograph has no stated scale.
         return None
     if not (rows > 0 and columns > 0) or abs(rows - columns) > SQUARE_PIXEL_TOLERANCE * max(rows, columns):
         return None
@@ -132,17 +140,10 @@ def dicom_pixel_size_um(path):
 def dicom_field_degrees(path):
     """The camera's field of view in degrees that a DICOM file states in Horizontal Field of View
     (0022,000C), as ophthalmic photographs may; None for any other file, or where the tag is
-    absent or not positive."""
-    if not is_dicom(path):
-        return None
-    import pydicom
-
+    absent, empty or not positive."""
     try:
-        field = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["HorizontalFieldOfView"]).get(
-            "HorizontalFieldOfView"
-        )
-        degrees = float(field)
-    except Exception:  # an unreadable header, or the tag absent (None) or malformed: no stated field.
+        degrees = float(dicom_tag(path, "HorizontalFieldOfView"))
+    except (TypeError, ValueError):  # no tag, an empty one (None) or a malformed one: no stated field.
         return None
     return degrees if degrees > 0 else None
 
