@@ -173,7 +173,11 @@ def get_args(argv=None):
         "photograph by its path under --images, and --masks and --labels hold the same subfolders",
     )
     parser.add_argument("--masks", help="folder of FOV masks for --images, matched by file stem (default: estimated)")
-    parser.add_argument("--labels", help="folder of vessel annotations for --images, matched by file stem, to score")
+    parser.add_argument(
+        "--labels",
+        help="folder of vessel annotations for --images, matched by file stem, to score: two-level images, "
+        "or artery/vein labels in RITE's coding (0 to 3), every class counted as vessel",
+    )
     parser.add_argument(
         "--rim-fill",
         type=float,

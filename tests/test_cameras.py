@@ -217,6 +217,18 @@ def test_images_with_labels_score_the_folder_and_warn(tmp_path, weights_file, ca
     assert len(list(bare.glob("*_vessels.png"))) == 3
     assert json.loads((bare / "metrics.json").read_text())["pooled"] == metrics["pooled"]
 
+    # Artery/vein labels in RITE's coding score the same maps: every labelled class is vessel.
+    coded = tmp_path / "set" / "coded"
+    coded.mkdir()
+    for name in metrics["images"]:
+        vessels = read_binary_map(tmp_path / "set" / "labels" / f"{name}_1stHO.png")
+        codes = vessels * (1 + np.arange(vessels.size).reshape(vessels.shape) % 3)
+        Image.fromarray(codes.astype(np.uint8)).save(coded / f"{name}_av.png")
+    labels_at = flags.index("--labels") + 1
+    coded_flags = [*flags[:labels_at], str(coded), *flags[labels_at + 1 :]]
+    assert predict.main(predict.get_args([*coded_flags, "--no-figures", "--name", "coded"])) == 0
+    assert json.loads((out / "coded" / "set_images" / "metrics.json").read_text())["pooled"] == metrics["pooled"]
+
 
 def test_a_missing_label_or_a_label_of_another_size_is_an_error(tmp_path, weights_file, capsys):
     write_dataset(tmp_path / "set", np.random.default_rng(8), ["a", "b"])

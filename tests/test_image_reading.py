@@ -273,3 +273,31 @@ def test_a_recursive_listing_names_photographs_by_their_paths(tmp_path):
     # Without recursion, a folder whose photographs all lie in subfolders says so, and how to read them.
     with pytest.raises(FileNotFoundError, match="2 of them hold photographs .*or pass --recursive"):
         image_files.list_images(tmp_path, recursive_flag="--recursive")
+
+
+def test_artery_vein_labels_read_as_vessel_annotations_and_other_levels_are_refused(tmp_path):
+    codes = np.zeros((6, 8), np.uint8)
+    codes[1, :] = 1
+    codes[3, :] = 2
+    codes[5, :3] = 3
+    Image.fromarray(codes).save(tmp_path / "coded.png")
+    np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "coded.png"), codes > 0)
+
+    colours = np.zeros((6, 8, 3), np.uint8)
+    colours[1, :, 0] = 255
+    colours[3, :, 2] = 255
+    colours[5, :3] = 255
+    Image.fromarray(colours).save(tmp_path / "colour.png")
+    np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "colour.png"), codes > 0)
+
+    binary = (codes > 0).astype(np.uint8) * 255
+    Image.fromarray(binary).save(tmp_path / "binary.png")
+    np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "binary.png"), codes > 0)
+
+    # A mask is never read as RITE's coding, and a grey annotation beyond its codes is refused.
+    with pytest.raises(ValueError, match="coded.png has 4 grey levels"):
+        image_reading.read_binary_map(tmp_path / "coded.png")
+    grey = codes * 60
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    with pytest.raises(ValueError, match="grey.png has 4 grey levels"):
+        image_reading.read_vessel_annotation(tmp_path / "grey.png")

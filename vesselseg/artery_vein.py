@@ -18,12 +18,13 @@ losses and of every artery/vein score: the annotator did not say which it is.
 
 import numpy as np
 
+from vesselseg.data.image_reading import RITE_CODES
 from vesselseg.measurement import junctions
 from vesselseg.tasks import AV_HEADS  # noqa: F401  (the outputs of the artery/vein U-Net, in channel order)
 
 # RITE's and LES-AV's coding of a label image.
-BACKGROUND, ARTERY, VEIN, UNCERTAIN = 0, 1, 2, 3
-AV_CODES = (BACKGROUND, ARTERY, VEIN, UNCERTAIN)
+AV_CODES = RITE_CODES
+BACKGROUND, ARTERY, VEIN, UNCERTAIN = AV_CODES
 # A pixel is vessel where the vessel output reaches this probability.
 VESSEL_THRESHOLD = 0.5
 # The colours of an artery/vein map as predict.py writes it: artery pure red, vein pure blue.

@@ -36,6 +36,7 @@ from vesselseg.data.image_reading import (
     dicom_pixel_size_um,
     read_binary_map,
     read_rgb_image,
+    read_vessel_annotation,
 )
 from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
 from vesselseg.inference import segment
@@ -182,8 +183,10 @@ def companions_for(folder, options):
     return TreeCompanions(folder, options.images_root) if options.images_root else Companions(folder)
 
 
-def read_companion(path, image_path, shape):
-    annotation = read_binary_map(path)
+def read_companion(path, image_path, shape, reader=read_binary_map):
+    """The FOV mask or annotation at `path` read by `reader`; ValueError where its size is not
+    the photograph's."""
+    annotation = reader(path)
     check_same_size(image_path, shape, path, annotation)
     return annotation
 
@@ -212,7 +215,7 @@ def prepare(path, options, normalisations, masks, labels):
             f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
         )
     fov, fov_source = photograph_fov(path, image, masks)
-    label = read_companion(label_path, path, image.shape) if label_path else None
+    label = read_companion(label_path, path, image.shape, read_vessel_annotation) if label_path else None
     scales = segment.network_scales(fov, options.fov_diameters)
     checks = quality.photograph_checks(image, fov)
     score, _, weakest = quality.grade_quality(checks)

@@ -24,6 +24,8 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 # A DICOM Pixel Spacing whose row and column spacings differ by more than this share is not used:
 # widths across vessels of every direction need square pixels.
 SQUARE_PIXEL_TOLERANCE = 0.01
+# The codes of an artery/vein label in RITE's coding: background, artery, vein, uncertain.
+RITE_CODES = (0, 1, 2, 3)
 
 
 def read_pixels(path, keep_palette):
@@ -185,7 +187,25 @@ def read_binary_map(path):
     DRIVE mixes encodings: 1st_manual and mask GIFs hold 0/255, 2nd_manual GIFs are palette
     images whose indices are 0/1. Any two-level image maps its higher level to 1.
     """
+    return binary_from_pixels(read_pixels(path, keep_palette=True), path)
+
+
+def read_vessel_annotation(path):
+    """Read a vessel annotation as uint8 {0, 1}: a two-level image as read_binary_map reads it,
+    or an artery/vein label in RITE's coding (0 background, 1 artery, 2 vein, 3 uncertain), of
+    which every labelled class is vessel, so that the artery/vein sets (RITE, LES-AV) score vessel
+    maps too. A colour artery/vein map has two grey levels at its brightest channel and reads as
+    a binary map."""
     pixels = read_pixels(path, keep_palette=True)
+    if pixels.ndim == 2:
+        levels = np.unique(pixels)
+        if len(levels) > 2 and np.isin(levels, RITE_CODES).all():
+            return (pixels > 0).astype(np.uint8)
+    return binary_from_pixels(pixels, path)
+
+
+def binary_from_pixels(pixels, path):
+    """read_binary_map's map of the pixels read from `path`."""
     if pixels.ndim == 3:
         pixels = pixels.max(axis=-1)
     levels = np.unique(pixels)
