@@ -1,11 +1,11 @@
 """Measure vessel maps: fraction, skeleton length, width, branch and end points, tortuosity and
 fractal dimension, one CSV row per map (vessel_measures.py says how each is measured).
 
-    python measure.py output/unet_camera_scratch_tta/CHASEDB1_images --threshold 0.5
+    python measure.py output/unet_camera_scratch_tta/CHASEDB1_images   # predict.py's maps, at its threshold
     python measure.py ../shared/DRIVE/test/1st_manual --masks ../shared/DRIVE/test/mask --output /tmp/m.csv
     python measure.py my_map.png --pixel-size-um 12.5 --images photos/ --output my_map.csv
     python measure.py ../shared/RITE/test/av --masks ../shared/DRIVE/test/mask   # artery/vein labels
-    python measure.py output/unet_soup60/cohort --recursive --threshold 0.5   # predict.py --recursive's output
+    python measure.py output/unet_soup60/cohort --recursive   # predict.py --recursive's output
 
 Artery/vein maps (RITE's coding: 0 background, 1 artery, 2 vein, 3 uncertain; or predict.py's
 red and blue <stem>_av.png) are recognised as such, and also get the clinical measures of
@@ -26,7 +26,8 @@ taken as 1,800 um.
 MAPS is a map file or a folder of them: binary PNG/GIF/TIFF maps (any two grey levels), or
 probability maps (.npy, or 8/16-bit grey PNG) cut at --threshold. In a folder of predict.py's
 output, the *_prob.npy maps are measured (the *_prob.png maps where it wrote no arrays,
---no-probability-arrays) and its other PNGs are left alone. FOV masks in --masks
+--no-probability-arrays), its other PNGs are left alone, and without --threshold the maps are cut
+where predict.py cut them (the threshold in its settings.json or metrics.json). FOV masks in --masks
 are matched by file stem, as predict.py matches them, or by DRIVE's leading id
 (`01_manual1.gif` with `01_test_mask.gif`); without --masks, the <stem>_fov.png that predict.py
 saved beside a map is its FOV, and otherwise the whole image counts.
@@ -67,6 +68,7 @@ from vesselseg.measurement.maps import (
     map_stem,
     measurement_row,
     read_map,
+    recorded_threshold,
     write_csv,
 )
 from vesselseg.paths import OUTPUT_DIR
@@ -91,7 +93,8 @@ def get_args(argv=None):
         "--threshold",
         type=float,
         help="probability from which a pixel is vessel, for maps with more than two levels "
-        "(required for them; binary maps need none)",
+        "(required for them, except in predict.py's output folders, whose threshold is read from "
+        "their settings.json or metrics.json; binary maps need none)",
     )
     parser.add_argument(
         "--pixel-size-um",
@@ -200,6 +203,12 @@ def main(args):
             raise FileNotFoundError(f"--{flag} {getattr(args, flag)} is not a folder.")
     root = recursive_root(args.maps, args.recursive)
     files = list_maps(args.maps, recursive=root is not None)
+    if args.threshold is None:
+        args.threshold, record = recorded_threshold(args.maps)
+        if record:
+            print(
+                f"Probability maps are cut at {args.threshold:g}, the threshold in {record}; --threshold overrides it."
+            )
     output = Path(args.output) if args.output else OUTPUT_DIR / "measure" / f"{Path(args.maps).stem}.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
     figures_dir = output.with_name(f"{output.stem}_figures")

@@ -146,6 +146,37 @@ def test_measure_writes_the_columns_and_a_figure_per_map(tmp_path):
         assert [row["image"] for row in csv.DictReader(file)] == ["02_prob.npy", "03_prob.npy"]
 
 
+def test_predict_outputs_are_cut_at_the_threshold_that_predict_recorded(tmp_path, capsys):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    probabilities = np.where(bar(5), 0.9, 0.1).astype(np.float32)
+    probabilities[bar(9) & ~bar(5)] = 0.4
+    np.save(maps / "02_prob.npy", probabilities)
+    widths = {}
+    for threshold in (0.3, 0.5):
+        run(tmp_path, maps, "--threshold", threshold, "--overwrite")
+        with open(tmp_path / "m.csv") as file:
+            widths[threshold] = next(csv.DictReader(file))["mean_width_px"]
+    assert widths[0.3] != widths[0.5]
+    (maps / "settings.json").write_text('{"images": "photos", "threshold": 0.3}')
+    run(tmp_path, maps, "--overwrite")
+    assert "cut at 0.3, the threshold in" in capsys.readouterr().out
+    with open(tmp_path / "m.csv") as file:
+        assert next(csv.DictReader(file))["mean_width_px"] == widths[0.3]
+    run(tmp_path, maps, "--threshold", 0.5, "--overwrite")
+    with open(tmp_path / "m.csv") as file:
+        assert next(csv.DictReader(file))["mean_width_px"] == widths[0.5]
+    # DRIVE mode keeps its threshold in metrics.json; a record without one leaves --threshold required.
+    (maps / "settings.json").unlink()
+    (maps / "metrics.json").write_text('{"threshold": 0.3}')
+    run(tmp_path, maps / "02_prob.npy", "--overwrite")
+    with open(tmp_path / "m.csv") as file:
+        assert next(csv.DictReader(file))["mean_width_px"] == widths[0.3]
+    (maps / "metrics.json").write_text('{"tta": true}')
+    with pytest.raises(ValueError, match="pass --threshold"):
+        run(tmp_path, maps, "--overwrite")
+
+
 def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
     maps = tmp_path / "maps"
     masks = tmp_path / "masks"

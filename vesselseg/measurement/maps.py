@@ -3,6 +3,8 @@ measure.py and predict.py write of their measurements (vessel_measures.py measur
 """
 
 import csv
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +30,9 @@ OVERFULL_FRACTION = 0.5
 MAP_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 # predict.py writes these beside its maps; they are pictures of maps, not maps.
 PREDICT_PICTURES = ("_prob.png", "_overlay.png", "_prediction.png", "_difference.png", "_vessels.png", "_fov.png")
+# The records in which predict.py keeps the threshold it cut its maps at: --images' settings.json,
+# DRIVE mode's metrics.json.
+PREDICT_RECORDS = ("settings.json", "metrics.json")
 
 
 def list_maps(path, recursive=False):
@@ -39,6 +44,24 @@ def list_maps(path, recursive=False):
         if any(file.name.endswith(suffix) for file in files):
             return [file for file in files if file.name.endswith(suffix)]
     return [file for file in files if not file.name.endswith(PREDICT_PICTURES)] or files
+
+
+def recorded_threshold(maps):
+    """(threshold, record): the threshold at which predict.py cut the maps of `maps` (its output
+    folder, or a map in it), read from the folder's settings.json or metrics.json; (None, None)
+    where neither records one between 0 and 1."""
+    folder = Path(maps) if Path(maps).is_dir() else Path(maps).parent
+    for name in PREDICT_RECORDS:
+        record = folder / name
+        if not record.is_file():
+            continue
+        try:
+            threshold = json.loads(record.read_text()).get("threshold")
+        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            continue
+        if isinstance(threshold, (int, float)) and 0 < threshold < 1:
+            return threshold, record
+    return None, None
 
 
 def map_stem(path):
