@@ -180,13 +180,30 @@ def test_webp_jpeg_2000_and_floating_point_rgb_tiff_are_read(tmp_path):
         image_reading.read_rgb_image(tmp_path / "broken.tif")
 
 
+def test_heic_heif_and_avif_photographs_are_read_upright(tmp_path):
+    """Phones save HEIC; both it and AVIF are lossy, so a smooth picture reads back close."""
+    rows, columns = np.mgrid[0:48, 0:64]
+    rgb = np.stack([columns * 4, rows * 5, (rows + columns) * 2], axis=-1).astype(np.uint8)
+    for name in ("photo.heic", "photo.heif", "photo.avif"):
+        Image.fromarray(rgb).save(tmp_path / name, quality=90)
+        read = image_reading.read_rgb_image(tmp_path / name)
+        assert read.shape == rgb.shape and np.abs(read - rgb / 255.0).mean() < 0.02, name
+    assert {path.name for path in image_files.list_images(tmp_path)} == {"photo.heic", "photo.heif", "photo.avif"}
+    # A phone's photograph taken turned is turned upright, as a JPEG is.
+    turned = Image.fromarray(rgb)
+    exif = turned.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    turned.save(tmp_path / "turned.heic", exif=exif.tobytes(), quality=90)
+    assert image_reading.read_rgb_image(tmp_path / "turned.heic").shape == (64, 48, 3)
+
+
 def test_files_that_are_not_read_are_named(tmp_path):
     """A folder's other files are named for predict.py's note; hidden files and DICOMDIR are not."""
     Image.new("RGB", (8, 8)).save(tmp_path / "eye.png")
-    for name in ("eye.heic", "notes.txt", ".DS_Store", "DICOMDIR"):
+    for name in ("eye.cr2", "notes.txt", ".DS_Store", "DICOMDIR"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "nested").mkdir()
-    assert image_files.unread_files(tmp_path) == ["eye.heic", "notes.txt"]
+    assert image_files.unread_files(tmp_path) == ["eye.cr2", "notes.txt"]
 
 
 def test_a_file_that_is_not_a_photograph_is_refused_by_name(tmp_path):

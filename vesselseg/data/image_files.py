@@ -25,6 +25,9 @@ IMAGE_SUFFIXES = {
     ".webp",
     ".jp2",
     ".j2k",
+    ".avif",
+    ".heic",
+    ".heif",
 } | DICOM_SUFFIXES
 # DICOM files carry these four bytes after a 128-byte preamble; archives often drop the suffix.
 DICOM_MAGIC = b"DICM"

@@ -4,17 +4,22 @@
     image = read_rgb_image("photo.jpg")    # float32 RGB in [0, 1], (H, W, 3); also .dcm, .webp, .jp2
     mask = read_binary_map("mask.gif")     # uint8 {0, 1}, (H, W)
 
-Pillow reads the common formats; tifffile the TIFFs that Pillow cannot (floating-point RGB);
-pydicom DICOM files, as hospitals' archives export ophthalmic photographs, with or without the
+Pillow reads the common formats, AVIF included; pillow-heif the HEIC and HEIF files that phones
+save, smartphone fundus adapters' among them; tifffile the TIFFs that Pillow cannot (floating-point
+RGB); pydicom DICOM files, as hospitals' archives export ophthalmic photographs, with or without the
 .dcm suffix. Every failure is a ValueError that names the file.
 """
 
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps
 
 from vesselseg.data.image_files import is_dicom
+
+# Pillow opens HEIC and HEIF files once pillow-heif has registered its decoder with it.
+pillow_heif.register_heif_opener()
 
 # A channel whose mean is under this share of the brightest channel's is dark: in a fundus
 # photograph green is at least a quarter of red, so only a one-channel picture has two such
