@@ -307,6 +307,9 @@ def test_artery_vein_labels_read_as_vessel_annotations_and_other_levels_are_refu
     Image.fromarray(colours).save(tmp_path / "colour.png")
     np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "colour.png"), codes > 0)
 
+    Image.fromarray(np.repeat(codes[..., None], 3, axis=-1)).save(tmp_path / "coded_rgb.png")
+    np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "coded_rgb.png"), codes > 0)
+
     binary = (codes > 0).astype(np.uint8) * 255
     Image.fromarray(binary).save(tmp_path / "binary.png")
     np.testing.assert_array_equal(image_reading.read_vessel_annotation(tmp_path / "binary.png"), codes > 0)

@@ -199,13 +199,13 @@ def read_vessel_annotation(path):
     """Read a vessel annotation as uint8 {0, 1}: a two-level image as read_binary_map reads it,
     or an artery/vein label in RITE's coding (0 background, 1 artery, 2 vein, 3 uncertain), of
     which every labelled class is vessel, so that the artery/vein sets (RITE, LES-AV) score vessel
-    maps too. A colour artery/vein map has two grey levels at its brightest channel and reads as
-    a binary map."""
+    maps too. A colour artery/vein map has two levels at its brightest channel and reads as a
+    binary map."""
     pixels = read_pixels(path, keep_palette=True)
-    if pixels.ndim == 2:
-        levels = np.unique(pixels)
-        if len(levels) > 2 and np.isin(levels, RITE_CODES).all():
-            return (pixels > 0).astype(np.uint8)
+    if pixels.ndim == 3:
+        pixels = pixels.max(axis=-1)
+    if len(np.unique(pixels)) > 2 and np.isin(pixels, RITE_CODES).all():
+        return (pixels > 0).astype(np.uint8)
     return binary_from_pixels(pixels, path)
 
 

@@ -1,5 +1,6 @@
-"""Vessel maps as files: which files in a folder are maps, how each is read, and the CSV that
-measure.py and predict.py write of their measurements (vessel_measures.py measures them).
+"""Vessel maps as files: which files in a folder are maps, how each is read, the threshold that
+predict.py cut its maps at, and the CSV that measure.py and predict.py write of their measurements
+(vessel_measures.py measures them).
 """
 
 import csv
