@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
 from vesselseg.data.image_files import list_images, match_companion  # noqa: E402
-from vesselseg.data.image_reading import read_binary_map, read_rgb_image  # noqa: E402
+from vesselseg.data.image_reading import read_binary_map, read_rgb_image, read_vessel_annotation  # noqa: E402
 from vesselseg.figures import plt  # noqa: E402
 
 THRESHOLD = 0.5
@@ -84,7 +84,7 @@ def read_rows(args):
         if not map_path.is_file() or label_path is None or mask_path is None:
             raise FileNotFoundError(f"{path.name}: no {map_path.name} in --maps, or no annotation or mask.")
         image, probabilities = read_rgb_image(path), np.load(map_path)
-        annotation, fov = read_binary_map(label_path), read_binary_map(mask_path) > 0
+        annotation, fov = read_vessel_annotation(label_path), read_binary_map(mask_path) > 0
         f1, fraction, true_fraction = map_scores(probabilities, annotation, fov)
         rows.append(
             {
