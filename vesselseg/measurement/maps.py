@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vesselseg.data.image_files import IMAGE_SUFFIXES, list_images
-from vesselseg.data.image_reading import read_pixels
+from vesselseg.data.image_reading import RITE_CODES, read_pixels
 
 COLUMNS = (
     "image",
@@ -132,12 +132,14 @@ def write_csv(path, rows, pixel_size_um):
 
 def is_av_map(path):
     """True for an artery/vein map: grey levels within RITE's 0-3 with veins (2) among them, or an
-    RGB picture of pure red and blue vessels on black, as predict.py writes <stem>_av.png."""
+    RGB picture of pure red and blue vessels on black, as predict.py writes <stem>_av.png. Its
+    classes are measured, so it asks for a vein where image_reading.read_vessel_annotation, which
+    only counts vessels, takes any three or four of the codes."""
     if path.suffix == ".npy":
         return False
     values = read_pixels(path, keep_palette=True)
     if values.ndim == 2:
         levels = set(np.unique(values).tolist())
-        return 2 in levels and levels <= {0, 1, 2, 3}
+        return 2 in levels and levels <= set(RITE_CODES)
     colours = {tuple(colour) for colour in np.unique(values.reshape(-1, values.shape[-1])[:, :3], axis=0).tolist()}
     return colours <= {(0, 0, 0), (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)} and len(colours) > 2
