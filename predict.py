@@ -25,11 +25,12 @@ of float32, at half the time on the development CPU (docs/performance.md); float
 default because it gives the same numbers on every machine, and bfloat16 is slower than float32
 where the hardware lacks it.
 
-DRIVE mode writes output/<name>/test/: NN_prob.npy (float32 584x565 probabilities), NN_prob.png,
-NN_prediction.png and NN_difference.png per image, difference_grid.png, curves.png,
-metrics.json (pooled and per image, vs 1st_manual and 2nd_manual) and per_image.csv; then it
-regenerates output/results.md and output/results.json from every evaluated run. --no-figures
-leaves out the figures (the PNGs but NN_prob.png) in both modes.
+DRIVE mode (vesselseg/inference/drive_test.py) writes output/<name>/test/: NN_prob.npy (float32
+584x565 probabilities), NN_prob.png, NN_prediction.png and NN_difference.png per image,
+difference_grid.png, curves.png, metrics.json (pooled and per image, vs 1st_manual and
+2nd_manual) and per_image.csv; then it regenerates output/results.md and output/results.json
+from every evaluated run. --no-figures leaves out the figures (the PNGs but NN_prob.png) in both
+modes.
 --images mode (vesselseg/cohort/) writes output/<name>/<the photographs' folder name>/ (with its
 parent's name before it for a folder named images): per photograph a probability map, a binary
 vessel map, its FOV and an overlay, and, with the artery/vein model (--clinical, the default),
@@ -45,29 +46,19 @@ unless --overwrite. Without DRIVE and without --images it runs on scikit-image's
 """
 
 import argparse
-import csv
-import hashlib
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
-from metrics import evaluate, roc_and_pr_curves
-from vesselseg import (
-    artery_vein,
-    figures,
-    quiet_startup,  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
-)
+from vesselseg import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
 from vesselseg.cli import HelpFormatter, add_disc_flags, add_field_degrees_flag, summary
 from vesselseg.cohort import cluster
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
+from vesselseg.cohort.folder_settings import AUTO, folder_settings
 from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Options, companions_for
-from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none, load_split
+from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none
 from vesselseg.data.image_files import (
     IMAGE_SUFFIXES,
     brief,
@@ -77,7 +68,7 @@ from vesselseg.data.image_files import (
     subfolders_with_images,
     unread_files,
 )
-from vesselseg.inference import photographs, segment
+from vesselseg.inference import drive_test, photographs, segment
 from vesselseg.inference.models import (
     ARTERY_VEIN_WEIGHTS,
     DEFAULT_WEIGHTS,
@@ -86,7 +77,7 @@ from vesselseg.inference.models import (
     relative_name,
     resolve_models,
 )
-from vesselseg.measurement import calibre, optic_disc
+from vesselseg.measurement import calibre
 from vesselseg.measurement.clinical import check_field_degrees
 from vesselseg.paths import OUTPUT_DIR
 from vesselseg.results_table import write_results_table
@@ -102,8 +93,6 @@ IMAGES_BATCH_SIZE_ACCELERATOR = 4
 # all keep theirs in images/): such a folder's output subfolder takes its parent's name as well,
 # so that two sets' outputs land apart without --name.
 SHARED_FOLDER_NAMES = ("images", "image", "imgs", "img")
-# --fov-diameters auto: the widths are chosen from the folder's optic discs (field_width.py).
-AUTO = "auto"
 # The flags of --images' photographs and clinical measures. DRIVE mode (no --images) scores the
 # test images at DRIVE's own scale and measures no photograph, so it refuses them, other than at
 # their defaults, rather than leave a user believing they acted.
@@ -328,124 +317,6 @@ def prepare_output(folder, overwrite):
     return folder
 
 
-def predict_drive(model, drive_dir, out_dir, args, choices):
-    """Segment and score the DRIVE test split; returns the metrics dict."""
-    test = load_split(drive_dir, "test")
-    print(f"Segmenting the {len(test.ids)} DRIVE test images in {drive_dir}")
-    started = time.perf_counter()
-    probabilities = segment.segment_images(
-        model,
-        test.images,
-        batch_size=args.batch_size,
-        tta=args.tta,
-        fovs=test.masks,
-        normalisation=choices[0].normalisation,
-    )
-    segmented = time.perf_counter()
-    scores = {
-        "vs_1st_manual": evaluate(probabilities, test.manual1, test.masks, args.threshold),
-        "vs_2nd_manual": evaluate(probabilities, test.manual2, test.masks, args.threshold),
-    }
-    scored = time.perf_counter()
-    # An ensemble lists its members' weights and has no single training run to describe.
-    weights = [str(choice.weights) for choice in choices]
-    metrics = {
-        "weights": weights[0] if len(weights) == 1 else weights,
-        "training": choices[0].training if len(choices) == 1 else None,
-        "tta": args.tta,
-        "precision": args.precision,
-        "threshold": args.threshold,
-        "ids": test.ids,
-        **scores,
-    }
-    for index, image_id in enumerate(test.ids):
-        np.save(out_dir / f"{image_id:02d}_prob.npy", probabilities[index])
-        photographs.save_probability_png(out_dir / f"{image_id:02d}_prob.png", probabilities[index])
-    if args.figures:
-        save_drive_figures(out_dir, test, probabilities, scores, args.threshold)
-    with open(out_dir / "per_image.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(
-            ["id", "auc_1st", "auc_2nd", "pr_auc_1st", "f1_1st", "accuracy_1st", "sensitivity_1st", "specificity_1st"]
-        )
-        for image_id, first, second in zip(
-            test.ids, scores["vs_1st_manual"]["per_image"], scores["vs_2nd_manual"]["per_image"]
-        ):
-            at = first["at_threshold"]
-            writer.writerow(
-                [image_id]
-                + [
-                    f"{value:.5f}"
-                    for value in (
-                        first["roc_auc"],
-                        second["roc_auc"],
-                        first["pr_auc"],
-                        at["f1"],
-                        at["accuracy"],
-                        at["sensitivity"],
-                        at["specificity"],
-                    )
-                ]
-            )
-    # Wall seconds of each phase, for bench/bench_predict.py and for curious users.
-    metrics["seconds"] = {
-        "segmentation": round(segmented - started, 2),
-        "scoring": round(scored - segmented, 2),
-        "files_and_figures": round(time.perf_counter() - scored, 2),
-    }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(
-        f"Seconds: segmentation {metrics['seconds']['segmentation']}, scoring {metrics['seconds']['scoring']}, "
-        f"files and figures {metrics['seconds']['files_and_figures']}"
-    )
-    return metrics
-
-
-def save_drive_figures(out_dir, test, probabilities, scores, threshold):
-    """Per test image its prediction and difference figures, then the difference grid and the
-    ROC and precision-recall curves of all of them, against 1st_manual."""
-    for index, image_id in enumerate(test.ids):
-        figures.save_image_figures(
-            out_dir / f"{image_id:02d}",
-            test.images[index],
-            probabilities[index],
-            test.manual1[index],
-            test.masks[index],
-            threshold,
-            f"DRIVE test image {image_id:02d}",
-        )
-    title = f"{out_dir.parent.name}, {len(test.ids)} DRIVE test images vs 1st_manual"
-    figures.save_difference_grid(
-        out_dir / "difference_grid.png",
-        probabilities,
-        test.manual1,
-        test.masks,
-        [f"image {image_id:02d}" for image_id in test.ids],
-        threshold,
-        title,
-    )
-    pooled = scores["vs_1st_manual"]["pooled"]
-    figures.save_curves(
-        out_dir / "curves.png",
-        *roc_and_pr_curves(probabilities, test.manual1, test.masks),
-        pooled["roc_auc"],
-        pooled["pr_auc"],
-        title,
-    )
-
-
-def print_summary(metrics):
-    print(f"Pooled over the FOV; F1, Acc, Se and Sp at threshold {metrics['threshold']:g}")
-    print(f"{'annotation':<14}{'ROC AUC':>9}{'PR AUC':>9}{'F1':>8}{'Acc':>8}{'Se':>8}{'Sp':>8}")
-    for key in ("vs_1st_manual", "vs_2nd_manual"):
-        pooled = metrics[key]["pooled"]
-        at = pooled["at_threshold"]
-        print(
-            f"{key[3:]:<14}{pooled['roc_auc']:>9.4f}{pooled['pr_auc']:>9.4f}{at['f1']:>8.4f}"
-            f"{at['accuracy']:>8.4f}{at['sensitivity']:>8.4f}{at['specificity']:>8.4f}"
-        )
-
-
 def photograph_files(args):
     """The photographs of --images, checked for outputs that would collide; without --images and
     without DRIVE, scikit-image's sample retina."""
@@ -520,8 +391,18 @@ def main(args):
     model = load_models(choices, args.precision)
     describe_models(choices, args.precision)
     prepare_output(out_dir, args.overwrite)
-    metrics = predict_drive(model, drive_dir, out_dir, args, choices)
-    print_summary(metrics)
+    metrics = drive_test.segment_and_score(
+        model,
+        drive_dir,
+        out_dir,
+        choices,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        precision=args.precision,
+        threshold=args.threshold,
+        draw_figures=args.figures,
+    )
+    drive_test.print_pooled(metrics)
     write_results_table(Path(args.output_dir))
     print(f"Wrote {out_dir} and {Path(args.output_dir) / 'results.md'}")
     return 0
@@ -557,64 +438,6 @@ def images_folder_name(args):
     if folder.name.lower() in SHARED_FOLDER_NAMES and folder.parent.name:
         return f"{folder.parent.name}_{folder.name}"
     return folder.name
-
-
-def file_identity(path):
-    """{path, bytes, sha256} of a weights file, so that settings.json notices a retrained model."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(Path(path).resolve()), "bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
-
-
-def image_settings(args, files, choices, spec):
-    """What an --images folder's outputs depend on: settings.json, compared on every run."""
-    images = Path(args.images).resolve() if args.images else files[0].resolve()
-    return {
-        "images": str(images if images.is_dir() else images.parent),
-        "masks": str(Path(args.masks).resolve()) if args.masks else None,
-        "labels": str(Path(args.labels).resolve()) if args.labels else None,
-        "weights": [file_identity(choice.weights) for choice in choices],
-        "av_weights": file_identity(spec.av_weights) if spec.av_weights else None,
-        "precision": args.precision,
-        "tta": args.tta,
-        "threshold": args.threshold,
-        "rim_fill": args.rim_fill,
-        "fov_diameters": args.fov_diameters if args.fov_diameters == AUTO else list(args.fov_diameters),
-        "figures": args.figures,
-        "clinical": spec.clinical,
-        "artery_vein_classes": artery_vein_settings() if spec.clinical else None,
-        "disc_centre_method": optic_disc.CENTRE_METHOD if spec.clinical else None,
-        "disc_centre": args.disc_centre,
-        "disc_diameter": args.disc_diameter,
-        "pixel_size_um": args.pixel_size_um,
-        "field_degrees": args.field_degrees,
-        "zone_b_scale": args.zone_b_scale,
-        "min_quality": args.min_quality,
-        # None, not True, for the arrays written, so that folders begun before the flag resume.
-        "probability_arrays": False if args.probability_arrays is False else None,
-        "recursive": True if images_root(args) else None,
-    }
-
-
-def artery_vein_settings():
-    """How the artery/vein map's classes are made (artery_vein.py), for settings.json: a folder
-    begun with other settings is refused rather than finished with a mixture."""
-    return {
-        "by_segment": artery_vein.BY_SEGMENT,
-        "artery_share": artery_vein.ARTERY_SHARE,
-        "bifurcation_weight": artery_vein.BIFURCATION_WEIGHT,
-        "at_disc_scale": artery_vein.AT_DISC_SCALE,
-        "vessels": artery_vein.AV_VESSELS,
-        # Since 1.7.1 several FOV widths combine as artery_vein.combine_scales does.
-        "vessel_output_from_first_width": True,
-        # Since 1.12.0 a model's zone B widths are read from its vessel probability.
-        "widths": calibre.WIDTH_SOURCE,
-        "half_peak_factor": calibre.HALF_PEAK_FACTOR,
-        # Since 1.13.0 the classes of a photograph larger than the network's scale are drawn at it.
-        "classes_fov_diameter": artery_vein.CLASSES_FOV_DIAMETER,
-    }
 
 
 def images_root(args):
@@ -672,7 +495,7 @@ def predict_images(args):
     # Load first: a wrong weights file must leave nothing behind.
     networks = load_networks(spec)
     describe_models(choices, args.precision)
-    settings = image_settings(args, files, choices, spec)
+    settings = folder_settings(args, files, choices, spec, images_root(args))
     widths = args.fov_diameters
     if widths == AUTO:
         settings["fov_diameters_chosen"] = chosen_fov_diameters(files, args, out_dir)
