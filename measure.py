@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vesselseg.artery_vein import BACKGROUND, read_av_labels
+from vesselseg.artery_vein import BACKGROUND
 from vesselseg.cli import add_disc_flags, add_field_degrees_flag
 from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
 from vesselseg.data.image_reading import dicom_field_degrees, dicom_pixel_size_um, read_rgb_image
@@ -63,10 +63,10 @@ from vesselseg.measurement.clinical import (
 from vesselseg.measurement.maps import (
     NOTE_COLUMN,
     empty_row,
-    is_av_map,
     list_maps,
     map_stem,
     measurement_row,
+    read_av_classes,
     read_map,
     recorded_threshold,
     write_csv,
@@ -124,7 +124,7 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
     masks, images = (Path(folder) / subfolder if folder else None for folder in (args.masks, args.images))
     figures_dir = figures_dir / subfolder
     figures_dir.mkdir(parents=True, exist_ok=True)
-    classes = read_av_labels(path) if is_av_map(path) else None
+    classes = read_av_classes(path)
     vessels = classes != BACKGROUND if classes is not None else read_map(path, args.threshold)
     mask_path = None
     if masks and masks.is_dir():

@@ -554,6 +554,24 @@ def test_rite_coding_is_read_with_the_uncertain_class(tmp_path):
         artery_vein.read_av_labels(tmp_path / "bad.png")
 
 
+def test_measure_reads_a_map_as_classes_or_as_vessels(tmp_path):
+    from vesselseg.measurement.maps import read_av_classes
+
+    labels = np.array([[0, 1, 2, 3]], dtype=np.uint8).repeat(4, axis=0)
+    Image.fromarray(labels).save(tmp_path / "coded.png")
+    assert read_av_classes(tmp_path / "coded.png").tolist() == labels.tolist()
+    # predict.py's colour map reads as classes, with an alpha channel too (another program saved it).
+    picture = np.dstack([artery_vein.av_colour_map(labels), np.full((4, 4), 255, dtype=np.uint8)])
+    Image.fromarray(picture).save(tmp_path / "colour.png")
+    assert read_av_classes(tmp_path / "colour.png").tolist() == np.where(labels == 3, 0, labels).tolist()
+    # A binary vessel map, a map without veins and a probability array are vessel maps.
+    Image.fromarray(np.where(labels > 0, 255, 0).astype(np.uint8)).save(tmp_path / "binary.png")
+    Image.fromarray(np.where(labels == 2, 1, labels).astype(np.uint8)).save(tmp_path / "no_vein.png")
+    np.save(tmp_path / "map.npy", labels.astype(np.float32))
+    for name in ("binary.png", "no_vein.png", "map.npy"):
+        assert read_av_classes(tmp_path / name) is None
+
+
 def test_av_scores_leave_uncertain_pixels_out():
     labels = np.array([[1, 1, 2, 2, 3, 0]])
     predicted = np.array([[1, 2, 2, 0, 1, 1]])

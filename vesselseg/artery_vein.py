@@ -77,12 +77,18 @@ def read_av_labels(path):
     from vesselseg.data.image_reading import read_pixels
 
     # Palette indices are kept: a label image stored as a palette holds its codes there.
-    pixels = read_pixels(path, keep_palette=True)
+    return av_codes(read_pixels(path, keep_palette=True), path)
+
+
+def av_codes(pixels, source):
+    """RITE's coding, uint8 (H, W), of an artery/vein label's pixels as read_pixels reads them:
+    grey codes (H, W) kept, a colour map (H, W, 3) converted by colour_to_codes. ValueError,
+    naming `source`, for grey levels outside the coding."""
     if pixels.ndim == 3:
         return colour_to_codes(pixels)
     if not np.isin(pixels, AV_CODES).all():
         raise ValueError(
-            f"{path} holds values {np.unique(pixels)[:8].tolist()}; an artery/vein label "
+            f"{source} holds values {np.unique(pixels)[:8].tolist()}; an artery/vein label "
             "in RITE's coding (0 background, 1 artery, 2 vein, 3 uncertain) was expected."
         )
     return pixels.astype(np.uint8)
