@@ -422,6 +422,8 @@ def test_fewer_than_six_vessels_and_no_disc_are_flagged():
     assert "2 arterioles in zone B, fewer than 6" in summary["flags"] and "3 venules" in summary["flags"]
     assert summary["flag_kinds"] == ["fewer than 6 arterioles", "fewer than 6 venules"]
     assert summary["crae_px"] == pytest.approx(calibre.knudtson([8, 6], 0.88), rel=0.03)
+    one = calibre.clinical_summary(radial_map({artery_vein.ARTERY: [8]}), None, Disc(True, CENTRE, DIAMETER))
+    assert "1 arteriole in zone B, fewer than 6" in one["flags"] and "0 venules in zone B" in one["flags"]
     lost = calibre.clinical_summary(classes, None, Disc(False, (float("nan"), float("nan")), float("nan")))
     assert "disc not found" in lost["flags"] and np.isnan(lost["crae_px"]) and lost["pixel_size_source"] == "none"
     assert lost["flag_kinds"][0] == "disc not found"
@@ -1105,6 +1107,28 @@ def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tm
     low = np.asarray(Image.open(tmp_path / "low.png").convert("RGB"))
     ring = (low[..., 0] > 200) & (low[..., 1] > 200) & (low[..., 2] < 100)
     assert low.shape[0] > 400 and ring[:400].any() and not ring[400:].any()
+
+
+def test_the_clinical_figure_of_a_small_photograph_is_enlarged_and_says_none_for_a_missing_figure(tmp_path):
+    from vesselseg.figures import CLINICAL_FIGURE_MIN_WIDTH, clinical_key, save_clinical_figure
+
+    row = {"pixel_size_um": np.nan, "avr": np.nan, "avr_zone_c": 0.6, "vessels": {"artery": [], "vein": []}}
+    row.update(crae_px=2.0, crve_px=np.nan, crae_zone_c_px=1.8, crve_zone_c_px=3.0, flags="0 venules in zone B")
+    row.update(disc_x=20.0, disc_y=50.0, disc_diameter_px=10.0)
+    photograph = np.zeros((100, 100, 3), dtype=np.float32)
+    save_clinical_figure(tmp_path / "small.png", photograph, np.zeros((100, 100), dtype=np.uint8), row)
+    figure = np.asarray(Image.open(tmp_path / "small.png").convert("RGB"))
+    zoom = CLINICAL_FIGURE_MIN_WIDTH / 100
+    assert figure.shape[1] == CLINICAL_FIGURE_MIN_WIDTH
+    # The disc's white ring lies at its place in the enlarged photograph, not in its top-left corner.
+    white = (figure[: 100 * int(zoom)] > 200).all(axis=-1)
+    rows, columns = np.nonzero(white)
+    assert abs(rows.mean() - 50 * zoom) < 2 and abs(columns.mean() - 20 * zoom) < 2
+    assert rows.max() - rows.min() == pytest.approx(10 * zoom, abs=3)
+    # The key, under the photograph, wraps to a few lines at the smallest text size.
+    assert figure.shape[0] - 100 * zoom < 4 * int(11 * 1.3) + 24
+    # A figure that could not be measured reads "none", not "nan".
+    assert "CRAE 2.0, CRVE none, AVR none (zone C: CRAE 1.8, CRVE 3.0, AVR 0.60)" in clinical_key(row)
 
 
 def test_the_classes_take_the_vessel_models_map_only_where_the_camera_is_not_drives():

@@ -33,6 +33,9 @@ WIDTH_SCALE_MAX = 12
 PNG_COMPRESS_LEVEL = 1
 # Zone C's outer edge in the clinical figure: dashes and gaps of this many degrees of arc.
 ZONE_C_DASH_DEGREES = 4
+# A clinical figure of a photograph narrower than this is drawn enlarged to this width, so that
+# its key, at the smallest text size, wraps to a few lines rather than a column of words.
+CLINICAL_FIGURE_MIN_WIDTH = 400
 # The clinical figure's text: matplotlib's DejaVu Sans, which has the micro sign that PIL's own
 # font draws as an empty box.
 TEXT_FONT_FILE = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
@@ -220,19 +223,17 @@ def save_clinical_figure(path, image, classes, row):
     base = (np.asarray(image, dtype=np.float32) * 0.6 * 255).astype(np.uint8)
     base[classes == ARTERY] = ARTERY_COLOUR
     base[classes == VEIN] = VEIN_COLOUR
-    height, width = classes.shape
+    # The row's places are in the photograph's pixels; an enlarged figure multiplies them by `zoom`.
+    zoom = max(1.0, CLINICAL_FIGURE_MIN_WIDTH / classes.shape[1])
+    if zoom > 1:
+        size = (round(classes.shape[1] * zoom), round(classes.shape[0] * zoom))
+        base = np.asarray(Image.fromarray(base).resize(size, Image.Resampling.NEAREST))
+    height, width = base.shape[:2]
     # Text grows with the photograph, so that a 1620-px figure reads as well as a 565-px one.
     text_size = max(11, width // 90)
     font = text_font(text_size)
     micrometres = row["pixel_size_um"]
-    unit = "um" if np.isfinite(micrometres) else "px"
-    crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
-    key = (
-        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {'µm' if unit == 'um' else unit}. "
-        f"CRAE {crae:.1f}, CRVE {crve:.1f}, AVR {row['avr']:.2f} "
-        f"(zone C: CRAE {crae_c:.1f}, CRVE {crve_c:.1f}, AVR {row['avr_zone_c']:.2f})"
-        + (f"; {row['flags']}" if row["flags"] else "")
-    )
+    key = clinical_key(row)
     # The key is wrapped to the photograph's width: on a DRIVE-size photograph its flags run past it.
     key_lines = wrap_text(ImageDraw.Draw(Image.new("RGB", (1, 1))), key, width - 10, font)
     line_height = int(text_size * 1.3)
@@ -242,7 +243,7 @@ def save_clinical_figure(path, image, classes, row):
     picture = Image.fromarray(base)
     draw = ImageDraw.Draw(picture)
     line = max(1, width // 400)
-    x, y, diameter = row["disc_x"], row["disc_y"], row["disc_diameter_px"]
+    x, y, diameter = (zoom * row[name] for name in ("disc_x", "disc_y", "disc_diameter_px"))
     if np.isfinite(x) and np.isfinite(diameter):
         for radius, colour in (
             (diameter / 2, "white"),
@@ -272,7 +273,7 @@ def save_clinical_figure(path, image, classes, row):
         labels = []
         for vessel, name in vessels:
             size = vessel["width_px"] * micrometres if np.isfinite(micrometres) else vessel["width_px"]
-            corner = (vessel["x"] + 3, vessel["y"] - text_size // 2)
+            corner = (zoom * vessel["x"] + 3, zoom * vessel["y"] - text_size // 2)
             labels.append((corner, f"{size:.0f}", colours[name]))
         # A quarter of the text's height around each label keeps neighbours from reading as one number.
         pad = text_size // 4
@@ -286,6 +287,26 @@ def save_clinical_figure(path, image, classes, row):
     for index, text in enumerate(key_lines):
         draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font=font)
     canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
+
+
+def clinical_key(row):
+    """The clinical figure's key of a clinical.csv `row`: the colours, the unit, zone B's CRAE,
+    CRVE and AVR and zone C's in brackets, in micrometres where the row has a pixel size, and
+    the row's flags."""
+    unit = "um" if np.isfinite(row["pixel_size_um"]) else "px"
+    crae, crve, crae_c, crve_c = (row[f"{name}_{unit}"] for name in ("crae", "crve", "crae_zone_c", "crve_zone_c"))
+    return (
+        f"red artery, blue vein; white disc, yellow zone B, dashed zone C; widths in {'µm' if unit == 'um' else unit}. "
+        f"CRAE {figure_text(crae, 1)}, CRVE {figure_text(crve, 1)}, AVR {figure_text(row['avr'], 2)} "
+        f"(zone C: CRAE {figure_text(crae_c, 1)}, CRVE {figure_text(crve_c, 1)}, "
+        f"AVR {figure_text(row['avr_zone_c'], 2)})" + (f"; {row['flags']}" if row["flags"] else "")
+    )
+
+
+def figure_text(value, decimals):
+    """A figure for the clinical figure's key, to `decimals` places, or "none" where it could not
+    be measured (NaN), as in a photograph without a venule in zone B."""
+    return f"{value:.{decimals}f}" if np.isfinite(value) else "none"
 
 
 @functools.lru_cache(maxsize=8)

@@ -460,9 +460,11 @@ def clinical_summary(
             f"{int(row['zone_b_in_fov'] * 100)}% of zone B inside the FOV, under {MIN_ZONE_B_IN_FOV:.0%}: CRAE "
             "and CRVE may read low"
         )
-    for name, plural in (("artery", "arterioles"), ("vein", "venules")):
-        if len(measured[""][name]) < VESSELS_SUMMARISED:
-            flags[f"few_{plural}"] = f"{len(measured[''][name])} {plural} in zone B, fewer than {VESSELS_SUMMARISED}"
+    for name, singular, plural in (("artery", "arteriole", "arterioles"), ("vein", "venule", "venules")):
+        count = len(measured[""][name])
+        if count < VESSELS_SUMMARISED:
+            noun = singular if count == 1 else plural
+            flags[f"few_{plural}"] = f"{count} {noun} in zone B, fewer than {VESSELS_SUMMARISED}"
     row["flags"] = "; ".join(flags.values())
     row["flag_kinds"] = [FLAG_KINDS[kind] for kind in flags]
     return row
