@@ -210,11 +210,12 @@ def separate_boxes(boxes):
 
 
 def save_clinical_figure(path, image, classes, row):
-    """The photograph at its own size with arteries red and veins blue over it, the optic disc, the
-    zone B ring, zone C's outer edge dashed, and each zone B vessel labelled with its width (widest
-    first; a label that would overlap a wider vessel's is left out), and a key under it with zone
-    B's CRAE, CRVE and AVR and, in brackets, zone C's. Drawn with PIL: a matplotlib figure of a
-    large photograph took most of a second."""
+    """The photograph at its own size (one narrower than CLINICAL_FIGURE_MIN_WIDTH enlarged to it)
+    with arteries red and veins blue over it, the optic disc, the zone B ring, zone C's outer edge
+    dashed, and each zone B vessel labelled with its width (widest first; a label that would
+    overlap a wider vessel's is left out), and a key under it with zone B's CRAE, CRVE and AVR
+    and, in brackets, zone C's. Drawn with PIL: a matplotlib figure of a large photograph took
+    most of a second."""
     from PIL import Image, ImageDraw
 
     from vesselseg.artery_vein import ARTERY, ARTERY_COLOUR, VEIN, VEIN_COLOUR
