@@ -349,6 +349,14 @@ def photograph_files(args):
 
 
 def main(args):
+    """Check the flags, then run DRIVE mode, or --images where it is given or DRIVE is not found."""
+    check_args(args)
+    drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
+    return predict_drive(args, drive_dir) if drive_dir else predict_images(args)
+
+
+def check_args(args):
+    """ValueError for flags out of range or given to the wrong mode; fills in --batch-size."""
     if args.batch_size is None:
         args.batch_size = segment.PREDICT_BATCH_SIZE if not args.images else images_batch_size(args.tta)
     if args.batch_size < 1:
@@ -374,9 +382,10 @@ def main(args):
         if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag):g}.")
     check_field_degrees(args.field_degrees, args.pixel_size_um)
-    drive_dir = None if args.images else find_drive_dir_or_none(args.data_dir)
-    if not drive_dir:
-        return predict_images(args)
+
+
+def predict_drive(args, drive_dir):
+    """DRIVE mode (drive_test.py): segment and score the test images, then rebuild the results table."""
     given = images_only_flags_given(args)
     if given:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
