@@ -1110,7 +1110,7 @@ def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tm
 
 
 def test_the_clinical_figure_of_a_small_photograph_is_enlarged_and_says_none_for_a_missing_figure(tmp_path):
-    from vesselseg.figures import CLINICAL_FIGURE_MIN_WIDTH, clinical_key, save_clinical_figure
+    from vesselseg.figures import FIGURE_MIN_WIDTH, clinical_key, save_clinical_figure
 
     row = {"pixel_size_um": np.nan, "avr": np.nan, "avr_zone_c": 0.6, "vessels": {"artery": [], "vein": []}}
     row.update(crae_px=2.0, crve_px=np.nan, crae_zone_c_px=1.8, crve_zone_c_px=3.0, flags="0 venules in zone B")
@@ -1118,8 +1118,8 @@ def test_the_clinical_figure_of_a_small_photograph_is_enlarged_and_says_none_for
     photograph = np.zeros((100, 100, 3), dtype=np.float32)
     save_clinical_figure(tmp_path / "small.png", photograph, np.zeros((100, 100), dtype=np.uint8), row)
     figure = np.asarray(Image.open(tmp_path / "small.png").convert("RGB"))
-    zoom = CLINICAL_FIGURE_MIN_WIDTH / 100
-    assert figure.shape[1] == CLINICAL_FIGURE_MIN_WIDTH
+    zoom = FIGURE_MIN_WIDTH / 100
+    assert figure.shape[1] == FIGURE_MIN_WIDTH
     # The disc's white ring lies at its place in the enlarged photograph, not in its top-left corner.
     white = (figure[: 100 * int(zoom)] > 200).all(axis=-1)
     rows, columns = np.nonzero(white)

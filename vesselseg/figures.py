@@ -33,9 +33,10 @@ WIDTH_SCALE_MAX = 12
 PNG_COMPRESS_LEVEL = 1
 # Zone C's outer edge in the clinical figure: dashes and gaps of this many degrees of arc.
 ZONE_C_DASH_DEGREES = 4
-# A clinical figure of a photograph narrower than this is drawn enlarged to this width, so that
-# its key, at the smallest text size, wraps to a few lines rather than a column of words.
-CLINICAL_FIGURE_MIN_WIDTH = 400
+# The overlay and the clinical figure of a photograph narrower than this are drawn enlarged to
+# this width, so that their keys fit: the clinical key, at the smallest text size, wraps to a few
+# lines rather than a column of words, and the overlay's one line is not cut off.
+FIGURE_MIN_WIDTH = 400
 # The clinical figure's text: matplotlib's DejaVu Sans, which has the micro sign that PIL's own
 # font draws as an empty box.
 TEXT_FONT_FILE = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
@@ -210,7 +211,7 @@ def separate_boxes(boxes):
 
 
 def save_clinical_figure(path, image, classes, row):
-    """The photograph at its own size (one narrower than CLINICAL_FIGURE_MIN_WIDTH enlarged to it)
+    """The photograph at its own size (one narrower than FIGURE_MIN_WIDTH enlarged to it)
     with arteries red and veins blue over it, the optic disc, the zone B ring, zone C's outer edge
     dashed, and each zone B vessel labelled with its width (widest first; a label that would
     overlap a wider vessel's is left out), and a key under it with zone B's CRAE, CRVE and AVR
@@ -225,10 +226,7 @@ def save_clinical_figure(path, image, classes, row):
     base[classes == ARTERY] = ARTERY_COLOUR
     base[classes == VEIN] = VEIN_COLOUR
     # The row's places are in the photograph's pixels; an enlarged figure multiplies them by `zoom`.
-    zoom = max(1.0, CLINICAL_FIGURE_MIN_WIDTH / classes.shape[1])
-    if zoom > 1:
-        size = (round(classes.shape[1] * zoom), round(classes.shape[0] * zoom))
-        base = np.asarray(Image.fromarray(base).resize(size, Image.Resampling.NEAREST))
+    base, zoom = enlarged_for_figure(base)
     height, width = base.shape[:2]
     # Text grows with the photograph, so that a 1620-px figure reads as well as a 565-px one.
     text_size = max(11, width // 90)
@@ -288,6 +286,18 @@ def save_clinical_figure(path, image, classes, row):
     for index, text in enumerate(key_lines):
         draw.text((5, height + text_size // 3 + index * line_height), text, fill="white", font=font)
     canvas.save(path, compress_level=PNG_COMPRESS_LEVEL)
+
+
+def enlarged_for_figure(pixels):
+    """(pixels, zoom): an RGB picture (H, W, 3) uint8 enlarged by `zoom` with its pixels repeated,
+    so that it is FIGURE_MIN_WIDTH wide, or itself and 1.0 where it is at least that wide."""
+    from PIL import Image
+
+    zoom = max(1.0, FIGURE_MIN_WIDTH / pixels.shape[1])
+    if zoom == 1:
+        return pixels, zoom
+    size = (round(pixels.shape[1] * zoom), round(pixels.shape[0] * zoom))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST)), zoom
 
 
 def clinical_key(row):

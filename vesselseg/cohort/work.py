@@ -38,7 +38,7 @@ from vesselseg.data.image_reading import (
     read_rgb_image,
     read_vessel_annotation,
 )
-from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, save_clinical_figure
+from vesselseg.figures import OVERLAY_COLOUR, PNG_COMPRESS_LEVEL, enlarged_for_figure, save_clinical_figure
 from vesselseg.inference import segment
 from vesselseg.measurement import vessel_measures
 from vesselseg.measurement.clinical import measure_photograph, pixel_size_arguments
@@ -285,11 +285,12 @@ def save_png(path, pixels):
 
 
 def save_overlay(path, image, vessels, threshold):
-    """The photograph with its detected vessels painted green, and a key strip under it; PIL, so
-    that it costs milliseconds, not matplotlib's half second."""
+    """The photograph with its detected vessels painted green (enlarged to FIGURE_MIN_WIDTH where
+    it is narrower), and a key strip under it; PIL, so that it costs milliseconds, not
+    matplotlib's half second."""
     overlay = image.copy()
     overlay[vessels] = 0.4 * overlay[vessels] + 0.6 * np.asarray(OVERLAY_COLOUR, dtype=np.float32)
-    pixels = np.round(np.clip(overlay, 0, 1) * 255).astype(np.uint8)
+    pixels, _ = enlarged_for_figure(np.round(np.clip(overlay, 0, 1) * 255).astype(np.uint8))
     canvas = Image.new("RGB", (pixels.shape[1], pixels.shape[0] + KEY_HEIGHT), "white")
     canvas.paste(Image.fromarray(pixels), (0, 0))
     draw = ImageDraw.Draw(canvas)
