@@ -5,7 +5,7 @@ against both annotators, and write the maps, the figures and the tables.
     drive_test.print_pooled(metrics)
 
 It writes into `out_dir`: NN_prob.npy (float32 probabilities) and NN_prob.png per image, with
-`figures` NN_prediction.png, NN_difference.png, difference_grid.png and curves.png, then
+`draw_figures` NN_prediction.png, NN_difference.png, difference_grid.png and curves.png, then
 per_image.csv and metrics.json (pooled and per image, against 1st_manual and 2nd_manual).
 """
 

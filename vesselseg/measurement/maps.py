@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vesselseg.artery_vein import av_codes
+from vesselseg.artery_vein import ARTERY_COLOUR, VEIN, VEIN_COLOUR, av_codes
 from vesselseg.data.image_files import IMAGE_SUFFIXES, list_images
 from vesselseg.data.image_reading import RITE_CODES, read_pixels
 
@@ -134,7 +134,7 @@ def write_csv(path, rows, pixel_size_um):
 def read_av_classes(path):
     """The classes (H, W) uint8 in RITE's coding of an artery/vein map, or None for a vessel map;
     the file is read once. An artery/vein map is one of grey levels within RITE's 0-3 with veins
-    (2) among them, or an RGB picture of pure red and blue vessels on black, as predict.py writes
+    (VEIN, 2) among them, or an RGB picture of pure red and blue vessels on black, as predict.py writes
     <stem>_av.png. Its classes are measured, so it asks for a vein where
     image_reading.read_vessel_annotation, which only counts vessels, takes any three or four of
     the codes."""
@@ -143,8 +143,10 @@ def read_av_classes(path):
     values = read_pixels(path, keep_palette=True)
     if values.ndim == 2:
         levels = set(np.unique(values).tolist())
-        is_av = 2 in levels and levels <= set(RITE_CODES)
+        is_av = VEIN in levels and levels <= set(RITE_CODES)
     else:
         colours = {tuple(colour) for colour in np.unique(values.reshape(-1, values.shape[-1])[:, :3], axis=0).tolist()}
-        is_av = colours <= {(0, 0, 0), (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255)} and len(colours) > 2
+        # Green or white for the uncertain class, as other programs draw it (colour_to_codes).
+        drawn = {(0, 0, 0), ARTERY_COLOUR, VEIN_COLOUR, (0, 255, 0), (255, 255, 255)}
+        is_av = colours <= drawn and len(colours) > 2
     return av_codes(values, path) if is_av else None
