@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND
-from vesselseg.cli import add_disc_flags, add_field_degrees_flag
+from vesselseg.cli import add_disc_flags, add_field_degrees_flag, add_version_flag
 from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
 from vesselseg.data.image_reading import dicom_field_degrees, dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
@@ -80,6 +80,7 @@ def get_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
+    add_version_flag(parser)
     parser.add_argument("maps", help="a vessel map file, or a folder of them")
     parser.add_argument(
         "--recursive",

@@ -51,11 +51,11 @@ import sys
 from pathlib import Path
 
 from vesselseg import quiet_startup  # noqa: F401  (before TensorFlow loads: drops its start-up noise)
-from vesselseg.cli import HelpFormatter, add_disc_flags, add_field_degrees_flag, summary
+from vesselseg.cli import HelpFormatter, add_disc_flags, add_field_degrees_flag, add_version_flag, summary
 from vesselseg.cohort import cluster
 from vesselseg.cohort.field_width import NARROW_FIELD_DISC_PX, folder_fov_diameters
 from vesselseg.cohort.folder_settings import AUTO, folder_settings
-from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings
+from vesselseg.cohort.manifest import OutputFolder, OutputWriteError, read_settings, version_note
 from vesselseg.cohort.run import ModelSpec, load_networks, predict_folder
 from vesselseg.cohort.work import TTA_VIEWS, Options, companions_for
 from vesselseg.data.drive_data import DEFAULT_INPUT_DIR, find_drive_dir_or_none
@@ -132,6 +132,7 @@ def parse_fov_diameters(values):
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=summary(__doc__), formatter_class=HelpFormatter)
+    add_version_flag(parser)
     parser.add_argument("--run", help="training run folder (output/<run-name>); reads its config and weights")
     parser.add_argument(
         "--weights",
@@ -527,6 +528,8 @@ def predict_images(args):
         images_root=images_root(args),
     )
     folder = OutputFolder(out_dir, settings, args.overwrite)
+    if folder.earlier_version is not None:
+        print(version_note(out_dir, folder.earlier_version, settings["version"]), file=sys.stderr)
     try:
         failures = predict_folder(
             files, folder, options, spec, None if args.cluster else networks, args.batch_size, args.quiet, args.cluster

@@ -20,6 +20,7 @@ from scipy import ndimage
 
 import predict
 from conftest import PROJECT_DIR, synthetic_sample, write_dicom
+from vesselseg import __version__
 from vesselseg.cohort import cluster, quality, run
 from vesselseg.cohort.manifest import (
     REPAIR_CHUNK,
@@ -28,6 +29,7 @@ from vesselseg.cohort.manifest import (
     OutputWriteError,
     atomic_path,
     readable_size,
+    version_note,
 )
 from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
@@ -178,6 +180,23 @@ def test_the_same_weights_from_another_checkout_resume_a_folder_and_other_weight
         OutputFolder(out, {"weights": moved, "images": "/data/other"})
 
 
+def test_a_folder_run_by_another_version_resumes_and_says_so(tmp_path):
+    out = tmp_path / "out"
+    OutputFolder(out, {"version": "1.24.0", "tta": True}).close()
+    again = OutputFolder(out, {"version": "1.24.0", "tta": True})
+    again.close()
+    assert again.earlier_version is None
+    upgraded = OutputFolder(out, {"version": "1.25.0", "tta": True})
+    upgraded.close()
+    assert upgraded.earlier_version == "1.24.0"
+    assert json.loads((out / "settings.json").read_text())["version"] == "1.25.0"
+    # A folder begun before versions were recorded resumes too.
+    (out / "settings.json").write_text(json.dumps({"tta": True}))
+    assert OutputFolder(out, {"version": "1.25.0", "tta": True}).earlier_version == ""
+    assert "last run by version 1.24.0; this run is version 1.25.0" in version_note(out, "1.24.0", "1.25.0")
+    assert "last run by a version before 1.24.0" in version_note(out, "", "1.25.0")
+
+
 def test_a_second_run_on_a_folder_in_use_is_refused_until_the_first_ends(tmp_path):
     first = OutputFolder(tmp_path / "out", {"tta": True})
     with pytest.raises(FileExistsError, match=rf"another run \(pid {os.getpid()} on .*\) is writing to"):
@@ -255,6 +274,8 @@ def test_statuses_resume_after_sigkill_and_equal_an_unbroken_run(tmp_path, weigh
     }
     assert "at least 64 pixels" in records["tiny.png"]["reason"]
     assert "2 frames" in records["stereo.dcm"]["reason"]
+    assert {record["version"] for record in records.values()} == {__version__}
+    assert json.loads((reference / "settings.json").read_text())["version"] == __version__
 
     command = [sys.executable, str(PROJECT_DIR / "predict.py"), *map(str, flags), "--output-dir", tmp_path / "killed"]
     out = tmp_path / "killed" / "random_fov96" / "photos"

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from PIL import Image
 
 import predict
 from conftest import PROJECT_DIR, write_synthetic_drive
+from vesselseg import __version__
 from vesselseg import results_table as report
 from vesselseg.data.image_files import list_images
 from vesselseg.figures import FIGURE_MIN_WIDTH
@@ -124,6 +127,21 @@ def test_help_has_no_default_none(script):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(default: None)" not in result.stdout and "usage:" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["predict.py", "measure.py", "baseline_aug.py"])
+def test_the_commands_say_their_version(script):
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / script), "--version"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip() == f"{script} {__version__} (vesselseg)"
+
+
+def test_the_version_is_the_one_of_pyproject_and_of_the_changelog_s_newest_entry():
+    with open(PROJECT_DIR / "pyproject.toml", "rb") as file:
+        assert tomllib.load(file)["project"]["version"] == __version__
+    newest = re.search(r"^## (\S+) ", (PROJECT_DIR / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert newest.group(1) == __version__
 
 
 def test_the_overlay_has_a_key_under_the_photograph(tmp_path, weights_file):

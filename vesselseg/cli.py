@@ -1,6 +1,9 @@
-"""What the scripts' command lines share: the --help formatting, and the clinical measures' flags."""
+"""What the scripts' command lines share: the --help formatting, --version, and the clinical
+measures' flags."""
 
 import argparse
+
+from vesselseg import __version__
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -15,6 +18,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def summary(docstring):
     """The first paragraph of a script's docstring as one line, for argparse's description."""
     return " ".join(docstring.strip().split("\n\n")[0].split())
+
+
+def add_version_flag(parser):
+    """--version: print the project's version and stop."""
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (vesselseg)")
 
 
 def add_disc_flags(parser, whose):

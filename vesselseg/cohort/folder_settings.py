@@ -8,7 +8,7 @@ flags or classes is refused rather than finished with a mixture.
 import hashlib
 from pathlib import Path
 
-from vesselseg import artery_vein
+from vesselseg import __version__, artery_vein
 from vesselseg.measurement import calibre, optic_disc
 
 # --fov-diameters auto: the widths are chosen from the folder's optic discs (field_width.py).
@@ -21,6 +21,8 @@ def folder_settings(args, files, choices, spec, images_root):
     photographs relative to (None without it)."""
     images = Path(args.images).resolve() if args.images else files[0].resolve()
     return {
+        # Recorded, not compared: a folder resumes after an upgrade (manifest.OutputFolder notes it).
+        "version": __version__,
         "images": str(images if images.is_dir() else images.parent),
         "masks": str(Path(args.masks).resolve()) if args.masks else None,
         "labels": str(Path(args.labels).resolve()) if args.labels else None,

@@ -28,6 +28,10 @@ SETTINGS = "settings.json"
 LOCK = "run.lock"
 # Temporary files carry this infix; any left by a killed run are removed when the folder is opened.
 TEMPORARY = ".tmp-"
+# The settings.json key of the project's version that last ran the folder: recorded, and noted
+# when it changes (OutputFolder.earlier_version), but not compared, so that a folder begun by an
+# earlier version resumes; each manifest line names the version that made it.
+VERSION_KEY = "version"
 # The manifest's end is read back in pieces of this many bytes to find its last whole line.
 REPAIR_CHUNK = 65536
 # What a photograph's line may say. "skipped": read and judged unusable (--min-quality), or
@@ -216,6 +220,16 @@ def read_settings(folder):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def version_note(folder, earlier, current):
+    """The line that tells a user that `folder`, last run by version `earlier` ("" for a version
+    that recorded none), now resumes with version `current`."""
+    earlier = f"version {earlier}" if earlier else "a version before 1.24.0"
+    return (
+        f"note: {folder} was last run by {earlier}; this run is version {current}. Each manifest.jsonl "
+        "line names the version that made it; --overwrite redoes every photograph with this one."
+    )
+
+
 def hold_lock(path):
     """The open file `path`, holding an exclusive lock on it for as long as it stays open; a
     FileExistsError naming the holder when another process holds it. None where the system has
@@ -246,12 +260,14 @@ def hold_lock(path):
 class OutputFolder:
     """An --images run's output folder: made, locked against a second run, checked against its
     settings, cleaned of a killed run's temporary files, or emptied of this project's outputs with
-    `overwrite`. close() releases the lock."""
+    `overwrite`. close() releases the lock. `earlier_version`: the version that last ran the
+    folder where it differs from this run's ("" for one that recorded none), else None."""
 
     def __init__(self, folder, settings, overwrite=False):
         self.folder = Path(folder)
         self.settings = settings
         self.lock = None
+        self.earlier_version = None
         settings_path = self.folder / SETTINGS
         if (
             self.folder.is_dir()
@@ -290,8 +306,14 @@ class OutputFolder:
             self.lock = None
 
     def check_settings(self, previous):
+        if previous.get(VERSION_KEY) != self.settings.get(VERSION_KEY):
+            self.earlier_version = previous.get(VERSION_KEY, "")
         previous, settings = without_file_paths(previous), without_file_paths(self.settings)
-        changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
+        changed = sorted(
+            key
+            for key in set(previous) | set(settings)
+            if key != VERSION_KEY and previous.get(key) != settings.get(key)
+        )
         if changed:
             details = "; ".join(f"{key}: {previous.get(key)!r} then, {settings.get(key)!r} now" for key in changed)
             raise FileExistsError(

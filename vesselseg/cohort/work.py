@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from metrics import evaluate
-from vesselseg import artery_vein
+from vesselseg import __version__, artery_vein
 from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
@@ -414,9 +414,17 @@ def plain(value):
 
 
 def base_record(path, status, reason=None, root=None):
-    """The manifest record's first fields; its name is photograph_name(path, root)."""
+    """The manifest record's first fields; its name is photograph_name(path, root). `version`: the
+    project's version that made the record, since a folder resumed after an upgrade holds both."""
     size = path.stat().st_size if path.is_file() else None
-    return {"image": photograph_name(path, root), "path": str(path), "bytes": size, "status": status, "reason": reason}
+    return {
+        "image": photograph_name(path, root),
+        "path": str(path),
+        "bytes": size,
+        "status": status,
+        "reason": reason,
+        "version": __version__,
+    }
 
 
 def failed_record(path, error, seconds=0.0, root=None):

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from metrics import evaluate, roc_and_pr_curves
-from vesselseg import figures
+from vesselseg import __version__, figures
 from vesselseg.data.drive_data import load_split
 from vesselseg.inference import photographs, segment
 
@@ -61,6 +61,7 @@ def segment_and_score(
     # An ensemble lists its members' weights and has no single training run to describe.
     weights = [str(choice.weights) for choice in choices]
     metrics = {
+        "version": __version__,
         "weights": weights[0] if len(weights) == 1 else weights,
         "training": choices[0].training if len(choices) == 1 else None,
         "tta": tta,

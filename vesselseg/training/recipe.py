@@ -28,8 +28,8 @@ import keras
 import numpy as np
 
 import aug_utils
-from vesselseg import artery_vein, paths
-from vesselseg.cli import HelpFormatter
+from vesselseg import __version__, artery_vein, paths
+from vesselseg.cli import HelpFormatter, add_version_flag
 from vesselseg.data.drive_data import find_drive_dir, find_rite_dir, load_rite_labels, load_split
 from vesselseg.data.training_sets import check_set_names, load_training_sets
 from vesselseg.inference.normalisation import (
@@ -84,6 +84,7 @@ OUTPUT_DIR = paths.OUTPUT_DIR
 def get_parser(description, run_name):
     """The flags every training script shares, with the blog's recipe as defaults."""
     parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    add_version_flag(parser)
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="number of epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=STEPS_PER_EPOCH, help="batches per epoch")
     parser.add_argument(
@@ -307,6 +308,7 @@ def resolve_config(args, encoder, augmentation, run_name, task="vessels"):
         **({"rite_dir": project_relative(find_rite_dir(args.rite_dir))} if task == "artery_vein" else {}),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
+        "version": __version__,
         "accelerator": accelerator,
         "hardware": hardware_description(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
