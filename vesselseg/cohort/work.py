@@ -210,26 +210,41 @@ def prepare(path, options, normalisations, masks, labels):
     if options.labels and label_path is None:
         raise ValueError(f"no annotation for {image_stem(path)} in {options.labels}")
     image = read_rgb_image(path)
-    if min(image.shape[:2]) < segment.MIN_IMAGE_SIZE:
-        raise ValueError(
-            f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
-        )
+    check_image_size(image)
     fov, fov_source = photograph_fov(path, image, masks)
     label = read_companion(label_path, path, image.shape, read_vessel_annotation) if label_path else None
-    scales = segment.network_scales(fov, options.fov_diameters)
-    checks = quality.photograph_checks(image, fov)
-    score, _, weakest = quality.grade_quality(checks)
     photograph = Photograph(
         path,
         image,
         fov,
         fov_source,
         label,
-        checks,
+        {},
         [],
         pixel_size_um=dicom_pixel_size_um(path),
         field_degrees=dicom_field_degrees(path),
     )
+    add_network_inputs(photograph, options, normalisations)
+    photograph.seconds = time.perf_counter() - started
+    return photograph
+
+
+def check_image_size(image):
+    """ValueError for an image (H, W, 3) too small to segment."""
+    if min(image.shape[:2]) < segment.MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
+        )
+
+
+def add_network_inputs(photograph, options, normalisations):
+    """Check a read `photograph`'s quality into its `checks`, then mark it `skip` below
+    --min-quality or give it its `requests`: one network input per model (`normalisations`) and
+    FOV width. ValueError for a FOV too narrow to segment."""
+    image, fov = photograph.image, photograph.fov
+    scales = segment.network_scales(fov, options.fov_diameters)
+    photograph.checks = quality.photograph_checks(image, fov)
+    score, _, weakest = quality.grade_quality(photograph.checks)
     if score < options.min_quality:
         photograph.skip = quality_reason(score, weakest, options)
     else:
@@ -237,8 +252,6 @@ def prepare(path, options, normalisations, masks, labels):
             for scale in scales:
                 network_image, corner = segment.network_input(image, fov, scale, normalisation, options.rim_fill)
                 photograph.requests.append(Request(key, scale, network_image, corner))
-    photograph.seconds = time.perf_counter() - started
-    return photograph
 
 
 def quality_reason(score, weakest, options):
@@ -366,13 +379,23 @@ def artery_vein_classes(photograph, probabilities, options, networks, vessel_pro
 
 def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_probabilities):
     """<stem>_av.png (artery red, vein blue), with figures <stem>_clinical.png, and the
-    clinical.csv row of one photograph from its artery/vein probabilities and the vessel model's
-    (artery_vein_classes); the widths are read from the vessel probability under the classes."""
-    classes, disc, under = artery_vein_classes(photograph, probabilities, options, networks, vessel_probabilities)
+    clinical.csv row of one photograph (clinical_measures)."""
+    classes, row = clinical_measures(photograph, probabilities, options, networks, vessel_probabilities)
     name = photograph_name(photograph.path, options.images_root)
     save_png(out_dir / f"{output_stem(name)}_av.png", artery_vein.av_colour_map(classes))
+    if options.figures:
+        with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:
+            save_clinical_figure(temporary, photograph.image, classes, row)
+    return row
+
+
+def clinical_measures(photograph, probabilities, options, networks, vessel_probabilities):
+    """(RITE-coded classes (H, W) uint8, clinical.csv row) of one photograph from its artery/vein
+    probabilities and the vessel model's (artery_vein_classes); the widths are read from the
+    vessel probability under the classes."""
+    classes, disc, under = artery_vein_classes(photograph, probabilities, options, networks, vessel_probabilities)
     row = measure_photograph(
-        name,
+        photograph_name(photograph.path, options.images_root),
         classes,
         photograph.fov,
         image=photograph.image,
@@ -387,10 +410,7 @@ def clinical_row(out_dir, photograph, probabilities, options, networks, vessel_p
             photograph.field_degrees,
         ),
     )
-    if options.figures:
-        with atomic_path(out_dir / f"{output_stem(name)}_clinical.png") as temporary:
-            save_clinical_figure(temporary, photograph.image, classes, row)
-    return row
+    return classes, row
 
 
 def measure_map(name, vessels, fov):
