@@ -160,9 +160,18 @@ def cross_section_widths(class_map, points, tangents, reach_px, level=0.5, half_
     normals = np.stack([-tangents[:, 1], tangents[:, 0]], axis=1)
     rows = points[:, 0, None] + normals[:, 0, None] * offsets[None, :]
     columns = points[:, 1, None] + normals[:, 1, None] * offsets[None, :]
-    profiles = ndimage.map_coordinates(class_map.astype(np.float32), [rows, columns], order=1, cval=0.0)
-    middle = len(offsets) // 2
     widths = np.full(len(points), np.nan)
+    if not len(points):
+        return widths
+    # The profiles are read from the map cut to their box and a pixel around it, where a bilinear
+    # sample finds the same four pixels as in the whole map, and only that box is converted: a
+    # large photograph's zone C spans most of it. An integer taken off a coordinate is exact, so
+    # the samples are the same to the bit.
+    top, left = (max(0, int(np.floor(values.min())) - 1) for values in (rows, columns))
+    bottom, right = (int(np.floor(values.max())) + 3 for values in (rows, columns))
+    box = class_map[top:bottom, left:right].astype(np.float32)
+    profiles = ndimage.map_coordinates(box, [rows - top, columns - left], order=1, cval=0.0)
+    middle = len(offsets) // 2
     for index, profile in enumerate(profiles):
         crossing = profile[middle] / 2 if half_peak else level
         if profile[middle] < level or crossing <= 0:
@@ -182,12 +191,49 @@ def cross_section_widths(class_map, points, tangents, reach_px, level=0.5, half_
     return widths
 
 
-def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=None, probability=None, source=None):
+def zone_window(centre, diameter_px, zone):
+    """(top, left, window): the slices of a map that zone_vessels reads for `zone` around a disc
+    at `centre` (x, y), `diameter_px` across, and the window's top-left corner. It holds the zone's
+    outer ring, a profile's reach beyond it, and as much again for the distance transform to find
+    a vessel's edge. On a large photograph it is a fraction of it, and the results are the same."""
+    outer = zone[1] * diameter_px + 2 * profile_reach(diameter_px) + 2
+    top, left = max(0, int(centre[1] - outer)), max(0, int(centre[0] - outer))
+    window = (slice(top, max(top, int(centre[1] + outer) + 1)), slice(left, max(left, int(centre[0] + outer) + 1)))
+    return top, left, window
+
+
+def profile_reach(diameter_px):
+    """How far a width profile reaches each side of the centreline, in pixels, for a disc
+    `diameter_px` across."""
+    return max(3.0, PROFILE_REACH * diameter_px)
+
+
+def inscribed_radii(class_map, fov, centre, diameter_px, zones):
+    """(radii, top, left): the distance transform of a class map (H, W) bool inside `fov`, each
+    pixel's distance to the nearest pixel outside the class, over the window of the widest of
+    `zones` (zone_window), with the window's top-left corner; computed once, it serves each zone's
+    zone_vessels, whose windows lie within it."""
+    top, left, window = zone_window(centre, diameter_px, max(zones, key=lambda zone: zone[1]))
+    return ndimage.distance_transform_edt(vessel_measures.inside_fov(class_map, fov)[window]), top, left
+
+
+def zone_vessels(
+    class_map,
+    centre,
+    diameter_px,
+    zone=ZONE_B,
+    fov=None,
+    paths=None,
+    probability=None,
+    source=None,
+    inscribed=None,
+):
     """The vessels of one class crossing `zone`, as dicts: width_px (the median across-vessel width
     along the segment's pixels in the zone), x and y (the zone pixel nearest the ring's middle, for
     labels), and points (how many widths the median took), widest first. `paths`, the class
-    skeleton's traced segments, are computed when not given. With a model's `probability`
-    (VesselProbability), the widths are read from it as `source` (default WIDTH_SOURCE) says."""
+    skeleton's traced segments, and `inscribed`, inscribed_radii over a window that holds this
+    zone's, are computed when not given. With a model's `probability` (VesselProbability), the
+    widths are read from it as `source` (default WIDTH_SOURCE) says."""
     class_map = vessel_measures.inside_fov(class_map, fov)
     source = WIDTH_SOURCE if source is None else source
     if source not in WIDTH_SOURCES:
@@ -198,13 +244,8 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
         return []
     if paths is None:
         paths = class_paths(class_map)
-    reach = max(3.0, PROFILE_REACH * diameter_px)
-    # Everything the widths read lies in a window around the zone: its outer ring, a profile's
-    # reach beyond it, and as much again for the distance transform to find a vessel's edge. On a
-    # large photograph the window is a fraction of it, and the results are the same.
-    outer = zone[1] * diameter_px + 2 * reach + 2
-    top, left = max(0, int(centre[1] - outer)), max(0, int(centre[0] - outer))
-    window = (slice(top, max(top, int(centre[1] + outer) + 1)), slice(left, max(left, int(centre[0] + outer) + 1)))
+    reach = profile_reach(diameter_px)
+    top, left, window = zone_window(centre, diameter_px, zone)
     class_map = class_map[window]
     if class_map.size == 0:
         return []
@@ -212,7 +253,7 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
     # so that a profile leaves an artery where it touches a vein.
     values = probability.values[window] if from_probability else None
     profiled = np.where(class_map | (values < level), values, 0.0) if from_probability else class_map
-    inscribed_radius = ndimage.distance_transform_edt(class_map)
+    edge_distance, edge_top, edge_left = inscribed or (ndimage.distance_transform_edt(class_map), top, left)
     middle_radius = diameter_px * (zone[0] + zone[1]) / 2
     vessels = []
     for path in paths:
@@ -228,8 +269,8 @@ def zone_vessels(class_map, centre, diameter_px, zone=ZONE_B, fov=None, paths=No
             level=level,
             half_peak=from_probability and source.startswith("half-peak"),
         )
-        inscribed = 2 * inscribed_radius[points[:, 0].astype(int) - top, points[:, 1].astype(int) - left]
-        widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * inscribed)]
+        diameters = 2 * edge_distance[points[:, 0].astype(int) - edge_top, points[:, 1].astype(int) - edge_left]
+        widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * diameters)]
         if widths.size < MIN_ZONE_PIXELS:
             continue
         radii = np.hypot(points[:, 1] - centre[0], points[:, 0] - centre[1])
@@ -273,18 +314,21 @@ def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None, 
     measured = [{} for _ in zones]
     for name, code in (("artery", ARTERY), ("vein", VEIN)):
         class_map = smaller((classes == code) & fov) >= 0.5
-        # One skeleton serves every zone.
+        # One skeleton and one distance transform serve every zone.
         paths = class_paths(vessel_measures.inside_fov(class_map, small_fov))
+        diameter_px = disc.diameter_px * mean_factor
+        inscribed = inscribed_radii(class_map, small_fov, centre, diameter_px, zones)
         for zone, found in zip(zones, measured):
             vessels = zone_vessels(
                 class_map,
                 centre,
-                disc.diameter_px * mean_factor,
+                diameter_px,
                 zone,
                 small_fov,
                 paths,
                 probability=small_probability,
                 source=source,
+                inscribed=inscribed,
             )
             for vessel in vessels:
                 vessel["width_px"] /= mean_factor
@@ -434,9 +478,11 @@ def clinical_summary(
         paths = class_paths(class_map)
         ratios = vessel_measures.path_tortuosities(paths)
         if usable and factor == 1:
+            zones = [zone for _, zone in CALIBRE_ZONES.values()]
+            inscribed = inscribed_radii(class_map, fov, disc.centre, disc.diameter_px, zones)
             for suffix, zone in CALIBRE_ZONES.values():
                 measured[suffix][name] = zone_vessels(
-                    class_map, disc.centre, disc.diameter_px, zone, fov, paths, probability, width_source
+                    class_map, disc.centre, disc.diameter_px, zone, fov, paths, probability, width_source, inscribed
                 )
         for region_name, region in (("zone_c", zone_c), ("fov", fov)):
             values = (
