@@ -16,7 +16,7 @@ speed. Segmenter(weights=..., av_weights=..., precision="bfloat16", clinical=Fal
 of cohort.work.Options (tta=False, threshold=0.4, fov_diameters=(540, 450, 380), disc_centre=(x,
 y), disc_diameter=..., pixel_size_um=..., field_degrees=45, ...) choose as predict.py's flags of
 the same names do. The maps, measurements and clinical row are those that predict.py --images
-writes for the same photograph and settings on this machine (tests/test_segmenter.py).
+writes for the same photograph and settings on the same machine (tests/test_segmenter.py).
 """
 
 import dataclasses
