@@ -5,6 +5,7 @@ import csv
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from vesselseg import artery_vein
 from vesselseg.data.image_reading import read_binary_map
@@ -115,7 +116,6 @@ def test_a_vessel_at_thirty_degrees_measures_its_true_width():
 def test_zone_b_widths_do_not_depend_on_the_photographs_extent():
     # zone_vessels reads a window around the zone; a larger canvas around the same vessels, with
     # a wide vessel outside the window, gives the same vessels, moved by the offset.
-    from scipy import ndimage
 
     classes = radial_map({artery_vein.ARTERY: [9, 7, 5], artery_vein.VEIN: [12, 10, 8]})
     probability = ndimage.gaussian_filter((classes > 0).astype(np.float32), 1.0)
@@ -143,6 +143,23 @@ def test_zone_b_widths_do_not_depend_on_the_photographs_extent():
                 assert (far["x"] - offset[1], far["y"] - offset[0]) == pytest.approx((near["x"], near["y"]))
     # Without a disc there is no zone to read.
     assert calibre.zone_vessels(classes == artery_vein.VEIN, (float("nan"), float("nan")), float("nan")) == []
+
+
+def test_edge_distances_are_the_distance_transform_to_the_bit():
+    rng = np.random.default_rng(3)
+    for fill in (0.3, 0.6, 0.9):
+        class_map = ndimage.binary_opening(rng.random((90, 120)) < fill)
+        rows, columns = np.nonzero(np.ones(class_map.shape, dtype=bool))
+        edges = calibre.EdgeDistance(class_map, top=7, left=11)
+        # Read in the photograph's pixels, the window's corner at (7, 11); 0 outside the class.
+        np.testing.assert_array_equal(
+            edges.at(rows + 7, columns + 11), ndimage.distance_transform_edt(class_map)[rows, columns]
+        )
+    # A window the class fills keeps the transform's own answer.
+    full = np.ones((20, 30), dtype=bool)
+    np.testing.assert_array_equal(
+        calibre.EdgeDistance(full).at([3, 10], [4, 20]), ndimage.distance_transform_edt(full)[[3, 10], [4, 20]]
+    )
 
 
 def test_a_vessel_that_crosses_the_zone_twice_is_counted_once():
@@ -273,7 +290,6 @@ def test_a_large_photographs_classes_are_drawn_at_the_networks_scale():
 
 
 def test_a_models_zone_b_is_measured_at_the_networks_scale_on_a_large_photograph(monkeypatch):
-    from scipy import ndimage
 
     def photograph(zoom):
         """A model's map of four arterioles and four venules, its vessel probability blurred as the
@@ -1077,7 +1093,6 @@ def test_the_clinical_figures_key_is_wrapped_to_the_photographs_width():
 
 
 def test_the_clinical_figure_draws_zone_b_whole_and_zone_cs_outer_edge_dashed(tmp_path):
-    from scipy import ndimage
 
     from vesselseg.figures import save_clinical_figure
     from vesselseg.measurement.calibre import ZONE_B, ZONE_C

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
 from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
@@ -208,13 +209,39 @@ def profile_reach(diameter_px):
     return max(3.0, PROFILE_REACH * diameter_px)
 
 
+class EdgeDistance:
+    """The distance transform of a class map (h, w) bool, a window of a photograph whose top-left
+    corner is at (top, left), read at the points asked for: each class pixel's distance to the
+    nearest pixel outside the class. That pixel always touches the class (an 8-neighbour of a class
+    pixel; were all its neighbours outside, the one towards the point would be nearer), so a
+    nearest-neighbour query over those pixels alone gives scipy's distance_transform_edt to the
+    bit (both take the square root of the same integer sum of squares), without the transform of
+    every pixel of a large photograph's zone C."""
+
+    def __init__(self, class_map, top=0, left=0):
+        self.class_map, self.top, self.left = class_map, top, left
+        touching = ndimage.binary_dilation(class_map, structure=np.ones((3, 3), dtype=bool)) & ~class_map
+        self.tree = cKDTree(np.argwhere(touching)) if touching.any() else None
+        # A window with no pixel outside the class keeps the transform's own answer.
+        self.transform = ndimage.distance_transform_edt(class_map) if self.tree is None else None
+
+    def at(self, rows, columns):
+        """Distances (K,) at the photograph's pixels (`rows`, `columns`, integers), 0 outside the class."""
+        rows, columns = np.asarray(rows) - self.top, np.asarray(columns) - self.left
+        if self.transform is not None:
+            return self.transform[rows, columns]
+        distances = np.zeros(len(rows))
+        inside = self.class_map[rows, columns]
+        if inside.any():
+            distances[inside] = self.tree.query(np.stack([rows[inside], columns[inside]], axis=1))[0]
+        return distances
+
+
 def inscribed_radii(class_map, fov, centre, diameter_px, zones):
-    """(radii, top, left): the distance transform of a class map (H, W) bool inside `fov`, each
-    pixel's distance to the nearest pixel outside the class, over the window of the widest of
-    `zones` (zone_window), with the window's top-left corner; computed once, it serves each zone's
-    zone_vessels, whose windows lie within it."""
+    """The EdgeDistance of a class map (H, W) bool inside `fov` over the window of the widest of
+    `zones` (zone_window); made once, it serves each zone's zone_vessels, whose windows lie within it."""
     top, left, window = zone_window(centre, diameter_px, max(zones, key=lambda zone: zone[1]))
-    return ndimage.distance_transform_edt(vessel_measures.inside_fov(class_map, fov)[window]), top, left
+    return EdgeDistance(vessel_measures.inside_fov(class_map, fov)[window], top, left)
 
 
 def zone_vessels(
@@ -253,7 +280,7 @@ def zone_vessels(
     # so that a profile leaves an artery where it touches a vein.
     values = probability.values[window] if from_probability else None
     profiled = np.where(class_map | (values < level), values, 0.0) if from_probability else class_map
-    edge_distance, edge_top, edge_left = inscribed or (ndimage.distance_transform_edt(class_map), top, left)
+    edge_distance = inscribed if inscribed is not None else EdgeDistance(class_map, top, left)
     middle_radius = diameter_px * (zone[0] + zone[1]) / 2
     vessels = []
     for path in paths:
@@ -269,7 +296,7 @@ def zone_vessels(
             level=level,
             half_peak=from_probability and source.startswith("half-peak"),
         )
-        diameters = 2 * edge_distance[points[:, 0].astype(int) - edge_top, points[:, 1].astype(int) - edge_left]
+        diameters = 2 * edge_distance.at(points[:, 0].astype(int), points[:, 1].astype(int))
         widths = widths[np.isfinite(widths) & (widths <= WIDTH_SLACK * diameters)]
         if widths.size < MIN_ZONE_PIXELS:
             continue
