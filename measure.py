@@ -5,7 +5,7 @@ fractal dimension, one CSV row per map (vessel_measures.py says how each is meas
     python measure.py ../shared/DRIVE/test/1st_manual --masks ../shared/DRIVE/test/mask --output /tmp/m.csv
     python measure.py my_map.png --pixel-size-um 12.5 --images photos/ --output my_map.csv
     python measure.py ../shared/RITE/test/av --masks ../shared/DRIVE/test/mask   # artery/vein labels
-    python measure.py output/unet_soup60/cohort --recursive   # predict.py --recursive's output
+    python measure.py output/unet_soup60/cohort --recursive --no-figures   # predict.py --recursive's output
 
 Artery/vein maps (RITE's coding: 0 background, 1 artery, 2 vein, 3 uncertain; or predict.py's
 red and blue <stem>_av.png) are recognised as such, and also get the clinical measures of
@@ -36,7 +36,8 @@ Writes the CSV (default output/measure/<MAPS name>.csv), with the columns image,
 vessel_fraction, skeleton_length_px, mean_width_px, branch_points, end_points, tortuosity,
 fractal_dimension (and skeleton_length_mm, mean_width_um with --pixel-size-um), and beside it a
 folder <csv stem>_figures/ with one figure per map: the skeleton coloured by local width over the
-map, or over the photograph found in --images.
+map, or over the photograph found in --images. The figure takes most of a map's time
+(docs/performance.md): --no-figures leaves the figures out, for large folders.
 """
 
 import argparse
@@ -49,7 +50,7 @@ import numpy as np
 
 from vesselseg.artery_vein import BACKGROUND
 from vesselseg.cli import add_disc_flags, add_field_degrees_flag, add_version_flag
-from vesselseg.data.image_files import match_companion, photograph_name, recursive_root
+from vesselseg.data.image_files import Companions, TreeCompanions, brief, photograph_name, recursive_root
 from vesselseg.data.image_reading import dicom_field_degrees, dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
 from vesselseg.measurement import vessel_measures
@@ -111,27 +112,52 @@ def get_args(argv=None):
     )
     parser.add_argument("--output", help="CSV file to write (default: output/measure/<MAPS name>.csv)")
     add_disc_flags(parser, "the map's")
+    parser.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="write the CSVs only: for large folders, since a map's width figure takes most of its time",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV and its figures")
     return parser.parse_args(argv)
 
 
-def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
+def companions(files, args, root=None):
+    """[(mask, photograph)]: for each map of `files`, the files of --masks and --images that belong
+    to it (match_companion's rule), each None where its flag is absent or holds no such file.
+    Each folder is listed once (Companions), so a folder of a hundred thousand maps is matched in
+    seconds. With `root` (--recursive) they lie in the map's subfolder under it."""
+    stems = collections.defaultdict(set)
+    for path in files:
+        stems[path.parent].add(map_stem(path))
+    indexes = [TreeCompanions(folder, root) if root else Companions(folder) for folder in (args.masks, args.images)]
+    return [tuple(index.find(path, map_stem(path), stems[path.parent]) for index in indexes) for path in files]
+
+
+def check_companions(files, found, args, root=None):
+    """Refuse, before any map is measured, a --masks or --images folder that holds no file for some
+    of the maps: a folder of other photographs would otherwise be found out half way through, or
+    not at all. `found`: companions' pair for each of `files`."""
+    for flag, index, kind in (("masks", 0, "FOV mask"), ("images", 1, "photograph")):
+        missing = [photograph_name(path, root) for path, pair in zip(files, found) if pair[index] is None]
+        if getattr(args, flag) and missing:
+            raise FileNotFoundError(
+                f"--{flag} {getattr(args, flag)} holds no {kind} for {len(missing)} of the {len(files)} "
+                f"map(s) ({brief(missing)}); each map is matched by its file stem or by DRIVE's leading number."
+            )
+
+
+def measure_file(path, args, figures_dir, found, root=None):
     """Measure one map file; returns its CSV row and, for an artery/vein map, its clinical.csv row.
-    `siblings`: the image stems of the maps measured together, whose masks and photographs no
-    other map takes by DRIVE's number (match_companion). With `root` (--recursive) the map is named
-    by its path under it, and its masks, photograph and figures lie in the same subfolder."""
+    `found`: its FOV mask and photograph (companions). With `root` (--recursive) the map is named
+    by its path under it, and its figures lie in the same subfolder of `figures_dir` (None for no
+    figures, --no-figures)."""
     name = photograph_name(path, root)
-    subfolder = path.parent.relative_to(root) if root else Path()
-    masks, images = (Path(folder) / subfolder if folder else None for folder in (args.masks, args.images))
-    figures_dir = figures_dir / subfolder
-    figures_dir.mkdir(parents=True, exist_ok=True)
+    if figures_dir is not None:
+        figures_dir = figures_dir / (path.parent.relative_to(root) if root else Path())
+        figures_dir.mkdir(parents=True, exist_ok=True)
     classes = read_av_classes(path)
     vessels = classes != BACKGROUND if classes is not None else read_map(path, args.threshold)
-    mask_path = None
-    if masks and masks.is_dir():
-        mask_path = match_companion(masks, map_stem(path), by_leading_id=True, siblings=siblings)
-    if masks and mask_path is None:
-        raise FileNotFoundError(f"no FOV mask for {name} in {masks}")
+    mask_path, photograph_path = found
     # predict.py --images saves the FOV it used beside each map, so that both count the same pixels.
     saved_fov = path.with_name(f"{map_stem(path)}_fov.png")
     if mask_path is None and saved_fov.is_file():
@@ -141,18 +167,18 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
         print(f"note: {name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
         return empty_row(name), None
     values = vessel_measures.measure(vessels, fov)
-    photograph_path = None
-    if images and images.is_dir():
-        photograph_path = match_companion(images, map_stem(path), by_leading_id=True, siblings=siblings)
-    background = read_rgb_image(photograph_path) if photograph_path else None
+    # The photograph serves the figures and the disc; a vessel map without figures needs neither.
+    wanted = photograph_path and (figures_dir is not None or classes is not None)
+    background = read_rgb_image(photograph_path) if wanted else None
     if background is not None and background.shape[:2] != vessels.shape:
         raise ValueError(f"{photograph_path} is not the size of its map {path}.")
-    save_width_figure(
-        figures_dir / f"{map_stem(path)}_widths.png",
-        vessel_measures.inside_fov(vessels, fov),
-        background,
-        f"{name}: skeleton by width, mean {values['mean_width_px']:.2f} px",
-    )
+    if figures_dir is not None:
+        save_width_figure(
+            figures_dir / f"{map_stem(path)}_widths.png",
+            vessel_measures.inside_fov(vessels, fov),
+            background,
+            f"{name}: skeleton by width, mean {values['mean_width_px']:.2f} px",
+        )
     clinical = None
     if classes is not None and args.field_degrees is not None and fov is None:
         raise ValueError(
@@ -175,8 +201,9 @@ def measure_file(path, args, figures_dir, siblings=frozenset(), root=None):
                 dicom_field_degrees(photograph_path) if photograph_path else None,
             ),
         )
-        picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
-        save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)
+        if figures_dir is not None:
+            picture = background if background is not None else np.repeat(vessels[..., None] * 0.5, 3, axis=-1)
+            save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)
     row = measurement_row(name, values, args.pixel_size_um)
     if NOTE_COLUMN in row:
         print(f"warning: {name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
@@ -204,6 +231,8 @@ def main(args):
             raise FileNotFoundError(f"--{flag} {getattr(args, flag)} is not a folder.")
     root = recursive_root(args.maps, args.recursive)
     files = list_maps(args.maps, recursive=root is not None)
+    found = companions(files, args, root)
+    check_companions(files, found, args, root)
     if args.threshold is None:
         args.threshold, record = recorded_threshold(args.maps)
         if record:
@@ -212,18 +241,18 @@ def main(args):
             )
     output = Path(args.output) if args.output else OUTPUT_DIR / "measure" / f"{Path(args.maps).stem}.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
-    figures_dir = output.with_name(f"{output.stem}_figures")
-    if (output.exists() or figures_dir.exists()) and not args.overwrite:
-        raise FileExistsError(f"{output} or {figures_dir} exists; pass --overwrite to replace them.")
-    created = not figures_dir.exists()
-    figures_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = None if args.no_figures else output.with_name(f"{output.stem}_figures")
+    existing = [str(written) for written in (output, figures_dir) if written is not None and written.exists()]
+    if existing and not args.overwrite:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise FileExistsError(f"{' and '.join(existing)} {verb}; pass --overwrite to replace them.")
+    created = figures_dir is not None and not figures_dir.exists()
+    if figures_dir is not None:
+        figures_dir.mkdir(parents=True, exist_ok=True)
     rows, clinical_rows = [], []
-    stems = collections.defaultdict(set)
-    for path in files:
-        stems[path.parent].add(map_stem(path))
-    for number, path in enumerate(files, start=1):
+    for number, (path, pair) in enumerate(zip(files, found), start=1):
         try:
-            row, clinical = measure_file(path, args, figures_dir, stems[path.parent], root)
+            row, clinical = measure_file(path, args, figures_dir, pair, root)
             rows.append(row)
             if clinical is not None:
                 clinical_rows.append(clinical)
@@ -231,11 +260,13 @@ def main(args):
             # A failed run leaves nothing behind, so that the same command can run again.
             if created:
                 shutil.rmtree(figures_dir)
+            if 1 < number:
+                print()  # ends the progress bar's line, so that the error stands on its own
             raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from error
         if len(files) > 1:
             progress(number, len(files), photograph_name(path, root))
     write_csv(output, rows, args.pixel_size_um)
-    print(f"Wrote {len(rows)} row(s) to {output} and figures to {figures_dir}")
+    print(f"Wrote {len(rows)} row(s) to {output}" + (f" and figures to {figures_dir}" if figures_dir else ""))
     if clinical_rows:
         clinical_path = output.with_name(f"{output.stem}_clinical.csv")
         write_clinical_csv(clinical_path, clinical_rows)

@@ -114,7 +114,8 @@ def stream_seconds(paths, networks, options, out_dir, batch_size=1):
 def forward_alone_seconds(paths, networks, options):
     """Seconds of the compiled forward pass alone on each photograph's network inputs (its views,
     one call per photograph and FOV width), summed: the network's own time for the folder."""
-    from vesselseg.cohort.work import Companions, prepare, views
+    from vesselseg.cohort.work import prepare, views
+    from vesselseg.data.image_files import Companions
 
     normalisations = {key: normalisation for key, (_, normalisation) in networks.items()}
     total = 0.0
@@ -166,7 +167,8 @@ def beside_seconds(paths, networks, out_dir):
     time.process_time from network maps made beforehand, so that the network's own work and its
     threads are left out."""
     from vesselseg.cohort.pipeline import one_blas_thread
-    from vesselseg.cohort.work import Companions, Options, finish, prepare, undo_views, views
+    from vesselseg.cohort.work import Options, finish, prepare, undo_views, views
+    from vesselseg.data.image_files import Companions
 
     options = Options(tta=False, figures=False)
     normalisations = {key: normalisation for key, (_, normalisation) in networks.items()}
@@ -377,7 +379,8 @@ def pooled_auc(folder_images, masks, labels, networks, out_dir, multiple, count=
     from vesselseg.cohort.pipeline import segment_stream
     from vesselseg.cohort.scores import StreamingScores
     from vesselseg.cohort.tables import exact_pooled
-    from vesselseg.cohort.work import Companions, Options, read_companion
+    from vesselseg.cohort.work import Options, read_companion
+    from vesselseg.data.image_files import Companions
 
     forward.BUCKET_MULTIPLE = multiple
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,7 @@ from vesselseg.cohort.manifest import (
 from vesselseg.cohort.run import print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
-from vesselseg.cohort.work import Companions
-from vesselseg.data.image_files import image_stem, match_companion
+from vesselseg.data.image_files import Companions, image_stem, match_companion
 from vesselseg.data.image_reading import read_binary_map, read_rgb_image
 from vesselseg.inference.segment import estimate_fov
 from vesselseg.measurement.maps import list_maps, read_map

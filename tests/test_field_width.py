@@ -9,8 +9,7 @@ import pytest
 import predict
 from conftest import PROJECT_DIR
 from vesselseg.cohort import field_width
-from vesselseg.cohort.work import Companions
-from vesselseg.data.image_files import list_images
+from vesselseg.data.image_files import Companions, list_images
 from vesselseg.inference import segment
 
 SHARED = PROJECT_DIR.parent / "shared"

@@ -140,6 +140,15 @@ def test_measure_writes_the_columns_and_a_figure_per_map(tmp_path):
     assert (tmp_path / "m_figures" / "01_manual1_widths.png").stat().st_size > 0
     with pytest.raises(FileExistsError, match="--overwrite"):
         run(tmp_path, maps / "01_manual1.gif")
+    # Without figures, the same row, and no figures' folder.
+    measure.main(
+        measure.get_args(
+            [str(maps / "01_manual1.gif"), "--pixel-size-um", "10", "--no-figures", "--output", str(tmp_path / "n.csv")]
+        )
+    )
+    with open(tmp_path / "n.csv") as file:
+        assert list(csv.DictReader(file)) == rows
+    assert not (tmp_path / "n_figures").exists()
     # In a folder of predict.py output, the probability maps are the maps.
     run(tmp_path, maps, "--threshold", 0.5, "--overwrite")
     with open(tmp_path / "m.csv") as file:
@@ -194,6 +203,41 @@ def test_measure_refuses_bad_inputs_with_clear_messages(tmp_path):
         run(tmp_path, maps / "b.png", "--threshold", 2)
     with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
         run(tmp_path, tmp_path / "nowhere")
+
+
+def test_masks_and_photographs_are_matched_before_any_map_is_measured(tmp_path):
+    """A --masks or --images folder without a file for every map is refused up front, naming the
+    maps, and leaves nothing behind; a map with a leading number does not take the mask of the
+    map beside it (10_right is not 10_left)."""
+    maps, masks, photographs = (tmp_path / name for name in ("maps", "masks", "photographs"))
+    for folder in (maps, masks, photographs):
+        folder.mkdir()
+    for stem in ("10_left", "10_right"):
+        Image.fromarray(bar().astype(np.uint8) * 255).save(maps / f"{stem}.png")
+    Image.fromarray(np.full(bar().shape, 255, np.uint8)).save(masks / "10_left_mask.png")
+    with pytest.raises(FileNotFoundError, match=r"holds no FOV mask for 1 of the 2 map\(s\) \(10_right.png\)"):
+        run(tmp_path, maps, "--masks", masks)
+    assert not (tmp_path / "m.csv").exists() and not (tmp_path / "m_figures").exists()
+    Image.fromarray(np.full(bar().shape, 255, np.uint8)).save(masks / "10_right_mask.png")
+    with pytest.raises(FileNotFoundError, match="holds no photograph for 2 of the 2"):
+        run(tmp_path, maps, "--masks", masks, "--images", photographs)
+    run(tmp_path, maps, "--masks", masks)
+    with open(tmp_path / "m.csv") as file:
+        assert [row["image"] for row in csv.DictReader(file)] == ["10_left.png", "10_right.png"]
+
+
+def test_a_colour_photograph_is_not_measured_as_a_map_but_a_map_in_one_colour_is(tmp_path):
+    photograph = np.random.default_rng(0).integers(0, 256, (100, 300, 3), dtype=np.uint8)
+    Image.fromarray(photograph).save(tmp_path / "eye.png")
+    with pytest.raises(ValueError, match="colour photograph, not a vessel map.*predict.py --images"):
+        run(tmp_path, tmp_path / "eye.png", "--threshold", 0.5)
+    # A probability map drawn in green, as some tools save them, has many levels in one channel only.
+    green = np.zeros((100, 300, 3), np.uint8)
+    green[..., 1] = np.where(bar(5), 230, 20) + np.random.default_rng(1).integers(0, 10, (100, 300))
+    Image.fromarray(green).save(tmp_path / "green.png")
+    run(tmp_path, tmp_path / "green.png", "--threshold", 0.5)
+    with open(tmp_path / "m.csv") as file:
+        assert abs(float(next(csv.DictReader(file))["mean_width_px"]) - 5) <= 1
 
 
 def test_an_empty_map_is_a_row_with_a_note_and_an_overfull_map_is_flagged(tmp_path):

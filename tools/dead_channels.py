@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vesselseg import quiet_startup  # noqa: E402,F401  (before TensorFlow loads: drops its start-up noise)
 from vesselseg.cli import HelpFormatter, summary  # noqa: E402
-from vesselseg.cohort.work import Companions, Options, prepare, views  # noqa: E402
-from vesselseg.data.image_files import leading_number, list_images  # noqa: E402
+from vesselseg.cohort.work import Options, prepare, views  # noqa: E402
+from vesselseg.data.image_files import Companions, leading_number, list_images  # noqa: E402
 from vesselseg.inference.models import load_models, weights_choice  # noqa: E402
 
 

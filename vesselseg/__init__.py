@@ -6,4 +6,4 @@ mode's metrics.json, a training run's config.json), so that every figure names t
 it.
 """
 
-__version__ = "1.24.0"
+__version__ = "1.25.0"

@@ -32,7 +32,6 @@ from vesselseg.cohort.work import (
     Options,
     Photograph,
     add_network_inputs,
-    check_image_size,
     clinical_measures,
     measure_map,
     photograph_maps,
@@ -162,7 +161,7 @@ class Segmenter:
             name = name or path.name
         else:
             image = as_rgb(np.asarray(photograph))
-        check_image_size(image)
+        segment.check_image_size(image)
         if fov is None:
             mask, source = segment.estimate_fov(image), "estimated"
         else:

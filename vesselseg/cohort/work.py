@@ -14,10 +14,8 @@ where the disc is large), scores it against its annotation and returns its manif
 photograph that cannot be done raises ValueError, which becomes a "failed" record.
 """
 
-import bisect
 import dataclasses
 import math
-import re
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from vesselseg import __version__, artery_vein
 from vesselseg.cohort import quality
 from vesselseg.cohort.forward import pad_to_bucket
 from vesselseg.cohort.manifest import atomic_path
-from vesselseg.data.image_files import belongs_to, claimed, image_stem, is_image_file, output_stem, photograph_name
+from vesselseg.data.image_files import Companions, TreeCompanions, image_stem, output_stem, photograph_name
 from vesselseg.data.image_reading import (
     check_same_size,
     dicom_field_degrees,
@@ -104,79 +102,6 @@ class Photograph:
     field_degrees: float = None
 
 
-class Companions:
-    """The FOV masks and annotations of a folder, indexed once: match_companion's rule (a file
-    whose stem is the photograph's, or starts with it and then "_" or "-"), without listing the
-    folder again for each of a hundred thousand photographs.
-
-    A photograph whose stem begins with a number and that has no such file takes the one file
-    that begins with that number, when no photograph of its own folder claims it by the rule: so
-    DRIVE's 21_training.tif finds 21_manual1.gif, while 10_right.jpg, beside 10_left.jpg, does not
-    take 10_left_mask.png."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        files = sorted(Path(folder).iterdir()) if folder else []
-        self.files = sorted((image_stem(path), path) for path in files if is_image_file(path))
-        self.stems = [stem for stem, _ in self.files]
-        self.photograph_stems = {}
-
-    def starting_with(self, stem):
-        """The files that belong to `stem` (belongs_to), in order."""
-        start = bisect.bisect_left(self.stems, stem)
-        candidates = []
-        for candidate_stem, path in self.files[start:]:
-            if not candidate_stem.startswith(stem):
-                break
-            if belongs_to(candidate_stem, stem):
-                candidates.append(path)
-        return candidates
-
-    def photographs_in(self, folder):
-        """The stems of the photographs in `folder`, listed once."""
-        if folder not in self.photograph_stems:
-            photographs = folder.iterdir() if folder.is_dir() else []
-            self.photograph_stems[folder] = {image_stem(path) for path in photographs if is_image_file(path)}
-        return self.photograph_stems[folder]
-
-    def find(self, photograph):
-        """The file that belongs to the photograph at path `photograph`, or None; ValueError when
-        several do."""
-        photograph = Path(photograph)
-        stem = image_stem(photograph)
-        candidates = self.starting_with(stem)
-        number = re.match(r"\d+", stem)
-        if not candidates and number:
-            siblings = self.photographs_in(photograph.parent)
-            candidates = [
-                path for path in self.starting_with(number.group()) if not claimed(image_stem(path), siblings)
-            ]
-        if len(candidates) > 1:
-            names = ", ".join(path.name for path in candidates)
-            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {stem}: {names}.")
-        return candidates[0] if candidates else None
-
-
-class TreeCompanions:
-    """Companions for the photographs of a folder's subfolders (--recursive): a photograph's mask
-    or annotation is looked for in the same subfolder of `folder` (masks/P001/ for photos/P001/eye.png,
-    `root` being photos/). Photographs come sorted by subfolder, so one subfolder is indexed at a
-    time, and memory does not grow with the number of subfolders."""
-
-    def __init__(self, folder, root):
-        self.folder, self.root = folder, Path(root)
-        self.subfolder, self.companions = None, Companions(None)
-
-    def find(self, photograph):
-        if self.folder is None:
-            return None
-        subfolder = Path(photograph).parent.relative_to(self.root)
-        if subfolder != self.subfolder:
-            candidate = Path(self.folder) / subfolder
-            self.subfolder, self.companions = subfolder, Companions(candidate if candidate.is_dir() else None)
-        return self.companions.find(photograph)
-
-
 def companions_for(folder, options):
     """The Companions of the masks or annotations `folder` (None for none) for `options`' photographs:
     TreeCompanions with --recursive, else Companions."""
@@ -210,7 +135,7 @@ def prepare(path, options, normalisations, masks, labels):
     if options.labels and label_path is None:
         raise ValueError(f"no annotation for {image_stem(path)} in {options.labels}")
     image = read_rgb_image(path)
-    check_image_size(image)
+    segment.check_image_size(image)
     fov, fov_source = photograph_fov(path, image, masks)
     label = read_companion(label_path, path, image.shape, read_vessel_annotation) if label_path else None
     photograph = Photograph(
@@ -227,14 +152,6 @@ def prepare(path, options, normalisations, masks, labels):
     add_network_inputs(photograph, options, normalisations)
     photograph.seconds = time.perf_counter() - started
     return photograph
-
-
-def check_image_size(image):
-    """ValueError for an image (H, W, 3) too small to segment."""
-    if min(image.shape[:2]) < segment.MIN_IMAGE_SIZE:
-        raise ValueError(
-            f"image is {image.shape[1]}x{image.shape[0]}; at least {segment.MIN_IMAGE_SIZE} pixels a side are needed"
-        )
 
 
 def add_network_inputs(photograph, options, normalisations):

@@ -6,8 +6,10 @@ name = photograph_name(files[0], "cohort/")             # "P001/visit1/IM000001.
 stem = image_stem("eye.png")                             # "eye"; "1.2.840.10008.7" stays whole
 mask = match_companion("masks/", "Image_01L")            # Image_01L.png or Image_01L_mask.gif
 mask = match_companion("DRIVE/test/mask", "01_manual1", by_leading_id=True)  # 01_test_mask.gif
+mask = Companions("masks/").find("photos/Image_01L.jpg")  # the same rule, the folder listed once
 """
 
+import bisect
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -236,6 +238,81 @@ def match_companion(folder, stem, by_leading_id=False, siblings=frozenset()):
             "Keep one per image, or give each its own folder."
         )
     return candidates[0] if candidates else None
+
+
+class Companions:
+    """The FOV masks and annotations of a folder, indexed once: match_companion's rule (a file
+    whose stem is the photograph's, or starts with it and then "_" or "-"), without listing the
+    folder again for each of a hundred thousand photographs.
+
+    A photograph whose stem begins with a number and that has no such file takes the one file
+    that begins with that number, when no photograph of its own folder claims it by the rule: so
+    DRIVE's 21_training.tif finds 21_manual1.gif, while 10_right.jpg, beside 10_left.jpg, does not
+    take 10_left_mask.png."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        files = sorted(Path(folder).iterdir()) if folder else []
+        self.files = sorted((image_stem(path), path) for path in files if is_image_file(path))
+        self.stems = [stem for stem, _ in self.files]
+        self.photograph_stems = {}
+
+    def starting_with(self, stem):
+        """The files that belong to `stem` (belongs_to), in order."""
+        start = bisect.bisect_left(self.stems, stem)
+        candidates = []
+        for candidate_stem, path in self.files[start:]:
+            if not candidate_stem.startswith(stem):
+                break
+            if belongs_to(candidate_stem, stem):
+                candidates.append(path)
+        return candidates
+
+    def photographs_in(self, folder):
+        """The stems of the photographs in `folder`, listed once."""
+        if folder not in self.photograph_stems:
+            photographs = folder.iterdir() if folder.is_dir() else []
+            self.photograph_stems[folder] = {image_stem(path) for path in photographs if is_image_file(path)}
+        return self.photograph_stems[folder]
+
+    def find(self, photograph, stem=None, siblings=None):
+        """The file that belongs to the photograph at path `photograph`, or None; ValueError when
+        several do. `stem` and `siblings` (the stems of the images beside it, whose files the
+        number rule leaves to them) are by default the photograph's and those of its folder's
+        photographs; measure.py gives a map's, whose stem is not its file's."""
+        photograph = Path(photograph)
+        stem = image_stem(photograph) if stem is None else stem
+        candidates = self.starting_with(stem)
+        number = re.match(r"\d+", stem)
+        if not candidates and number:
+            siblings = self.photographs_in(photograph.parent) if siblings is None else siblings
+            candidates = [
+                path for path in self.starting_with(number.group()) if not claimed(image_stem(path), siblings)
+            ]
+        if len(candidates) > 1:
+            names = ", ".join(path.name for path in candidates)
+            raise ValueError(f"{len(candidates)} files in {self.folder} could belong to {stem}: {names}.")
+        return candidates[0] if candidates else None
+
+
+class TreeCompanions:
+    """Companions for the photographs of a folder's subfolders (--recursive): a photograph's mask
+    or annotation is looked for in the same subfolder of `folder` (masks/P001/ for photos/P001/eye.png,
+    `root` being photos/). Photographs come sorted by subfolder, so one subfolder is indexed at a
+    time, and memory does not grow with the number of subfolders."""
+
+    def __init__(self, folder, root):
+        self.folder, self.root = folder, Path(root)
+        self.subfolder, self.companions = None, Companions(None)
+
+    def find(self, photograph, stem=None, siblings=None):
+        if self.folder is None:
+            return None
+        subfolder = Path(photograph).parent.relative_to(self.root)
+        if subfolder != self.subfolder:
+            candidate = Path(self.folder) / subfolder
+            self.subfolder, self.companions = subfolder, Companions(candidate if candidate.is_dir() else None)
+        return self.companions.find(photograph, stem, siblings)
 
 
 def leading_number(stem):

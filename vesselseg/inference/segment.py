@@ -202,6 +202,14 @@ def estimate_fov(image):
     return erode(fov, iterations=2)
 
 
+def check_image_size(image):
+    """ValueError for an image (H, W, ...) too small to segment: under MIN_IMAGE_SIZE pixels a side."""
+    if min(image.shape[:2]) < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed"
+        )
+
+
 def segment_photograph(
     model,
     image,
@@ -220,10 +228,7 @@ def segment_photograph(
     (normalise_image's rim_fill). Returns a (H, W) map of the photograph's own size, or (H, W, C)
     for a model of C heads; outside the FOV it is 0.
     """
-    if min(image.shape[:2]) < MIN_IMAGE_SIZE:
-        raise ValueError(
-            f"image is {image.shape[1]}x{image.shape[0]}; at least {MIN_IMAGE_SIZE} pixels a side are needed."
-        )
+    check_image_size(image)
     # A running sum: a large photograph's full-size maps are not all held at once.
     total = sum(
         segment_at_scale(model, image, fov, scale, tta, normalisation, rim_fill_px)

@@ -71,6 +71,14 @@ def map_stem(path):
     return path.stem.removesuffix("_prob").removesuffix("_vessels").removesuffix("_av")
 
 
+def is_colour_photograph(pixels):
+    """Whether (H, W, 3) `pixels` are a colour photograph rather than a map saved in colour: two or
+    more of its channels take over four levels each (a map drawn in one colour, or in RITE's
+    four, varies in fewer), and they differ."""
+    varied = [channel for channel in np.moveaxis(pixels, -1, 0) if len(np.unique(channel)) > 4]
+    return len(varied) >= 2 and not np.array_equal(varied[0], varied[1])
+
+
 def read_map(path, threshold):
     """A map file as a bool (H, W) vessel map.
 
@@ -78,6 +86,11 @@ def read_map(path, threshold):
     8- or 16-bit PNG scaled to [0, 1]) need a threshold, and are cut at it.
     """
     values = np.load(path) if path.suffix == ".npy" else read_pixels(path, keep_palette=True)
+    if values.ndim == 3 and values.shape[-1] >= 3 and is_colour_photograph(values[..., :3]):
+        raise ValueError(
+            f"{path} is a colour photograph, not a vessel map: segment it with "
+            "`python predict.py --images`, then measure the folder that it writes."
+        )
     if values.ndim == 3:
         values = values.max(axis=-1)
     if values.ndim != 2:
