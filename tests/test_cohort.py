@@ -31,7 +31,7 @@ from vesselseg.cohort.manifest import (
     readable_size,
     version_note,
 )
-from vesselseg.cohort.run import print_summary, warnings_of
+from vesselseg.cohort.run import missing_masks_warning, print_summary, warnings_of
 from vesselseg.cohort.scores import StreamingScores
 from vesselseg.cohort.tables import exact_pooled
 from vesselseg.data.image_files import Companions, image_stem, match_companion
@@ -223,6 +223,24 @@ def test_companions_match_as_match_companion_does(tmp_path):
         assert companions.find(tmp_path / "photographs" / f"{stem}.jpg") == match_companion(tmp_path, stem)
     with pytest.raises(ValueError, match="could belong to Image_01L"):
         companions.find(tmp_path / "photographs" / "Image_01L.jpg")
+
+
+def test_masks_missing_for_some_photographs_are_told_before_the_run(tmp_path):
+    from vesselseg.cohort.work import Options
+
+    photographs, masks = tmp_path / "images", tmp_path / "masks"
+    photographs.mkdir()
+    masks.mkdir()
+    todo = [photographs / f"{stem}.png" for stem in ("a", "b", "c")]
+    (masks / "a_mask.png").write_bytes(b"")
+    warning = missing_masks_warning(todo, Options(masks=str(masks)))
+    assert warning.startswith(f"warning: --masks {masks} holds no mask for 2 of the 3 photographs to do (b.png, c.png)")
+    assert missing_masks_warning(todo[:1], Options(masks=str(masks))) is None
+    assert missing_masks_warning(todo, Options()) is None
+    # Two masks that could belong to one photograph make it fail later, with its reason, not here.
+    (masks / "b_mask.png").write_bytes(b"")
+    (masks / "b-fov.png").write_bytes(b"")
+    assert "(c.png)" in missing_masks_warning(todo, Options(masks=str(masks)))
 
 
 def test_companions_by_leading_number_only_when_no_photograph_claims_them(tmp_path):

@@ -24,7 +24,8 @@ from vesselseg.cohort.forward import CompiledForward
 from vesselseg.cohort.manifest import PHOTOGRAPH_SUFFIXES, readable_size
 from vesselseg.cohort.pipeline import segment_stream
 from vesselseg.cohort.scores import StreamingScores
-from vesselseg.data.image_files import output_stem, photograph_name
+from vesselseg.cohort.work import companions_for
+from vesselseg.data.image_files import brief, output_stem, photograph_name
 from vesselseg.inference.photographs import vessel_fraction_warning
 
 # The progress bar redraws at most this often, in seconds: a terminal twice a second, a log file
@@ -114,6 +115,29 @@ def disk_warning(out_dir, images, remaining, options):
     )
 
 
+def missing_masks_warning(todo, options):
+    """One line where --masks holds no mask for some of the photographs `todo`, whose FOV is then
+    estimated, said before the run so that a folder of masks named another way is not taken for
+    used; None where it holds them all, or without --masks. A photograph that several masks could
+    belong to is left to fail with its reason."""
+    if not options.masks:
+        return None
+    masks = companions_for(options.masks, options)
+    missing = []
+    for path in todo:
+        try:
+            if masks.find(path) is None:
+                missing.append(photograph_name(path, options.images_root))
+        except ValueError:
+            continue
+    if not missing:
+        return None
+    return (
+        f"warning: --masks {options.masks} holds no mask for {len(missing):,} of the {len(todo):,} photographs "
+        f"to do ({brief(missing)}); their FOV is estimated from the photograph (manifest.jsonl's fov says which)."
+    )
+
+
 def progress_bar(total, done, quiet):
     return tqdm(
         total=total,
@@ -138,6 +162,9 @@ def predict_folder(files, folder, options, spec, networks, batch_size, quiet=Fal
             f"{len(files) - len(todo)} of {len(files)} photographs already done in {folder.folder}; "
             f"doing the other {len(todo)}."
         )
+    warning = missing_masks_warning(todo, options)
+    if warning:
+        print(warning, file=sys.stderr)
     scores = StreamingScores(options.threshold) if options.labels else None
     counts, counted = {"done": 0, "skipped": 0, "failed": 0}, []
     bar = progress_bar(len(files), len(files) - len(todo), quiet)
