@@ -106,7 +106,8 @@ def list_images(path, suffixes=IMAGE_SUFFIXES, flag="--images", recursive=False,
     if not files:
         nested = [] if recursive else subfolders_with_images(path, suffixes)
         hint = (
-            f"; subfolders are not read, and {len(nested)} of them hold photographs ({brief(nested)}): "
+            f"; subfolders are not read, and {len(nested)} of them {'holds' if len(nested) == 1 else 'hold'} "
+            f"photographs ({brief(nested)}): "
             f"give each as {flag} in turn" + (f", or pass {recursive_flag}" if recursive_flag else "")
             if nested
             else ""
