@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 from skimage.draw import line
+from skimage.morphology import skeletonize
 
 import measure
 from vesselseg.measurement import maps as map_files
@@ -17,6 +18,19 @@ def bar(width=7, length=200):
     vessels = np.zeros((100, length + 100), dtype=bool)
     vessels[50 - width // 2 : 50 - width // 2 + width, 50 : 50 + length] = True
     return vessels
+
+
+def test_the_skeleton_in_the_box_is_skeletonize_to_the_bit():
+    rng = np.random.default_rng(0)
+    for size in ((40, 60), (97, 50)):
+        for density in (0.3, 0.55, 0.7):
+            # Random blobs, some touching the frame, thinned to many branches and ends.
+            mask = ndimage.binary_opening(rng.random(size) < density)
+            assert np.array_equal(vessel_measures.skeleton(mask), skeletonize(mask))
+    small = np.zeros((30, 30), bool)
+    small[10:14, 5:25] = True
+    assert np.array_equal(vessel_measures.skeleton(small), skeletonize(small))
+    assert not vessel_measures.skeleton(np.zeros((8, 8), bool)).any()
 
 
 def test_straight_bar():

@@ -13,7 +13,6 @@ matplotlib.use("Agg")  # Files only: no display is needed, and none exists on se
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
-from skimage.morphology import skeletonize  # noqa: E402
 
 from vesselseg.measurement import vessel_measures  # noqa: E402
 from vesselseg.results_table import SECOND_OBSERVER  # noqa: E402
@@ -176,9 +175,9 @@ def save_overlay(path, image, binary, threshold):
 
 def save_width_figure(path, vessels, background, title):
     """The skeleton coloured by local width (pixels), over the photograph or, without one, the map."""
-    skeleton = skeletonize(vessels)
+    centrelines = vessel_measures.skeleton(vessels)
     widths = np.full(vessels.shape, np.nan)
-    widths[skeleton] = vessel_measures.local_widths(vessels, skeleton)
+    widths[centrelines] = vessel_measures.local_widths(vessels, centrelines)
     # Thicken the one-pixel skeleton for display only, keeping each pixel's own width.
     shown = ndimage.grey_dilation(np.nan_to_num(widths, nan=-1), size=3)
     shown = np.where(shown >= 0, shown, np.nan)

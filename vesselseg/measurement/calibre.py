@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
-from skimage.morphology import skeletonize
 
 from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
 from vesselseg.data.resampling import rescaled_shape, resize_linear
@@ -315,7 +314,7 @@ def zone_vessels(
 
 def class_paths(class_map):
     """The traced segments of a class map's skeleton, cut at branch points (vessel_measures)."""
-    return vessel_measures.segment_paths(vessel_measures.cut_segments(skeletonize(class_map))[0])
+    return vessel_measures.segment_paths(vessel_measures.cut_segments(vessel_measures.skeleton(class_map))[0])
 
 
 def zone_vessels_at_scale(classes, fov, disc, factor, probability, source=None, zones=(ZONE_B,)):

@@ -7,9 +7,10 @@ All lengths and widths are in pixels of the map; multiply by the pixel size for 
     values = measure(vessels, fov)      # bool (H, W) arrays; fov may be None (whole image)
     values["mean_width_px"], values["tortuosity"]
 
-The skeleton is scikit-image's `skeletonize` of the map (inside the FOV). Its pixels with one
-8-neighbour are end points; its pixels with three or more are branch pixels, and each 8-connected
-cluster of them is one branch point. Cutting the skeleton at its branch points leaves segments.
+The skeleton is scikit-image's `skeletonize` of the map (inside the FOV; `skeleton`). Its pixels
+with one 8-neighbour are end points; its pixels with three or more are branch pixels, and each
+8-connected cluster of them is one branch point. Cutting the skeleton at its branch points leaves
+segments.
 """
 
 import numpy as np
@@ -30,6 +31,21 @@ MIN_SEGMENT_LENGTH = 10.0
 ARC_TOLERANCE = 1.0
 # Box sizes (pixels) of the box-counting fractal dimension.
 BOX_SIZES = (2, 4, 8, 16, 32, 64)
+
+
+def skeleton(mask):
+    """scikit-image's `skeletonize` of a (H, W) mask, as a bool (H, W) array, computed inside the
+    box that holds the mask's pixels. Thinning decides each pixel by its 3x3 neighbourhood, and
+    `skeletonize` pads its array with background first, so the background outside the box changes
+    nothing: the result is the same to the bit, in less time where the vessels fill part of the
+    frame, as a round FOV on a wide sensor leaves them."""
+    mask = np.asarray(mask, dtype=bool)
+    thinned = np.zeros(mask.shape, dtype=bool)
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size:
+        box = slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+        thinned[box] = skeletonize(mask[box])
+    return thinned
 
 
 def inside_fov(vessels, fov=None):
@@ -292,12 +308,12 @@ def measure(vessels, fov=None, min_segment_length=MIN_SEGMENT_LENGTH):
     vessels = inside_fov(vessels, fov)
     if not vessels.any():
         raise ValueError("the map holds no vessel pixel inside the FOV, so there is nothing to measure.")
-    skeleton = skeletonize(vessels)
-    length = skeleton_length(skeleton)
-    widths = local_widths(vessels, skeleton)
-    counts = neighbour_counts(skeleton)
-    branches, ends = branch_and_end_points(skeleton, counts)
-    ratios = segment_tortuosities(skeleton, min_segment_length, counts)
+    centrelines = skeleton(vessels)
+    length = skeleton_length(centrelines)
+    widths = local_widths(vessels, centrelines)
+    counts = neighbour_counts(centrelines)
+    branches, ends = branch_and_end_points(centrelines, counts)
+    ratios = segment_tortuosities(centrelines, min_segment_length, counts)
     return {
         "vessel_fraction": vessel_fraction(vessels, fov),
         "skeleton_length_px": length,
