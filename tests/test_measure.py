@@ -240,6 +240,30 @@ def test_masks_and_photographs_are_matched_before_any_map_is_measured(tmp_path):
         assert [row["image"] for row in csv.DictReader(file)] == ["10_left.png", "10_right.png"]
 
 
+def test_recursive_maps_take_the_masks_of_their_own_subfolder(tmp_path):
+    """With --recursive, P1/eye.png takes masks/P1/eye_mask.png, never masks/P2's; a subfolder
+    that --masks lacks is refused before any map is measured."""
+    maps, masks = tmp_path / "maps", tmp_path / "masks"
+    for patient, width in (("P1", 5), ("P2", 9)):
+        (maps / patient).mkdir(parents=True)
+        (masks / patient).mkdir(parents=True)
+        Image.fromarray(bar(width).astype(np.uint8) * 255).save(maps / patient / "eye.png")
+        # Each patient's mask keeps a different part of the bar, so that a swap would show.
+        field = np.zeros(bar().shape, np.uint8)
+        field[:, : 150 if patient == "P1" else 250] = 255
+        Image.fromarray(field).save(masks / patient / "eye_mask.png")
+    run(tmp_path, maps, "--recursive", "--masks", masks)
+    with open(tmp_path / "m.csv") as file:
+        rows = {row["image"]: row for row in csv.DictReader(file)}
+    assert abs(float(rows["P1/eye.png"]["skeleton_length_px"]) - 100) <= 6
+    assert abs(float(rows["P2/eye.png"]["skeleton_length_px"]) - 200) <= 10
+    assert (tmp_path / "m_figures" / "P2" / "eye_widths.png").is_file()
+    (maps / "P3").mkdir()
+    Image.fromarray(bar().astype(np.uint8) * 255).save(maps / "P3" / "eye.png")
+    with pytest.raises(FileNotFoundError, match=r"holds no FOV mask for 1 of the 3 map\(s\) \(P3/eye.png\)"):
+        run(tmp_path, maps, "--recursive", "--masks", masks, "--overwrite")
+
+
 def test_a_colour_photograph_is_not_measured_as_a_map_but_a_map_in_one_colour_is(tmp_path):
     photograph = np.random.default_rng(0).integers(0, 256, (100, 300, 3), dtype=np.uint8)
     Image.fromarray(photograph).save(tmp_path / "eye.png")
