@@ -47,9 +47,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vesselseg.artery_vein import BACKGROUND
-from vesselseg.cli import add_disc_flags, add_field_degrees_flag, add_version_flag
+from vesselseg.cli import add_disc_flags, add_field_degrees_flag, add_version_flag, progress_bar
 from vesselseg.data.image_files import Companions, TreeCompanions, brief, photograph_name, recursive_root
 from vesselseg.data.image_reading import dicom_field_degrees, dicom_pixel_size_um, read_rgb_image
 from vesselseg.figures import save_clinical_figure, save_width_figure
@@ -164,7 +165,7 @@ def measure_file(path, args, figures_dir, found, root=None):
         mask_path = saved_fov
     fov = read_map(mask_path, None) if mask_path else None
     if not vessel_measures.inside_fov(vessels, fov).any():
-        print(f"note: {name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
+        tqdm.write(f"note: {name} holds no vessel pixel in its FOV; its row says so.", file=sys.stderr)
         return empty_row(name), None
     values = vessel_measures.measure(vessels, fov)
     # The photograph serves the figures and the disc; a vessel map without figures needs neither.
@@ -206,18 +207,8 @@ def measure_file(path, args, figures_dir, found, root=None):
             save_clinical_figure(figures_dir / f"{map_stem(path)}_clinical.png", picture, classes, clinical)
     row = measurement_row(name, values, args.pixel_size_um)
     if NOTE_COLUMN in row:
-        print(f"warning: {name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
+        tqdm.write(f"warning: {name}: {row[NOTE_COLUMN]}.", file=sys.stderr)
     return row, clinical
-
-
-def progress(number, total, name):
-    """A one-line progress bar on the terminal."""
-    done = int(30 * number / total)
-    print(
-        f"\r[{'#' * done}{'.' * (30 - done)}] {number}/{total} {name[:40]:<40}",
-        end="" if number < total else "\n",
-        flush=True,
-    )
 
 
 def main(args):
@@ -250,21 +241,19 @@ def main(args):
     if figures_dir is not None:
         figures_dir.mkdir(parents=True, exist_ok=True)
     rows, clinical_rows = [], []
-    for number, (path, pair) in enumerate(zip(files, found), start=1):
-        try:
-            row, clinical = measure_file(path, args, figures_dir, pair, root)
-            rows.append(row)
-            if clinical is not None:
-                clinical_rows.append(clinical)
-        except (ValueError, FileNotFoundError) as error:
-            # A failed run leaves nothing behind, so that the same command can run again.
-            if created:
-                shutil.rmtree(figures_dir)
-            if 1 < number:
-                print()  # ends the progress bar's line, so that the error stands on its own
-            raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from error
-        if len(files) > 1:
-            progress(number, len(files), photograph_name(path, root))
+    with progress_bar(len(files), quiet=len(files) < 2, unit="map") as bar:
+        for path, pair in zip(files, found):
+            try:
+                row, clinical = measure_file(path, args, figures_dir, pair, root)
+                rows.append(row)
+                if clinical is not None:
+                    clinical_rows.append(clinical)
+            except (ValueError, FileNotFoundError) as error:
+                # A failed run leaves nothing behind, so that the same command can run again.
+                if created:
+                    shutil.rmtree(figures_dir)
+                raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from error
+            bar.update()
     write_csv(output, rows, args.pixel_size_um)
     print(f"Wrote {len(rows)} row(s) to {output}" + (f" and figures to {figures_dir}" if figures_dir else ""))
     if clinical_rows:

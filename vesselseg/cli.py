@@ -1,9 +1,16 @@
-"""What the scripts' command lines share: the --help formatting, --version, and the clinical
-measures' flags."""
+"""What the scripts' command lines share: the --help formatting, --version, the clinical
+measures' flags, and the progress bar."""
 
 import argparse
+import sys
+
+from tqdm import tqdm
 
 from vesselseg import __version__
+
+# The progress bar redraws at most this often, in seconds: a terminal twice a second, a log file
+# (not a terminal) every half minute, so that a long run's log stays readable.
+BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -55,4 +62,18 @@ def add_field_degrees_flag(parser):
         "over each photograph's FOV in pixels, rather than the disc taken as 1,800 um, whose estimate "
         "varies from photograph to photograph; 10 to 60 degrees (a calibrated DICOM's Pixel Spacing "
         "still comes first, and then a DICOM's own Horizontal Field of View)",
+    )
+
+
+def progress_bar(total, done=0, quiet=False, unit="photograph"):
+    """A tqdm bar on stderr over `total` items of which `done` are done before it starts: items per
+    second and the time left; hidden with `quiet`."""
+    return tqdm(
+        total=total,
+        initial=done,
+        unit=unit,
+        disable=quiet,
+        file=sys.stderr,
+        mininterval=BAR_SECONDS_TERMINAL if sys.stderr.isatty() else BAR_SECONDS_LOG,
+        dynamic_ncols=True,
     )

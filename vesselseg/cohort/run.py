@@ -17,8 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
+from vesselseg.cli import progress_bar
 from vesselseg.cohort import tables
 from vesselseg.cohort.forward import CompiledForward
 from vesselseg.cohort.manifest import PHOTOGRAPH_SUFFIXES, readable_size
@@ -28,9 +27,6 @@ from vesselseg.cohort.work import companions_for
 from vesselseg.data.image_files import brief, output_stem, photograph_name
 from vesselseg.inference.photographs import vessel_fraction_warning
 
-# The progress bar redraws at most this often, in seconds: a terminal twice a second, a log file
-# (not a terminal) every half minute, so that a long run's log stays readable.
-BAR_SECONDS_TERMINAL, BAR_SECONDS_LOG = 0.5, 30
 # The summary at the end names at most this many failed photographs.
 SUMMARY_FAILURES = 10
 # What the summary keeps of each photograph's last manifest line.
@@ -135,18 +131,6 @@ def missing_masks_warning(todo, options):
     return (
         f"warning: --masks {options.masks} holds no mask for {len(missing):,} of the {len(todo):,} photographs "
         f"to do ({brief(missing)}); their FOV is estimated from the photograph (manifest.jsonl's fov says which)."
-    )
-
-
-def progress_bar(total, done, quiet):
-    return tqdm(
-        total=total,
-        initial=done,
-        unit="photograph",
-        disable=quiet,
-        file=sys.stderr,
-        mininterval=BAR_SECONDS_TERMINAL if sys.stderr.isatty() else BAR_SECONDS_LOG,
-        dynamic_ncols=True,
     )
 
 
