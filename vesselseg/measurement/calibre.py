@@ -35,6 +35,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from vesselseg.artery_vein import ARTERY, VEIN, classes_scale
+from vesselseg.data.morphology import dilate
 from vesselseg.data.resampling import rescaled_shape, resize_linear
 from vesselseg.data.training_sets import fov_diameter
 from vesselseg.measurement import vessel_measures
@@ -219,7 +220,7 @@ class EdgeDistance:
 
     def __init__(self, class_map, top=0, left=0):
         self.class_map, self.top, self.left = class_map, top, left
-        touching = ndimage.binary_dilation(class_map, structure=np.ones((3, 3), dtype=bool)) & ~class_map
+        touching = dilate(class_map, square=True) & ~class_map
         self.tree = cKDTree(np.argwhere(touching)) if touching.any() else None
         # A window with no pixel outside the class keeps the transform's own answer.
         self.transform = ndimage.distance_transform_edt(class_map) if self.tree is None else None
